@@ -1,0 +1,211 @@
+"""The conformance suite: the checks every transform passes, in every execution mode and dtype.
+
+A `Case` says how to build a transform and how to draw valid data x and latents z for it. The
+suite then checks, in eager, `tf.function` and `tf.function(jit_compile=True)`:
+
+* shapes: z and x have the event shapes the transform reports, V has shape [batch], V finite;
+* right-inverse (paper App. B): inverse(forward(z)) == z where the inverse is deterministic,
+  forward(inverse(x)) == x where the forward is;
+* bijections: V equals log |det dz/dx| of the autodiff Jacobian; forward_and_log_det agrees;
+* gradients of V and z reach every trainable variable;
+* the same seed gives the same result, another seed a different one (stochastic directions);
+* compiled results equal eager results for the same seeds;
+* get_config / from_config (and Keras serialization) round-trip to the same outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+MODES = ("eager", "function", "xla")
+DTYPES = ("float32", "float64")
+TOLERANCE = {"float32": dict(rtol=2e-4, atol=2e-4), "float64": dict(rtol=1e-9, atol=1e-9)}
+JACOBIAN_TOLERANCE = {"float32": dict(rtol=2e-3, atol=2e-3), "float64": dict(rtol=1e-7, atol=1e-7)}
+BATCH = 6
+SEED_A = (11, 22)
+SEED_B = (33, 44)
+
+
+def normal(shape, scale=1.0):
+    """A latent/data sampler: iid N(0, scale^2) of the given event shape."""
+    return lambda rng, n, dtype: (scale * rng.randn(n, *shape)).astype(dtype)
+
+
+@dataclasses.dataclass
+class Case:
+    """How to test one transform configuration.
+
+    Attributes:
+      name: test id.
+      make: builds the transform for a dtype ("float32" or "float64").
+      data: (rng, batch, dtype) -> valid data x (integers for integer-data transforms).
+      latent: (rng, batch, dtype) -> valid latents z for the forward direction.
+      condition: optional (rng, batch, dtype) -> condition tensor.
+      warm_up: call the inverse once on data before probing (data-dependent initialisation).
+    """
+
+    name: str
+    make: Callable[[str], object]
+    data: Callable
+    latent: Callable
+    condition: Callable | None = None
+    warm_up: bool = False
+
+    def __str__(self):
+        return self.name
+
+
+def _compile(fn, mode):
+    if mode == "eager":
+        return fn
+    return tf.function(fn, jit_compile=(mode == "xla"), reduce_retracing=True)
+
+
+def probe(transform, x, z0, condition):
+    """Runs every direction the checks need; returns a dict of tensors."""
+    t = transform
+    out = {}
+    variables = t.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        if not t.integer_data:
+            tape.watch(x)
+        z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition, training=False)
+        weights = tf.cast(tf.reshape(tf.range(tf.size(z)), tf.shape(z)), z.dtype) * 1e-3
+        loss = tf.reduce_sum(v) + tf.reduce_sum(z * weights)
+        z_flat = tf.reshape(z, [tf.shape(z)[0], -1])
+    out["z"], out["v"] = z, v
+    if variables:
+        grads = tape.gradient(loss, variables)
+        out["grads"] = [tf.zeros([1]) if g is None else tf.convert_to_tensor(g) for g in grads]
+        out["grad_missing"] = tf.constant([g is None for g in grads])
+    if t.bijective:
+        jac = tape.batch_jacobian(z_flat, x)
+        out["jacobian"] = tf.reshape(jac, [tf.shape(x)[0], tf.shape(z_flat)[1], -1])
+    del tape
+    out["z_same_seed"] = t.inverse(x, seed=SEED_A, condition=condition)
+    if t.stochastic_inverse:
+        out["z_other_seed"] = t.inverse(x, seed=SEED_B, condition=condition)
+    else:
+        out["z_no_seed"] = t.inverse(x, condition=condition)
+    out["x_fwd"] = t.forward(z0, seed=SEED_A, condition=condition)
+    out["x_fwd_same_seed"] = t.forward(z0, seed=SEED_A, condition=condition)
+    if t.stochastic_forward:
+        out["x_fwd_other_seed"] = t.forward(z0, seed=SEED_B, condition=condition)
+    if not t.stochastic_forward:
+        out["x_roundtrip"] = t.forward(z, seed=SEED_A, condition=condition)
+    if not t.stochastic_inverse:
+        z_rt, v_rt = t.inverse_and_log_det(out["x_fwd"], condition=condition)
+        out["z_roundtrip"], out["v_roundtrip"] = z_rt, v_rt
+        x_fl, v_fl = t.forward_and_log_det(z0, seed=SEED_A, condition=condition)
+        out["x_forward_and_log_det"], out["v_forward_and_log_det"] = x_fl, v_fl
+    return out
+
+
+def make_inputs(case: Case, dtype: str):
+    rng = np.random.RandomState(0)
+    x = tf.convert_to_tensor(case.data(rng, BATCH, dtype))
+    z0 = tf.convert_to_tensor(case.latent(rng, BATCH, dtype))
+    condition = None if case.condition is None else tf.convert_to_tensor(
+        case.condition(rng, BATCH, dtype)
+    )
+    return x, z0, condition
+
+
+def build_transform(case: Case, dtype: str):
+    keras.utils.set_random_seed(1234)
+    t = case.make(dtype)
+    x, z0, condition = make_inputs(case, dtype)
+    if case.warm_up:
+        t.inverse_and_log_det(x, seed=SEED_B, condition=condition, training=True)
+    return t, x, z0, condition
+
+
+def _close(a, b, dtype, what, tolerance=None):
+    np.testing.assert_allclose(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+        err_msg=what, **(tolerance or TOLERANCE[dtype]),
+    )
+
+
+def _differs(a, b, what):
+    assert not np.array_equal(np.asarray(a), np.asarray(b)), f"{what}: another seed gave the same"
+
+
+def check_outputs(t, x, z0, out, dtype):
+    """The per-mode assertions on a probe's outputs."""
+    n = x.shape[0]
+    z, v = out["z"].numpy(), out["v"].numpy()
+    # Shapes and finiteness.
+    assert z.shape[1:] == tuple(t.inverse_event_shape(t.event_shape).as_list()), (
+        f"z shape {z.shape} vs inverse_event_shape {t.inverse_event_shape(t.event_shape)}")
+    assert tuple(t.forward_event_shape(z.shape[1:]).as_list()) == tuple(x.shape[1:])
+    assert v.shape == (n,), f"V has shape {v.shape}; the contract is [batch] = ({n},)"
+    assert np.all(np.isfinite(v)), f"V not finite: {v}"
+    assert np.all(np.isfinite(z)), "z not finite"
+    assert out["x_fwd"].shape[1:] == x.shape[1:]
+    assert out["x_fwd"].dtype == x.dtype, (out["x_fwd"].dtype, x.dtype)
+    # Seeds.
+    _close(out["z_same_seed"], z, dtype, "same seed, different z")
+    _close(out["x_fwd_same_seed"], out["x_fwd"], dtype, "same seed, different x")
+    if t.stochastic_inverse:
+        _differs(out["z_other_seed"], z, "inverse")
+    else:
+        _close(out["z_no_seed"], z, dtype, "deterministic inverse depends on the seed")
+    if t.stochastic_forward:
+        _differs(out["x_fwd_other_seed"], out["x_fwd"], "forward")
+    # Right-inverse conditions (paper App. B).
+    if not t.stochastic_forward:
+        _close(out["x_roundtrip"], x, dtype, "forward(inverse(x)) != x")
+    if not t.stochastic_inverse:
+        _close(out["z_roundtrip"], z0, dtype, "inverse(forward(z)) != z")
+        _close(out["x_forward_and_log_det"], out["x_fwd"], dtype, "forward_and_log_det x")
+        _close(out["v_forward_and_log_det"], out["v_roundtrip"], dtype,
+               "forward_and_log_det V != inverse V at the same point")
+    # Jacobian.
+    if t.bijective:
+        log_det = np.linalg.slogdet(out["jacobian"].numpy().astype(np.float64))[1]
+        _close(log_det, v, dtype, "V != log|det dz/dx| (autodiff)", JACOBIAN_TOLERANCE[dtype])
+    # Gradients.
+    if "grads" in out:
+        missing = [w.path for w, m in zip(t.trainable_variables, out["grad_missing"].numpy()) if m]
+        assert not missing, f"no gradient reaches {missing}"
+        for w, g in zip(t.trainable_variables, out["grads"]):
+            assert np.all(np.isfinite(g.numpy())), f"gradient of {w.path} not finite"
+
+
+def run_case(case: Case, dtype: str, mode: str):
+    t, x, z0, condition = build_transform(case, dtype)
+    out = _compile(lambda a, b, c: probe(t, a, b, c), mode)(x, z0, condition)
+    check_outputs(t, x, z0, out, dtype)
+    if mode != "eager":
+        reference = probe(t, x, z0, condition)
+        for key in ("z", "v", "x_fwd"):
+            _close(out[key], reference[key], dtype, f"{mode} {key} != eager {key}")
+    return t, x, z0, condition
+
+
+def check_config_round_trip(case: Case, dtype: str):
+    t, x, z0, condition = build_transform(case, dtype)
+    z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition)
+    config = t.get_config()
+    clone = type(t).from_config(config)
+    assert clone.get_config() == config, "from_config(get_config()) changed the config"
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(t))
+    for copy in (clone, restored):
+        assert type(copy) is type(t)
+        if not copy.built:
+            copy.build((None,) + tuple(t.event_shape.as_list()))
+        if case.warm_up:
+            copy.inverse_and_log_det(x, seed=SEED_B, condition=condition, training=True)
+        assert len(copy.weights) == len(t.weights), "the copy has different variables"
+        copy.set_weights(t.get_weights())
+        z2, v2 = copy.inverse_and_log_det(x, seed=SEED_A, condition=condition)
+        _close(z2, z, dtype, "round-tripped z")
+        _close(v2, v, dtype, "round-tripped V")
+        _close(copy.forward(z0, seed=SEED_A, condition=condition),
+               t.forward(z0, seed=SEED_A, condition=condition), dtype, "round-tripped x")

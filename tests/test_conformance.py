@@ -1,0 +1,33 @@
+"""Every transform through the conformance suite (tests/conformance.py)."""
+
+import inspect
+
+import pytest
+
+import tfp_survae as ts
+from conformance import DTYPES, MODES, check_config_round_trip, run_case
+from conformance_cases import CASES
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_conformance(case, dtype, mode):
+    run_case(case, dtype, mode)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_config_round_trip(case, dtype):
+    check_config_round_trip(case, dtype)
+
+
+def test_every_public_transform_has_a_case():
+    abstract = {ts.Transform, ts.Bijection, ts.Surjection, ts.StochasticTransform}
+    public = {
+        obj for name in ts.__all__
+        if inspect.isclass(obj := getattr(ts, name))
+        and issubclass(obj, ts.Transform) and obj not in abstract
+    }
+    covered = {type(case.make("float32")) for case in CASES}
+    assert public - covered == set(), f"transforms without a conformance case: {public - covered}"

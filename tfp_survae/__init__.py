@@ -1,0 +1,31 @@
+"""tfp_survae: SurVAE Flows for TensorFlow and TensorFlow Probability.
+
+Composable bijections, surjections and stochastic transforms with exact or lower-bound
+likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as Keras 3 layers.
+"""
+
+from tfp_survae import data, distributions, evaluation, nn, transforms
+from tfp_survae.distributions import *  # noqa: F401,F403
+from tfp_survae.distributions import __all__ as _distributions
+from tfp_survae.conditional_flow import ConditionalFlow, dequantization_flow
+from tfp_survae.flow import Flow, TransformedDistribution
+from tfp_survae.nn import MLP
+from tfp_survae.transforms import *  # noqa: F401,F403
+from tfp_survae.transforms import __all__ as _transforms
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Flow",
+    "TransformedDistribution",
+    "ConditionalFlow",
+    "dequantization_flow",
+    "MLP",
+    *_transforms,
+    *_distributions,
+    "data",
+    "distributions",
+    "evaluation",
+    "nn",
+    "transforms",
+]

@@ -1,0 +1,30 @@
+"""Bases, encoders and decoders as Keras layers mapping a context to a `tfd.Distribution`."""
+
+from tfp_survae.distributions.base import ConditionalDistribution, TFPDistribution
+from tfp_survae.distributions.conditional import (
+    ConditionalBernoulli,
+    ConditionalCategorical,
+    ConditionalHalfNormal,
+    ConditionalNormal,
+    ConditionalPlackettLuce,
+)
+from tfp_survae.distributions.standard import (
+    DiagonalNormal,
+    StandardHalfNormal,
+    StandardNormal,
+    StandardUniform,
+)
+
+__all__ = [
+    "ConditionalDistribution",
+    "TFPDistribution",
+    "ConditionalBernoulli",
+    "ConditionalCategorical",
+    "ConditionalHalfNormal",
+    "ConditionalNormal",
+    "ConditionalPlackettLuce",
+    "DiagonalNormal",
+    "StandardHalfNormal",
+    "StandardNormal",
+    "StandardUniform",
+]

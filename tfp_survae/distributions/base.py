@@ -1,0 +1,186 @@
+"""Distributions as Keras layers: a (possibly empty) context mapped to a `tfd.Distribution`.
+
+They serve as flow bases p(z), decoders p(x | z) of inference surjections and encoders q(z | x) of
+generative surjections and stochastic transforms. Each layer owns its Keras variables and builds a
+fresh TFP distribution from their current values on every call (TFP would otherwise freeze them).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_survae import _utils
+from tfp_survae._serialization import deserialize_tfp, serialize_tfp
+
+tfd = tfp.distributions
+
+__all__ = ["ConditionalDistribution", "TFPDistribution"]
+
+
+class ConditionalDistribution(keras.layers.Layer):
+    """A layer mapping a context tensor (or none) to a distribution over events of `event_shape`.
+
+    Subclasses implement `distribution(context, num=None)`, returning a `tfd.Distribution` with
+    batch shape [batch] and event shape `event_shape`; `num` gives the batch size when there is
+    no context. `log_prob`, `sample` and `sample_and_log_prob` are derived from it; subclasses may
+    override them with faster closed forms.
+
+    Args:
+      event_shape: the shape of one sample, without the batch axis.
+      network: an optional Keras layer mapping the context to the distribution's parameters.
+    """
+
+    def __init__(self, event_shape, network: keras.layers.Layer | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.event_shape = tf.TensorShape(event_shape)
+        self.network = network
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.network is not None
+
+    def build(self, context_shape=None):
+        """Builds the network for contexts of `context_shape` (batch axis included)."""
+        if self.network is not None and context_shape is not None and not self.network.built:
+            self.network.build(tuple(tf.TensorShape(context_shape).as_list()))
+
+    def get_build_config(self):
+        shapes = getattr(self, "_build_shapes_dict", None)
+        if not shapes or shapes.get("context_shape") is None:
+            return None
+        return {"context_shape": list(tf.TensorShape(shapes["context_shape"]).as_list())}
+
+    def build_from_config(self, config):
+        if config:
+            self.build(config["context_shape"])
+
+    # ----------------------------------------------------------------------------------------
+
+    def distribution(self, context=None, num=None) -> tfd.Distribution:
+        raise NotImplementedError
+
+    def log_prob(self, x, context=None) -> tf.Tensor:
+        """log p(x | context), shape [batch]."""
+        x = tf.convert_to_tensor(x)
+        return self.distribution(self._context(context, x), num=tf.shape(x)[0]).log_prob(x)
+
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        """Draws x ~ p(. | context) and returns (x, log p(x | context)).
+
+        `num` is the batch size where there is no context; `seed` a stateless seed.
+        """
+        dist = self.distribution(self._context(context), num=self._num(context, num))
+        x = dist.sample(seed=_utils.seed_or_random(seed))
+        return x, dist.log_prob(x)
+
+    def sample(self, context=None, *, num=None, seed=None):
+        return self.sample_and_log_prob(context, num=num, seed=seed)[0]
+
+    def call(self, context=None):
+        return self.distribution(context)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _context(self, context, reference=None):
+        if self.network is None:
+            return None
+        if context is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' has a network and needs a context tensor; "
+                "received context=None."
+            )
+        context = tf.convert_to_tensor(context)
+        if not self.network.built:
+            self.build(context.shape)
+        return context
+
+    def _num(self, context, num):
+        if self.network is not None and context is not None:
+            return tf.shape(context)[0]
+        if num is None:
+            if context is not None:
+                return tf.shape(context)[0]
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' needs num= (the batch size) to sample "
+                "without a context."
+            )
+        return num
+
+    def _params(self, context, num_params: int, dtype):
+        """Runs the network and splits its last axis into `num_params` parameter tensors, each of
+        the event's shape."""
+        out = tf.cast(self.network(context), dtype)
+        event = self.event_shape
+        expected_last = num_params * event[-1] if event.rank else num_params
+        if out.shape[-1] is not None and out.shape[-1] != expected_last:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': its network must output "
+                f"{num_params} x {event[-1] if event.rank else 1} = {expected_last} values on the "
+                f"last axis (parameters of an event of shape {event.as_list()}); received output "
+                f"shape {out.shape.as_list()}."
+            )
+        if event.rank == 0:
+            return [out[..., i] for i in range(num_params)]
+        target = [-1] + event.as_list()[:-1] + [event[-1]]
+        parts = tf.split(out, num_params, axis=-1)
+        return [tf.reshape(p, target) for p in parts]
+
+    def get_config(self):
+        config = super().get_config()
+        config["event_shape"] = self.event_shape.as_list()
+        if self.network is not None:
+            config["network"] = keras.saving.serialize_keras_object(self.network)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_utils.deserialize_sublayers(config))
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class TFPDistribution(ConditionalDistribution):
+    """Wraps any fixed `tfd.Distribution` (scalar batch shape) as a base layer, ignoring context.
+
+    `Flow(base=tfd.Normal(...), ...)` wraps its base in this automatically. It saves with the
+    model when the distribution's parameters are constants (numbers, arrays, nested
+    distributions).
+    """
+
+    def __init__(self, distribution: tfd.Distribution | dict, **kwargs):
+        if isinstance(distribution, dict):
+            distribution = deserialize_tfp(distribution)
+        if not isinstance(distribution, tfd.Distribution):
+            raise TypeError(
+                f"TFPDistribution wraps a tfd.Distribution; received {type(distribution).__name__}."
+            )
+        if distribution.batch_shape.rank != 0:
+            raise ValueError(
+                "A flow's base distribution describes one example: it needs batch shape []; "
+                f"received {distribution.batch_shape}. Wrap it in tfd.Independent to move batch "
+                "dimensions into the event."
+            )
+        kwargs.setdefault("dtype", distribution.dtype)
+        super().__init__(distribution.event_shape, **kwargs)
+        self.tfp_distribution = distribution
+
+    def distribution(self, context=None, num=None):
+        return self.tfp_distribution
+
+    def log_prob(self, x, context=None):
+        return self.tfp_distribution.log_prob(x)
+
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        num = self._num(context, num)
+        x = self.tfp_distribution.sample(num, seed=_utils.seed_or_random(seed))
+        return x, self.tfp_distribution.log_prob(x)
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config["distribution"] = serialize_tfp(self.tfp_distribution)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

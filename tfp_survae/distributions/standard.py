@@ -1,0 +1,132 @@
+"""Parameter-free and trainable unconditional bases: standard normal, uniform, half-normal."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_survae import _utils
+from tfp_survae.distributions.base import ConditionalDistribution
+
+tfd = tfp.distributions
+
+__all__ = ["StandardNormal", "StandardUniform", "StandardHalfNormal", "DiagonalNormal"]
+
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class _Standard(ConditionalDistribution):
+    """An unconditional distribution with iid elements over `event_shape` (context ignored)."""
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, network=None, **kwargs)
+
+    def _batch_shape(self, num):
+        return tf.concat([tf.reshape(num, [1]), self.event_shape.as_list()], axis=0)
+
+    def _element(self, shape) -> tfd.Distribution:
+        raise NotImplementedError
+
+    def distribution(self, context=None, num=None):
+        num = self._num(context, num)
+        return tfd.Independent(
+            self._element(self._batch_shape(num)),
+            reinterpreted_batch_ndims=self.event_shape.rank,
+        )
+
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        num = self._num(context, num)
+        x = self._stateless_sample(self._batch_shape(num), _utils.seed_or_random(seed))
+        return x, self.log_prob(x)
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config["event_shape"] = self.event_shape.as_list()
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class StandardNormal(_Standard):
+    """N(0, I) over `event_shape`."""
+
+    def _element(self, shape):
+        zeros = tf.zeros(shape, self.dtype)
+        return tfd.Normal(zeros, tf.ones_like(zeros))
+
+    def log_prob(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        return _utils.sum_except_batch(-0.5 * tf.square(x) - _HALF_LOG_TWO_PI)
+
+    def _stateless_sample(self, shape, seed):
+        return _utils.random_normal(shape, seed, dtype=self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class StandardUniform(_Standard):
+    """U[0, 1)^D over `event_shape`: log-density 0 inside the unit cube, -inf outside."""
+
+    def _element(self, shape):
+        zeros = tf.zeros(shape, self.dtype)
+        return tfd.Uniform(zeros, tf.ones_like(zeros))
+
+    def log_prob(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        inside = tf.logical_and(x >= 0, x <= 1)
+        log_density = tf.where(inside, tf.zeros_like(x), tf.constant(-math.inf, x.dtype))
+        return _utils.sum_except_batch(log_density)
+
+    def _stateless_sample(self, shape, seed):
+        return _utils.random_uniform(shape, seed, dtype=self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class StandardHalfNormal(_Standard):
+    """The standard half-normal |N(0, 1)| elementwise over `event_shape` (support [0, inf))."""
+
+    def _element(self, shape):
+        return tfd.HalfNormal(tf.ones(shape, self.dtype))
+
+    def log_prob(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        log_density = math.log(2.0) - _HALF_LOG_TWO_PI - 0.5 * tf.square(x)
+        log_density = tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))
+        return _utils.sum_except_batch(log_density)
+
+    def _stateless_sample(self, shape, seed):
+        return tf.abs(_utils.random_normal(shape, seed, dtype=self.dtype))
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class DiagonalNormal(_Standard):
+    """N(loc, diag(scale^2)) over `event_shape` with trainable loc and log-scale."""
+
+    def __init__(self, event_shape, **kwargs):
+        super().__init__(event_shape, **kwargs)
+        self.loc = self.add_weight(
+            shape=self.event_shape, initializer="zeros", name="loc", trainable=True
+        )
+        self.log_scale = self.add_weight(
+            shape=self.event_shape, initializer="zeros", name="log_scale", trainable=True
+        )
+        self.built = True
+
+    def _element(self, shape):
+        loc = tf.broadcast_to(tf.convert_to_tensor(self.loc), shape)
+        return tfd.Normal(loc, tf.exp(tf.convert_to_tensor(self.log_scale)))
+
+    def log_prob(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        log_scale = tf.cast(self.log_scale, x.dtype)
+        u = (x - tf.cast(self.loc, x.dtype)) * tf.exp(-log_scale)
+        return _utils.sum_except_batch(-0.5 * tf.square(u) - log_scale - _HALF_LOG_TWO_PI)
+
+    def _stateless_sample(self, shape, seed):
+        eps = _utils.random_normal(shape, seed, dtype=self.dtype)
+        return tf.cast(self.loc, self.dtype) + tf.exp(tf.cast(self.log_scale, self.dtype)) * eps

@@ -1,0 +1,5 @@
+"""Networks that parameterise couplings, classifiers, encoders and decoders."""
+
+from tfp_survae.nn.mlp import MLP
+
+__all__ = ["MLP"]

@@ -1,0 +1,363 @@
+"""The transform contract shared by bijections, surjections and stochastic transforms.
+
+Direction convention (paper Table 1, as TensorFlow Probability): `forward` is the generative
+direction z -> x, `inverse` the inference direction x -> z. Every transform returns, with its
+inverse, the likelihood contribution V(x, z) of paper Eq. (3), so that
+`log p(x) ~= log p(z) + V(x, z)`.
+
+References:
+  Nielsen et al., "SurVAE Flows: Surjections to Bridge the Gap between VAEs and Flows",
+  NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _utils
+
+__all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential"]
+
+
+class Transform(keras.layers.Layer):
+    """A layer of a SurVAE flow: a forward z -> x, an inverse x -> z and the contribution V.
+
+    Subclasses derive from `Bijection`, `Surjection` or `StochasticTransform`, which set the kind
+    flags, and implement:
+
+    * `_inverse_and_log_det(x, *, seed, condition, training)`: x -> (z, V), V of shape [batch].
+      A transform whose inverse samples a discrete choice from a learned distribution returns a
+      third element, the per-example log-probability of the sampled choice; `Flow` turns it into
+      a score-function gradient so the ELBO can train that distribution. It is 0 in value.
+    * `_forward(z, *, seed, condition)`: z -> x.
+    * `inverse_event_shape` / `forward_event_shape` when the transform changes shape, and `build`
+      for its variables (called with `(None,) + data event shape`).
+
+    The public methods check their arguments (dtype, rank, event shape) once, build the layer on
+    first use, and turn `seed=None` into a seed drawn from the layer's own
+    `keras.random.SeedGenerator`, so every random op is stateless and reproducible.
+
+    Attributes:
+      bijective: the transform is a bijection (exact, deterministic both ways).
+      stochastic_forward: `forward` samples (inference surjections, stochastic transforms).
+      stochastic_inverse: `inverse` samples (generative surjections, stochastic transforms).
+      lower_bound: V is a one-sample ELBO term (equal to `stochastic_inverse`).
+      integer_data: x must hold integers (dequantization).
+      min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
+    """
+
+    bijective = False
+    stochastic_forward = False
+    stochastic_inverse = False
+    integer_data = False
+    min_event_rank = 0
+    exact = False
+    owns_seed_generator = True  # composites leave seeding to their parts
+
+    def __init__(self, *, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = (
+            keras.random.SeedGenerator(seed, name="seed_generator")
+            if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse)
+            else None
+        )
+        self._event_shape = None
+
+    # ----------------------------------------------------------------------------------------
+    # Kind flags and shapes.
+
+    @property
+    def lower_bound(self) -> bool:
+        return self.stochastic_inverse
+
+    @property
+    def event_shape(self) -> tf.TensorShape:
+        """The data-side event shape x this transform was built for."""
+        if self._event_shape is None:
+            raise ValueError(f"{self.name} is not built yet: call it on data or build() it first.")
+        return self._event_shape
+
+    def inverse_event_shape(self, x_event_shape) -> tf.TensorShape:
+        """The event shape of z for data of event shape `x_event_shape`."""
+        return tf.TensorShape(x_event_shape)
+
+    def forward_event_shape(self, z_event_shape) -> tf.TensorShape:
+        """The event shape of x for latents of event shape `z_event_shape`."""
+        return tf.TensorShape(z_event_shape)
+
+    def build(self, input_shape):
+        """Fixes the data event shape (`input_shape` without its batch axis) and checks it."""
+        event_shape = tf.TensorShape(input_shape)[1:]
+        if event_shape.rank < self.min_event_rank:
+            raise ValueError(
+                f"{self.name} ({type(self).__name__}) needs an event of rank >= "
+                f"{self.min_event_rank}; received event shape {event_shape.as_list()}."
+            )
+        self._event_shape = event_shape
+
+    def get_build_config(self):
+        if self._event_shape is None:
+            return None
+        return {"input_shape": [None] + self._event_shape.as_list()}
+
+    def build_from_config(self, config):
+        if config:
+            self.build(config["input_shape"])
+
+    # ----------------------------------------------------------------------------------------
+    # Public methods: argument checks, then the subclass's implementation.
+
+    def inverse_and_log_det(self, x, *, seed=None, condition=None, training=None):
+        """Inference direction: x -> (z, V(x, z)) with V of shape [batch]."""
+        z, log_det, _ = self.inverse_with_score(
+            x, seed=seed, condition=condition, training=training
+        )
+        return z, log_det
+
+    def inverse(self, x, *, seed=None, condition=None, training=None):
+        """Inference direction x -> z (drops V)."""
+        return self.inverse_and_log_det(x, seed=seed, condition=condition, training=training)[0]
+
+    def inverse_with_score(self, x, *, seed=None, condition=None, training=None):
+        """`inverse_and_log_det` plus the log-probability of any learned discrete choice.
+
+        Returns (z, V, score) where score is None unless the inverse sampled a discrete choice from
+        a learned distribution (see the class docstring). Used by `Flow`.
+        """
+        x = self._check_data(x)
+        seed = self._draw_seed(seed) if self.stochastic_inverse else None
+        out = self._inverse_and_log_det(x, seed=seed, condition=condition, training=training)
+        z, log_det = out[0], out[1]
+        score = out[2] if len(out) > 2 else None
+        return z, self._check_log_det(log_det, x), score
+
+    def forward(self, z, *, seed=None, condition=None):
+        """Generative direction: z -> x."""
+        z = self._check_latent(z)
+        seed = self._draw_seed(seed) if self.stochastic_forward else None
+        return self._forward(z, seed=seed, condition=condition)
+
+    def forward_and_log_det(self, z, *, seed=None, condition=None):
+        """Generative direction with the contribution: z -> (x, V(x, z)).
+
+        V has the same meaning as in `inverse_and_log_det` (what the transform adds to log p(z)).
+        Defined where the inverse is deterministic (bijections, inference surjections).
+        """
+        if self.stochastic_inverse:
+            raise TypeError(
+                f"{self.name} ({type(self).__name__}) has a stochastic inverse, so V at a "
+                "forward sample is not defined; use inverse_and_log_det on the sample."
+            )
+        z = self._check_latent(z)
+        seed = self._draw_seed(seed) if self.stochastic_forward else None
+        x, log_det = self._forward_and_log_det(z, seed=seed, condition=condition)
+        return x, self._check_log_det(log_det, z)
+
+    def call(self, inputs, training=None):
+        """Keras entry point: `transform(x)` is `inverse_and_log_det(x)`."""
+        return self.inverse_and_log_det(inputs, training=training)
+
+    # ----------------------------------------------------------------------------------------
+    # Subclass hooks.
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        raise NotImplementedError
+
+    def _forward(self, z, *, seed, condition):
+        raise NotImplementedError
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        # Valid because the inverse is deterministic: inverse(forward(z)) == z.
+        x = self._forward(z, seed=seed, condition=condition)
+        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition, training=False)
+        return x, log_det
+
+    def preimages(self, x, *, condition=None):
+        """All z with forward(z) == x, shape [P, batch] + z event (generative surjections)."""
+        raise NotImplementedError(f"{type(self).__name__} has no finite preimage enumeration.")
+
+    # ----------------------------------------------------------------------------------------
+    # Checks and seeds.
+
+    @property
+    def _owner(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _convert_data(self, x) -> tf.Tensor:
+        if self.integer_data:
+            return _utils.as_integer(self._owner, "data x", x)
+        return _utils.as_float(self._owner, "data x", x, self.dtype)
+
+    def _check_data(self, x) -> tf.Tensor:
+        x = self._convert_data(x)
+        self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
+        _utils.check_event_shape(self._owner, "data x", x, self.event_shape)
+        return x
+
+    def _check_latent(self, z) -> tf.Tensor:
+        z = _utils.as_float(self._owner, "latent z", z, self.dtype)
+        if not self.built and z.shape.rank:
+            self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
+        _utils.check_event_shape(
+            self._owner, "latent z", z, self.inverse_event_shape(self.event_shape)
+        )
+        return z
+
+    def _ensure_built(self, event_shape, what, tensor):
+        if self.built:
+            return
+        if event_shape is None:
+            raise ValueError(
+                f"{self._owner}: expected {what} with a batch axis then the event; received a "
+                f"tensor of shape {tensor.shape}."
+            )
+        self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
+
+    def _check_log_det(self, log_det, reference):
+        log_det = tf.convert_to_tensor(log_det)
+        if log_det.shape.rank is not None and log_det.shape.rank != 1:
+            raise ValueError(
+                f"{self._owner} returned V of shape {log_det.shape}; the contract is [batch]."
+            )
+        return tf.cast(log_det, self.dtype)
+
+    def _draw_seed(self, seed) -> tf.Tensor:
+        if seed is None:
+            return _utils.to_stateless_seed(self.seed_generator.next())
+        return _utils.to_stateless_seed(seed)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.seed_generator is not None:
+            config["seed"] = self.seed
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_utils.deserialize_sublayers(config))
+
+
+class Bijection(Transform):
+    """A bijection x = f(z): exact, deterministic both ways; V = log |det dz/dx|."""
+
+    bijective = True
+
+
+class Surjection(Transform):
+    """A surjection, of one of the paper's two kinds (Table 1).
+
+    * ``kind="inference"``: the inverse z = f(x) is deterministic and many-to-one, the forward
+      samples x from p(x | z) on the fibre {x: f(x) = z}, and V = log p(x | z) is exact.
+    * ``kind="generative"``: the forward x = f(z) is deterministic and many-to-one, the inverse
+      samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO term.
+
+    Subclasses name their kind in the class statement: ``class Slice(Surjection, kind="inference")``.
+    """
+
+    kind: str = ""
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if kind is None:
+            return
+        if kind not in ("inference", "generative"):
+            raise ValueError(f"Surjection kind is 'inference' or 'generative'; received {kind!r}.")
+        cls.kind = kind
+        cls.stochastic_forward = kind == "inference"
+        cls.stochastic_inverse = kind == "generative"
+
+
+class StochasticTransform(Transform):
+    """A stochastic transform: x ~ p(x | z) forward, z ~ q(z | x) inverse,
+    V = log p(x | z) - log q(z | x) (one-sample ELBO term)."""
+
+    stochastic_forward = True
+    stochastic_inverse = True
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class Sequential(Transform):
+    """Transforms chained from data to latent: `Sequential([t1, t2])` inverts t1 then t2.
+
+    Forward: x = t1.forward(t2.forward(z)). Inverse: z = t2.inverse(t1.inverse(x)).
+    V: the sum of the parts' V. Flags are aggregated from the parts.
+    """
+
+    owns_seed_generator = False
+
+    def __init__(self, transforms: Sequence[Transform], **kwargs):
+        transforms = list(transforms)
+        for t in transforms:
+            if not isinstance(t, Transform):
+                raise TypeError(
+                    f"Sequential takes Transform layers; received {type(t).__name__}: {t!r}."
+                )
+        super().__init__(**kwargs)
+        self.transforms = transforms
+
+    bijective = property(lambda self: all(t.bijective for t in self.transforms))
+    stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
+    stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
+    integer_data = property(lambda self: bool(self.transforms) and self.transforms[0].integer_data)
+
+    @property
+    def lower_bound(self) -> bool:
+        return any(t.lower_bound for t in self.transforms)
+
+    def inverse_event_shape(self, x_event_shape):
+        shape = tf.TensorShape(x_event_shape)
+        for t in self.transforms:
+            shape = t.inverse_event_shape(shape)
+        return shape
+
+    def forward_event_shape(self, z_event_shape):
+        shape = tf.TensorShape(z_event_shape)
+        for t in reversed(self.transforms):
+            shape = t.forward_event_shape(shape)
+        return shape
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        shape = self.event_shape
+        for t in self.transforms:
+            if not t.built:
+                t.build((None,) + tuple(shape.as_list()))
+            shape = t.inverse_event_shape(shape)
+
+    def _draw_seed(self, seed):
+        return None if seed is None else _utils.to_stateless_seed(seed)
+
+    def inverse_with_score(self, x, *, seed=None, condition=None, training=None):
+        x = self._check_data(x)
+        total, score = 0.0, None
+        for t, s in zip(self.transforms, _utils.split_seed(seed, len(self.transforms))):
+            x, log_det, part_score = t.inverse_with_score(
+                x, seed=s, condition=condition, training=training
+            )
+            total = total + log_det
+            if part_score is not None:
+                score = part_score if score is None else score + part_score
+        return x, total, score
+
+    def _forward(self, z, *, seed, condition):
+        seeds = _utils.split_seed(seed, len(self.transforms))
+        for t, s in zip(reversed(self.transforms), reversed(seeds)):
+            z = t.forward(z, seed=s, condition=condition)
+        return z
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        total = 0.0
+        seeds = _utils.split_seed(seed, len(self.transforms))
+        for t, s in zip(reversed(self.transforms), reversed(seeds)):
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition)
+            total = total + log_det
+        return z, total
+
+    def get_config(self):
+        config = super().get_config()
+        config["transforms"] = [keras.saving.serialize_keras_object(t) for t in self.transforms]
+        return config

@@ -1,0 +1,93 @@
+"""Activation normalisation (Glow) with data-dependent initialisation."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_survae.transforms.base import Bijection
+
+__all__ = ["ActNorm"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class ActNorm(Bijection):
+    """Per-feature affine normalisation over the last axis (channels of an image).
+
+    Forward: x = z * exp(s) + b. Inverse: z = (x - b) * exp(-s).
+    V = -N * sum_c s_c, with N the number of positions per feature (h * w for an image).
+
+    On the first batch it sees in the inverse direction, b and s are set so that z has zero mean
+    and unit variance per feature (Kingma and Dhariwal, 2018); the flag saves with the model.
+
+    References:
+      Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
+      https://arxiv.org/abs/1807.03039
+    """
+
+    min_event_rank = 1
+
+    def __init__(self, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        features = self.event_shape[-1]
+        self.shift = self.add_weight(
+            shape=(features,), initializer="zeros", name="shift", aggregation="mean"
+        )
+        self.log_scale = self.add_weight(
+            shape=(features,), initializer="zeros", name="log_scale", aggregation="mean"
+        )
+        self.initialized = self.add_weight(
+            shape=(), initializer="zeros", name="initialized", trainable=False,
+            aggregation="only_first_replica",
+        )
+        self._positions = 1
+        for d in self.event_shape[:-1]:
+            self._positions *= int(d)
+
+    def _initialize_from(self, x):
+        axes = list(range(x.shape.rank - 1))
+        mean, variance = tf.nn.moments(x, axes=axes)
+        log_scale = 0.5 * tf.math.log(variance + self.epsilon)
+        self.shift.assign(tf.cast(mean, self.shift.dtype))
+        self.log_scale.assign(tf.cast(log_scale, self.log_scale.dtype))
+        self.initialized.assign(tf.ones_like(self.initialized))
+
+    def _params(self, dtype):
+        return tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype)
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        if tf.executing_eagerly():
+            if not bool(self.initialized.numpy()):
+                self._initialize_from(x)
+        else:
+            tf.cond(
+                self.initialized > 0,
+                lambda: tf.constant(True),
+                lambda: _run_and_true(self._initialize_from, x),
+            )
+        shift, log_scale = self._params(x.dtype)
+        z = (x - shift) * tf.exp(-log_scale)
+        log_det = -self._positions * tf.reduce_sum(log_scale)
+        return z, tf.fill([tf.shape(x)[0]], log_det)
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        shift, log_scale = self._params(z.dtype)
+        log_det = -self._positions * tf.reduce_sum(log_scale)
+        return z * tf.exp(log_scale) + shift, tf.fill([tf.shape(z)[0]], log_det)
+
+    def _forward(self, z, *, seed, condition):
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
+def _run_and_true(fn, x):
+    fn(x)
+    return tf.constant(True)

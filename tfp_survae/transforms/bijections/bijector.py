@@ -1,0 +1,82 @@
+"""Any stateless TensorFlow Probability bijector as a flow layer."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_survae._serialization import deserialize_tfp, serialize_tfp
+from tfp_survae.transforms.base import Bijection
+
+tfb = tfp.bijectors
+
+__all__ = ["BijectorTransform"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class BijectorTransform(Bijection):
+    """Lifts a stateless `tfb.Bijector` b into a flow.
+
+    Forward: x = b.forward(z). Inverse: z = b.inverse(x).
+    V = log |det dz/dx| = b.inverse_log_det_jacobian(x) summed over the whole event.
+
+    The bijector must hold no `tf.Variable`s (Keras 3 cannot see them); its parameters are
+    constants. Trainable bijections are layers of their own (AffineCoupling, ActNorm, ...).
+
+    Example:
+      >>> BijectorTransform(tfb.Softplus())   # inverse softplus onto R, as the paper's AbsFlow
+      >>> BijectorTransform(tfb.Sigmoid())    # logit from (0, 1) onto R
+    """
+
+    def __init__(self, bijector: tfb.Bijector | dict, **kwargs):
+        if isinstance(bijector, dict):
+            bijector = deserialize_tfp(bijector)
+        if not isinstance(bijector, tfb.Bijector):
+            raise TypeError(
+                f"BijectorTransform wraps a tfb.Bijector; received {type(bijector).__name__}."
+            )
+        if bijector.trainable_variables:
+            raise ValueError(
+                f"BijectorTransform takes a stateless bijector; {bijector.name} holds "
+                f"{len(bijector.trainable_variables)} tf.Variable(s), which Keras 3 does not "
+                "track. Use a tfp_survae layer (AffineCoupling, ActNorm, ...) for trainable parts."
+            )
+        super().__init__(**kwargs)
+        self.bijector = bijector
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        min_rank = max(
+            int(tf.get_static_value(self.bijector.inverse_min_event_ndims)),
+            int(tf.get_static_value(self.bijector.forward_min_event_ndims)),
+        )
+        if self.event_shape.rank < min_rank:
+            raise ValueError(
+                f"{self._owner}: {self.bijector.name} acts on events of rank >= {min_rank}; "
+                f"received event shape {self.event_shape.as_list()}."
+            )
+
+    def inverse_event_shape(self, x_event_shape):
+        return self.bijector.inverse_event_shape(tf.TensorShape(x_event_shape))
+
+    def forward_event_shape(self, z_event_shape):
+        return self.bijector.forward_event_shape(tf.TensorShape(z_event_shape))
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        z = self.bijector.inverse(x)
+        log_det = self.bijector.inverse_log_det_jacobian(x, event_ndims=self.event_shape.rank)
+        return z, tf.broadcast_to(log_det, tf.shape(x)[:1])
+
+    def _forward(self, z, *, seed, condition):
+        return self.bijector.forward(z)
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        x = self.bijector.forward(z)
+        log_det = -self.bijector.forward_log_det_jacobian(z, event_ndims=z.shape.rank - 1)
+        return x, tf.broadcast_to(log_det, tf.shape(z)[:1])
+
+    def get_config(self):
+        config = super().get_config()
+        config["bijector"] = serialize_tfp(self.bijector)
+        return config

@@ -1,0 +1,125 @@
+"""Generative rounding (paper Example 2): uniform and variational dequantization."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _utils
+from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms.base import Surjection
+
+__all__ = ["UniformDequantization", "VariationalDequantization"]
+
+
+class _Dequantization(Surjection, kind="generative"):
+    integer_data = True
+
+    def __init__(self, num_values: int = 256, output_dtype: str = "int32", **kwargs):
+        super().__init__(**kwargs)
+        self.num_values = int(num_values)
+        if self.num_values < 2:
+            raise ValueError(f"num_values must be at least 2; received {num_values}.")
+        self.output_dtype = tf.as_dtype(output_dtype).name
+        if not tf.as_dtype(self.output_dtype).is_integer:
+            raise ValueError(f"output_dtype must be an integer dtype; received {output_dtype!r}.")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._log_k_total = _utils.num_elements(self.event_shape) * math.log(self.num_values)
+
+    def _checked_float(self, x):
+        """x as floats after checking 0 <= x < num_values (an error naming the bad value)."""
+        k = self.num_values
+        if tf.executing_eagerly():
+            low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
+            if low < 0 or high >= k:
+                raise ValueError(
+                    f"{self._owner}: expected integer data in [0, {k}) (num_values={k}); received "
+                    f"values from {low} to {high}."
+                )
+        else:
+            x = _utils.assert_in_range(self._owner, x, k)
+        return tf.cast(x, self.dtype)
+
+    def _forward(self, z, *, seed, condition):
+        x = tf.floor(z * self.num_values)
+        x = tf.clip_by_value(x, 0.0, self.num_values - 1.0)
+        return tf.cast(x, self.output_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_values=self.num_values, output_dtype=self.output_dtype)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class UniformDequantization(_Dequantization):
+    """Uniform dequantization: generative rounding with q(u | x) = U[0, 1)^D (paper Example 2).
+
+    Inverse: u ~ U[0, 1)^D, z = (x + u) / K for integer x in {0, ..., K-1}^D.
+    V = -D log K (the density of u is 1; -D log K is the change of scale by 1/K), so the flow's
+    `log_prob` lower-bounds the log probability mass of x and bits/dim = -log_prob / (D ln 2).
+    Forward: x = floor(K z), clipped into {0, ..., K-1}.
+
+    Args:
+      num_values: K, the number of discrete values per element (256 for 8-bit images).
+      output_dtype: integer dtype of samples.
+    """
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        x = self._checked_float(x)
+        u = _utils.random_uniform(tf.shape(x), seed, dtype=x.dtype)
+        z = (x + u) / self.num_values
+        return z, tf.fill([tf.shape(x)[0]], tf.cast(-self._log_k_total, x.dtype))
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class VariationalDequantization(_Dequantization):
+    """Variational dequantization (Flow++): generative rounding with a learned q(u | x).
+
+    Inverse: u ~ q(u | x) on (0, 1)^D, z = (x + u) / K.
+    V = -log q(u | x) - D log K (one-sample ELBO term; uniform q recovers UniformDequantization).
+    Forward: x = floor(K z), clipped into {0, ..., K-1}.
+
+    Args:
+      encoder: a ConditionalDistribution over u in (0, 1)^D given the context x (as floats in
+        [-0.5, 0.5], the integer data rescaled), e.g. `tfp_survae.dequantization_flow(...)`: a
+        conditional flow ending in a sigmoid.
+      num_values: K.
+
+    References:
+      Ho, Chen, Srinivas, Duan, Abbeel, "Flow++", ICML 2019. https://arxiv.org/abs/1902.00275
+    """
+
+    def __init__(self, encoder: ConditionalDistribution, num_values: int = 256, **kwargs):
+        super().__init__(num_values=num_values, **kwargs)
+        if not isinstance(encoder, ConditionalDistribution):
+            raise TypeError(
+                "VariationalDequantization needs a ConditionalDistribution encoder over u given "
+                f"x; received {type(encoder).__name__}."
+            )
+        self.encoder = encoder
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.encoder.event_shape.as_list() != self.event_shape.as_list():
+            raise ValueError(
+                f"{self._owner}: the encoder's event shape {self.encoder.event_shape.as_list()} "
+                f"must equal the data's {self.event_shape.as_list()}."
+            )
+        self.encoder.build(tuple(input_shape))
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        x = self._checked_float(x)
+        context = x / (self.num_values - 1) - 0.5
+        u, log_q = self.encoder.sample_and_log_prob(context, num=tf.shape(x)[0], seed=seed)
+        z = (x + tf.cast(u, x.dtype)) / self.num_values
+        return z, -tf.cast(log_q, x.dtype) - self._log_k_total
+
+    def get_config(self):
+        config = super().get_config()
+        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        return config

@@ -1,0 +1,194 @@
+"""Slicing (paper Example 1): Slice (inference) and Augment (generative)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_survae.distributions import ConditionalDistribution, StandardNormal
+from tfp_survae.transforms.base import Surjection
+
+__all__ = ["Slice", "Augment"]
+
+
+class _AxisSplit(Surjection):
+    """Shared axis bookkeeping: the data has `size` entries on `axis`, the latent `size +/- n`."""
+
+    min_event_rank = 1
+
+    def __init__(self, axis: int = -1, **kwargs):
+        super().__init__(**kwargs)
+        if axis == 0:
+            raise ValueError("axis 0 is the batch axis; slice an event axis (e.g. axis=-1).")
+        self.axis = int(axis)
+
+    def _event_axis(self, rank: int) -> int:
+        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
+        if not -rank <= axis < 0:
+            raise ValueError(
+                f"{self._owner}: axis {self.axis} is not an axis of an event of rank {rank}."
+            )
+        return axis
+
+    def _resize(self, shape, delta: int):
+        shape = tf.TensorShape(shape)
+        axis = self._event_axis(shape.rank)
+        dims = shape.as_list()
+        dims[axis] = dims[axis] + delta
+        if dims[axis] <= 0:
+            raise ValueError(
+                f"{self._owner}: an event of shape {shape.as_list()} leaves no entries on axis "
+                f"{self.axis} after this layer."
+            )
+        return tf.TensorShape(dims)
+
+    @staticmethod
+    def _build_distribution(dist, event_shape, context_shape, dtype_policy):
+        if dist is None:
+            dist = StandardNormal(event_shape, dtype=dtype_policy)
+        if not isinstance(dist, ConditionalDistribution):
+            raise TypeError(
+                "Expected a tfp_survae ConditionalDistribution (e.g. ConditionalNormal); "
+                f"received {type(dist).__name__}."
+            )
+        if dist.event_shape.as_list() != tf.TensorShape(event_shape).as_list():
+            raise ValueError(
+                f"{type(dist).__name__} '{dist.name}' has event shape {dist.event_shape.as_list()}"
+                f"; this layer needs {tf.TensorShape(event_shape).as_list()}."
+            )
+        dist.build((None,) + tuple(context_shape))
+        return dist
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class Slice(_AxisSplit, kind="inference"):
+    """Inference slicing, the multi-scale "factor out" (paper Example 1).
+
+    Inverse: x = (x1, x2) split on `axis`, z = x1 (the first `num_keep` entries).
+    V = log p(x2 | z), exact.
+    Forward: x2 ~ p(x2 | z), x = concat(z, x2).
+
+    Args:
+      num_keep: entries of `axis` kept in the latent.
+      decoder: a ConditionalDistribution over x2 given z; None is a standard normal that ignores z.
+      axis: the event axis to slice (channels for images).
+    """
+
+    def __init__(self, num_keep: int, decoder: ConditionalDistribution | None = None,
+                 axis: int = -1, **kwargs):
+        super().__init__(axis=axis, **kwargs)
+        self.num_keep = int(num_keep)
+        if self.num_keep <= 0:
+            raise ValueError(f"num_keep must be positive; received {num_keep}.")
+        self.decoder = decoder
+
+    def inverse_event_shape(self, x_event_shape):
+        shape = tf.TensorShape(x_event_shape)
+        size = shape[self._event_axis(shape.rank)]
+        if size is not None and size <= self.num_keep:
+            raise ValueError(
+                f"{self._owner}: keeps {self.num_keep} entries of axis {self.axis}, so the data "
+                f"needs more than {self.num_keep} there; received event shape {shape.as_list()}."
+            )
+        return self._resize(shape, self.num_keep - size)
+
+    def forward_event_shape(self, z_event_shape):
+        if self._event_shape is not None:
+            return self._event_shape
+        if self.decoder is None:
+            raise ValueError(
+                f"{self._owner}: the data shape cannot be inferred from the latent alone (the "
+                "default decoder has no fixed size); pass event_shape= to the Flow or build "
+                "the layer on data."
+            )
+        shape = tf.TensorShape(z_event_shape)
+        axis = self._event_axis(shape.rank)
+        return self._resize(shape, self.decoder.event_shape[axis])
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        z_shape = self.inverse_event_shape(self.event_shape)
+        dropped = self._resize(self.event_shape, -z_shape[self._event_axis(z_shape.rank)])
+        self._drop_shape = dropped
+        self.decoder = self._build_distribution(self.decoder, dropped, z_shape, self.dtype_policy)
+
+    def _split(self, x):
+        axis = self._event_axis(self.event_shape.rank)
+        size = self.event_shape[axis]
+        return tf.split(x, [self.num_keep, size - self.num_keep], axis=axis)
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        z, x2 = self._split(x)
+        return z, self.decoder.log_prob(x2, context=z)
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        x2, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
+        x2 = tf.cast(x2, z.dtype)
+        return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
+
+    def _forward(self, z, *, seed, condition):
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_keep"] = self.num_keep
+        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class Augment(_AxisSplit, kind="generative"):
+    """Generative slicing: augmentation with new dimensions (ANF / VFlow; paper Example 1).
+
+    Inverse: e ~ q(e | x), z = concat(x, e) on `axis`. V = -log q(e | x) (one-sample ELBO term).
+    Forward: x = the first entries of z on `axis` (e is dropped).
+
+    Args:
+      num_new: entries of `axis` added.
+      encoder: a ConditionalDistribution over e given x; None is a standard normal.
+      axis: the event axis to grow.
+    """
+
+    def __init__(self, num_new: int, encoder: ConditionalDistribution | None = None,
+                 axis: int = -1, **kwargs):
+        super().__init__(axis=axis, **kwargs)
+        self.num_new = int(num_new)
+        if self.num_new <= 0:
+            raise ValueError(f"num_new must be positive; received {num_new}.")
+        self.encoder = encoder
+
+    def inverse_event_shape(self, x_event_shape):
+        return self._resize(x_event_shape, self.num_new)
+
+    def forward_event_shape(self, z_event_shape):
+        return self._resize(z_event_shape, -self.num_new)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        axis = self._event_axis(self.event_shape.rank)
+        new_shape = self._resize(self.event_shape, self.num_new - self.event_shape[axis])
+        self.encoder = self._build_distribution(
+            self.encoder, new_shape, self.event_shape, self.dtype_policy
+        )
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        e, log_q = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        z = tf.concat([x, tf.cast(e, x.dtype)], axis=self._event_axis(self.event_shape.rank))
+        return z, -log_q
+
+    def _forward(self, z, *, seed, condition):
+        axis = self._event_axis(self.event_shape.rank)
+        size = self.event_shape[axis]
+        x, _ = tf.split(z, [size, self.num_new], axis=axis)
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_new"] = self.num_new
+        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        return config

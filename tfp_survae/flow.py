@@ -294,7 +294,7 @@ class Flow(keras.Model):
 
     def as_distribution(self) -> "TransformedDistribution":
         """This flow as a `tfd.Distribution` sharing the same layers and variables."""
-        return TransformedDistribution(self.base, self._chain, name=f"{self.name}_distribution")
+        return TransformedDistribution(self.base, self._chain)
 
     # ----------------------------------------------------------------------------------------
     # Keras.
@@ -311,6 +311,14 @@ class Flow(keras.Model):
             )
         kwargs.pop("loss", None)
         super().compile(optimizer=optimizer, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Keras `fit` on batches of data x (no labels; y must be None)."""
+        if y is not None:
+            raise ValueError("A Flow models x alone; fit() takes no targets y.")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        return super().fit(x, **kwargs)
 
     @property
     def metrics(self):
@@ -385,7 +393,7 @@ class TransformedDistribution(tfd.Distribution):
     """
 
     def __init__(self, distribution, transforms, *, event_shape=None, validate_args=False,
-                 name="SurVAETransformedDistribution"):
+                 name=None):
         parameters = dict(locals())
         self._base = distribution
         self._chain = _flatten(transforms)
@@ -418,7 +426,7 @@ class TransformedDistribution(tfd.Distribution):
             validate_args=validate_args,
             allow_nan_stats=True,
             parameters=parameters,
-            name=name,
+            name=name or "SurVAETransformedDistribution",
         )
 
     @classmethod

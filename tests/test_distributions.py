@@ -1,0 +1,123 @@
+"""Distribution layers agree with TFP and with their own samplers."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_survae as ts
+from tfp_survae.distributions.conditional import plackett_luce_log_prob
+
+tfd = tfp.distributions
+
+
+def linear(out, bias=None):
+    net = keras.layers.Dense(out)
+    net.build((None, 3))
+    if bias is not None:
+        net.set_weights([np.random.RandomState(0).randn(3, out).astype("float32") * 0.5,
+                         np.asarray(bias, "float32")])
+    return net
+
+
+@pytest.mark.parametrize("layer, reference", [
+    (ts.StandardNormal([3]), lambda x: scipy.stats.norm.logpdf(x).sum(-1)),
+    (ts.StandardHalfNormal([3]), lambda x: scipy.stats.halfnorm.logpdf(x).sum(-1)),
+    (ts.StandardUniform([3]), lambda x: scipy.stats.uniform.logpdf(x).sum(-1)),
+])
+def test_standard_bases(layer, reference):
+    x = np.abs(np.random.RandomState(1).rand(10, 3)).astype("float32")
+    np.testing.assert_allclose(layer.log_prob(x), reference(x), rtol=1e-5)
+    np.testing.assert_allclose(layer.distribution(num=10).log_prob(x), reference(x), rtol=1e-5)
+    sample, log_p = layer.sample_and_log_prob(num=4, seed=(1, 2))
+    assert sample.shape == (4, 3)
+    np.testing.assert_allclose(log_p, reference(sample.numpy()), rtol=1e-5)
+
+
+def test_outside_support_is_minus_infinity():
+    assert ts.StandardHalfNormal([1]).log_prob([[-0.1]]).numpy()[0] == -np.inf
+    assert ts.StandardUniform([1]).log_prob([[1.5]]).numpy()[0] == -np.inf
+
+
+def test_conditional_normal_and_half_normal():
+    context = np.random.RandomState(2).randn(5, 3).astype("float32")
+    x = np.abs(np.random.RandomState(3).randn(5, 2)).astype("float32")
+    net = linear(4, bias=[0.1, -0.2, 0.3, -0.1])
+    normal = ts.ConditionalNormal([2], net)
+    params = net(context).numpy()
+    expected = scipy.stats.norm(params[:, :2], np.exp(params[:, 2:])).logpdf(x).sum(-1)
+    np.testing.assert_allclose(normal.log_prob(x, context), expected, rtol=1e-5)
+    np.testing.assert_allclose(normal.distribution(context).log_prob(x), expected, rtol=1e-5)
+    s, lp = normal.sample_and_log_prob(context, seed=(1, 1))
+    np.testing.assert_allclose(lp, normal.log_prob(s, context), rtol=1e-5)
+
+    half = ts.ConditionalHalfNormal([4], linear(4, bias=[0.0, 0.1, 0.2, 0.3]))
+    x4 = np.abs(np.random.RandomState(4).randn(5, 4)).astype("float32")
+    scale = np.exp(half.network(context).numpy())
+    np.testing.assert_allclose(half.log_prob(x4, context),
+                               scipy.stats.halfnorm(scale=scale).logpdf(x4).sum(-1), rtol=1e-5)
+    s, lp = half.sample_and_log_prob(context, seed=(1, 1))
+    assert np.all(s.numpy() >= 0)
+    np.testing.assert_allclose(lp, half.log_prob(s, context), rtol=1e-5)
+
+
+def test_conditional_bernoulli_and_categorical():
+    context = np.random.RandomState(2).randn(5, 3).astype("float32")
+    bern = ts.ConditionalBernoulli([2], linear(2, bias=[0.5, -0.5]))
+    x = np.array([[0, 1], [1, 1], [0, 0], [1, 0], [1, 1]], "float32")
+    p = 1 / (1 + np.exp(-bern.network(context).numpy()))
+    np.testing.assert_allclose(bern.log_prob(x, context),
+                               scipy.stats.bernoulli(p).logpmf(x).sum(-1), rtol=1e-5)
+    cat = ts.ConditionalCategorical([], 3, linear(3, bias=[0.0, 1.0, -1.0]))
+    logits = cat.network(context).numpy()
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    labels = np.array([0, 2, 1, 1, 0])
+    np.testing.assert_allclose(cat.log_prob(labels, context),
+                               np.log(probs[np.arange(5), labels]), rtol=1e-5)
+
+
+def test_plackett_luce_is_normalised_and_matches_tfp():
+    scores = np.random.RandomState(5).randn(2, 4).astype("float32") * 3.0
+    perms = np.array(list(itertools.permutations(range(4))), np.int32)
+    total = []
+    for row in scores:
+        log_p = plackett_luce_log_prob(np.tile(row, [len(perms), 1]), perms).numpy()
+        total.append(np.exp(log_p).sum())
+        reference = tfd.PlackettLuce(np.exp(row)).log_prob(perms).numpy()
+        np.testing.assert_allclose(log_p, reference, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(total, 1.0, rtol=1e-5)
+
+
+def test_plackett_luce_sampling_frequencies():
+    layer = ts.ConditionalPlackettLuce(3, linear(3, bias=[1.0, 0.0, -1.0]))
+    context = np.zeros((20000, 3), "float32")
+    perms, log_p = layer.sample_and_log_prob(context, seed=(3, 4))
+    perms = perms.numpy()
+    codes = perms[:, 0] * 9 + perms[:, 1] * 3 + perms[:, 2]
+    for code in np.unique(codes):
+        mask = codes == code
+        expected = np.exp(log_p.numpy()[mask][0])
+        assert abs(mask.mean() - expected) < 0.015
+
+
+def test_tfp_distribution_layer_round_trips():
+    layer = ts.TFPDistribution(tfd.Independent(tfd.Logistic([0.0, 1.0], [1.0, 2.0]), 1))
+    clone = ts.TFPDistribution.from_config(layer.get_config())
+    x = np.random.randn(4, 2).astype("float32")
+    np.testing.assert_allclose(clone.log_prob(x), layer.log_prob(x))
+    with pytest.raises(ValueError, match="batch shape"):
+        ts.TFPDistribution(tfd.Normal(tf.zeros(3), 1.0))
+
+
+def test_network_output_is_checked():
+    layer = ts.ConditionalNormal([2], linear(3))
+    with pytest.raises(ValueError, match="must output 2 x 2 = 4"):
+        layer.log_prob(np.zeros((2, 2), "float32"), np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match="context"):
+        layer.log_prob(np.zeros((2, 2), "float32"))
+    with pytest.raises(TypeError, match="network"):
+        ts.ConditionalNormal([2], None)

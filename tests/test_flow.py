@@ -1,0 +1,157 @@
+"""Flow: composition, exactness, shapes, bases, saving, training."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+import keras
+
+import tfp_survae as ts
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+
+def coupling_flow(dim=2, steps=2, **kwargs):
+    transforms = []
+    for _ in range(steps):
+        transforms += [ts.AffineCoupling(ts.MLP([16], 2 * (dim - dim // 2),
+                                                output_initializer="glorot_uniform")),
+                       ts.Reverse()]
+    return ts.Flow(ts.StandardNormal([dim]), transforms[:-1], **kwargs)
+
+
+def test_log_prob_and_sample_shapes():
+    flow = coupling_flow()
+    x = np.random.randn(5, 2).astype("float32")
+    assert flow.log_prob(x).shape == (5,)
+    assert flow(x).shape == (5,)
+    sample = flow.sample(7, seed=(1, 2))
+    assert sample.shape == (7, 2) and sample.dtype == tf.float32
+    np.testing.assert_array_equal(sample, flow.sample(7, seed=(1, 2)))
+    assert not np.array_equal(flow.sample(7), flow.sample(7))  # own generator advances
+    x_s, log_p = flow.sample_and_log_prob(9, seed=(3, 4))
+    np.testing.assert_allclose(log_p, flow.log_prob(x_s), rtol=1e-5, atol=1e-5)
+
+
+def test_algorithm_1_sums_the_contributions():
+    flow = coupling_flow(steps=2)
+    x = np.random.randn(4, 2).astype("float32")
+    total, z = 0.0, tf.constant(x)
+    for t in flow.chain:
+        z, v = t.inverse_and_log_det(z)
+        total += v
+    expected = total + ts.StandardNormal([2]).log_prob(z)
+    np.testing.assert_allclose(flow.log_prob(x), expected, rtol=1e-6)
+
+
+def test_is_exact_reflects_the_transforms():
+    assert coupling_flow().is_exact
+    assert ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)], event_shape=[3]).is_exact
+    augmented = ts.Flow(ts.StandardNormal([3]), [ts.Augment(1)])
+    assert not augmented.is_exact
+    assert not ts.Flow(augmented, [ts.Reverse()]).is_exact
+    assert not ts.Flow(ts.StandardUniform([3]), [ts.UniformDequantization(4)]).is_exact
+
+
+def test_flow_as_base_of_another_flow():
+    inner = coupling_flow()
+    outer = ts.Flow(inner, [ts.BijectorTransform(tfb.Shift(1.0)), ts.ActNorm()])
+    x = np.random.randn(6, 2).astype("float32")
+    outer.log_prob(x)  # initialise ActNorm
+    z, v = tf.constant(x), 0.0
+    for t in outer.chain:
+        z, part = t.inverse_and_log_det(z)
+        v += part
+    np.testing.assert_allclose(outer.log_prob(x), v + inner.log_prob(z), rtol=1e-5, atol=1e-5)
+    assert outer.sample(3, seed=(0, 1)).shape == (3, 2)
+    assert len(outer.trainable_weights) == len(inner.trainable_weights) + 2
+
+
+def test_tfp_distribution_base():
+    base = tfd.MultivariateNormalDiag(loc=[1.0, -1.0], scale_diag=[2.0, 0.5])
+    flow = ts.Flow(base, [ts.Reverse()])
+    x = np.random.randn(5, 2).astype("float32")
+    np.testing.assert_allclose(flow.log_prob(x), base.log_prob(x[:, ::-1]), rtol=1e-6)
+    assert flow.sample(4, seed=(1, 1)).shape == (4, 2)
+
+
+def test_trainable_base_layer():
+    base = ts.DiagonalNormal([2])
+    flow = ts.Flow(base, [ts.Reverse()])
+    assert {w.path.split("/")[-1] for w in flow.trainable_weights} == {"loc", "log_scale"}
+
+
+def test_sequential_is_flattened():
+    inner = ts.Sequential([ts.AffineCoupling(), ts.Reverse()])
+    flow = ts.Flow(ts.StandardNormal([2]), [inner, ts.AffineCoupling()])
+    assert len(flow.chain) == 3
+
+
+def test_event_shape_inference_and_errors():
+    with pytest.raises(ValueError, match="event_shape="):
+        ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)])
+    with pytest.raises(ValueError, match="base has event shape"):
+        ts.Flow(ts.StandardNormal([3]), [ts.Slice(2)], event_shape=[4])
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)], event_shape=[4])
+    assert flow.event_shape == (4,)
+    with pytest.raises(ValueError, match=r"event shape \[4\].*received shape \[3, 5\]"):
+        flow.log_prob(np.zeros((3, 5), "float32"))
+    with pytest.raises(ValueError, match="rank 2"):
+        flow.log_prob(np.zeros((4,), "float32"))
+
+
+def test_dtype_errors():
+    flow = coupling_flow()
+    with pytest.raises(ValueError, match="floating-point.*int32"):
+        flow.log_prob(tf.zeros((2, 2), tf.int32))
+    discrete = ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(4)])
+    with pytest.raises(ValueError, match="integer.*float32"):
+        discrete.log_prob(tf.zeros((2, 2), tf.float32))
+    with pytest.raises(ValueError, match=r"\[0, 4\).*from 0 to 7"):
+        discrete.log_prob(np.array([[0, 7]]))
+    with pytest.raises(TypeError, match="Transform layers"):
+        ts.Flow(ts.StandardNormal([2]), [keras.layers.Dense(2)])
+    with pytest.raises(TypeError, match="base"):
+        ts.Flow("normal", [])
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_keras_save_and_load(tmp_path, exact):
+    if exact:
+        flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(), ts.Reverse(), ts.ActNorm()])
+    else:
+        flow = ts.Flow(
+            ts.DiagonalNormal([3]),
+            [ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+             ts.AffineCoupling()],
+        )
+    x = np.random.randn(5, 2).astype("float32") * 3.0
+    before = flow.log_prob(x, seed=(1, 2))  # (also initialises ActNorm)
+    path = str(tmp_path / "flow.keras")
+    flow.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, ts.Flow)
+    np.testing.assert_allclose(loaded.log_prob(x, seed=(1, 2)), before, rtol=1e-6)
+    np.testing.assert_allclose(loaded.sample(3, seed=(4, 4)), flow.sample(3, seed=(4, 4)),
+                               rtol=1e-6)
+
+
+def test_fit_lowers_the_negative_log_likelihood():
+    keras.utils.set_random_seed(0)
+    flow = coupling_flow(steps=3)
+    data = ts.data.toy_dataset("eight_gaussians", 2048, 128)
+    flow.compile(keras.optimizers.Adam(3e-3))
+    history = flow.fit(data, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0] - 0.3
+    assert "bits_per_dim" in history.history
+    np.testing.assert_allclose(history.history["bits_per_dim"][-1],
+                               losses[-1] / (2 * np.log(2.0)), rtol=1e-4)
+    result = flow.evaluate(data, verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(losses[-1], abs=0.3)
+
+
+def test_compile_refuses_a_loss():
+    with pytest.raises(ValueError, match="no loss"):
+        coupling_flow().compile("adam", loss="mse")

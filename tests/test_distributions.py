@@ -108,6 +108,7 @@ def test_tfp_distribution_layer_round_trips():
     layer = ts.TFPDistribution(tfd.Independent(tfd.Logistic([0.0, 1.0], [1.0, 2.0]), 1))
     clone = ts.TFPDistribution.from_config(layer.get_config())
     x = np.random.randn(4, 2).astype("float32")
+    assert clone.tfp_distribution.dtype == layer.tfp_distribution.dtype == tf.float32
     np.testing.assert_allclose(clone.log_prob(x), layer.log_prob(x))
     with pytest.raises(ValueError, match="batch shape"):
         ts.TFPDistribution(tfd.Normal(tf.zeros(3), 1.0))

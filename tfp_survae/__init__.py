@@ -4,7 +4,7 @@ Composable bijections, surjections and stochastic transforms with exact or lower
 likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as Keras 3 layers.
 """
 
-from tfp_survae import data, distributions, evaluation, nn, transforms
+from tfp_survae import data, distributions, evaluation, nn, plotting, transforms
 from tfp_survae.distributions import *  # noqa: F401,F403
 from tfp_survae.distributions import __all__ as _distributions
 from tfp_survae.conditional_flow import ConditionalFlow, dequantization_flow
@@ -27,5 +27,6 @@ __all__ = [
     "distributions",
     "evaluation",
     "nn",
+    "plotting",
     "transforms",
 ]

@@ -25,7 +25,9 @@ def _encode(owner: str, key: str, value):
         isinstance(v, (tfd.Distribution, tfb.Bijector)) for v in value
     ):
         return {"__list__": [_encode(owner, key, v) for v in value]}
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic, list, tuple)):
+    if isinstance(value, (list, tuple)):
+        value = tf.convert_to_tensor(value)  # TensorFlow's dtype inference (float32 for floats)
+    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic)):
         array = np.asarray(value)
         return {"__array__": array.tolist(), "dtype": array.dtype.name}
     if isinstance(value, tf.dtypes.DType):

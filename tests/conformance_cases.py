@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow_probability as tfp
+from conformance import Case, normal
 
 import tfp_survae as ts
-from conformance import Case, normal
 
 tfb = tfp.bijectors
 
@@ -31,6 +31,34 @@ def conv_net(channels_out, dtype):
 
 def mlp(out, dtype, hidden=(16,)):
     return ts.MLP(list(hidden), out, activation="tanh", dtype=dtype)
+
+
+def half_normal(shape):
+    return lambda rng, n, dtype: np.abs(rng.randn(n, *shape)).astype(dtype)
+
+
+def relu_latent(shape):
+    return lambda rng, n, dtype: np.maximum(rng.randn(n, *shape), 0.0).astype(dtype)
+
+
+def sorted_normal(shape, key=None):
+    def draw(rng, n, dtype):
+        x = rng.randn(n, *shape)
+        if key is None:
+            return np.sort(x, axis=-1).astype(dtype)
+        order = np.argsort(x[..., key], axis=-1)
+        return np.take_along_axis(x, order[..., None], axis=-2).astype(dtype)
+    return draw
+
+
+def first_folded(rng, n, dtype):
+    z = rng.randn(n, 2)
+    z[:, 0] = np.abs(z[:, 0])
+    return z.astype(dtype)
+
+
+def integer_floats(shape, scale=3.0):
+    return lambda rng, n, dtype: np.floor(scale * rng.randn(n, *shape)).astype(dtype)
 
 
 CASES = [
@@ -87,6 +115,75 @@ CASES = [
          lambda d: ts.Slice(1, decoder=ts.ConditionalNormal([4, 4, 1], conv_net(2, d), dtype=d),
                             dtype=d),
          normal([4, 4, 2]), normal([4, 4, 1])),
+    Case("abs_default", lambda d: ts.Abs(dtype=d), normal([3]), half_normal([3])),
+    Case("abs_classifier_partial",
+         lambda d: ts.Abs(classifier=mlp(1, d), elements=[0], dtype=d), normal([2]),
+         first_folded),
+    Case("abs_image", lambda d: ts.Abs(dtype=d), normal([2, 2, 2]), half_normal([2, 2, 2])),
+    Case("generative_abs_default", lambda d: ts.GenerativeAbs(dtype=d), half_normal([3]),
+         normal([3])),
+    Case("generative_abs_classifier",
+         lambda d: ts.GenerativeAbs(classifier=mlp(3, d), exact=True, dtype=d),
+         half_normal([3]), normal([3])),
+    Case("max_default", lambda d: ts.Max(dtype=d), normal([4]), normal([])),
+    Case("max_learned",
+         lambda d: ts.Max(classifier=mlp(4, d),
+                          decoder=ts.ConditionalHalfNormal([3], mlp(3, d), dtype=d), dtype=d),
+         normal([4]), normal([])),
+    Case("max_axis", lambda d: ts.Max(axis=-2, dtype=d), normal([3, 2]), normal([2])),
+    Case("maxpool_default", lambda d: ts.MaxPool2D(dtype=d), normal([4, 4, 2]),
+         normal([2, 2, 2])),
+    Case("maxpool_learned",
+         lambda d: ts.MaxPool2D(classifier=conv_net(8, d),
+                                decoder=ts.ConditionalHalfNormal([2, 2, 6], conv_net(6, d),
+                                                                 dtype=d), dtype=d),
+         normal([4, 4, 2]), normal([2, 2, 2])),
+    Case("generative_max_default", lambda d: ts.GenerativeMax(3, dtype=d), normal([2]),
+         normal([2, 3])),
+    Case("generative_max_learned",
+         lambda d: ts.GenerativeMax(3, classifier=mlp(3, d),
+                                    encoder=ts.ConditionalHalfNormal([2, 2], mlp(2, d), dtype=d),
+                                    dtype=d),
+         normal([2]), normal([2, 3])),
+    Case("sort_default", lambda d: ts.Sort(dtype=d), normal([5]), sorted_normal([5])),
+    Case("sort_learned", lambda d: ts.Sort(classifier=mlp(5, d), dtype=d), normal([5]),
+         sorted_normal([5])),
+    Case("sort_points", lambda d: ts.Sort(axis=-2, key=0, dtype=d), normal([4, 2]),
+         sorted_normal([4, 2], key=0)),
+    Case("generative_sort_default", lambda d: ts.GenerativeSort(dtype=d), sorted_normal([4]),
+         normal([4])),
+    Case("generative_sort_learned_points",
+         lambda d: ts.GenerativeSort(classifier=keras.Sequential(
+             [keras.layers.Flatten(dtype=d), mlp(4, d)]), axis=-2, key=1, exact=True, dtype=d),
+         sorted_normal([4, 2], key=1), normal([4, 2])),
+    Case("relu_default", lambda d: ts.ReLU(dtype=d), normal([3]), relu_latent([3])),
+    Case("relu_learned",
+         lambda d: ts.ReLU(decoder=ts.ConditionalHalfNormal([3], mlp(3, d), dtype=d), dtype=d),
+         normal([3]), relu_latent([3])),
+    Case("generative_relu_default", lambda d: ts.GenerativeReLU(dtype=d), relu_latent([3]),
+         normal([3])),
+    Case("generative_relu_learned",
+         lambda d: ts.GenerativeReLU(
+             encoder=ts.ConditionalHalfNormal([3], mlp(3, d), dtype=d), dtype=d),
+         relu_latent([3]), normal([3])),
+    Case("floor_default", lambda d: ts.Floor(dtype=d), normal([3], 3.0), integer_floats([3])),
+    Case("floor_flow_decoder",
+         lambda d: ts.Floor(decoder=ts.dequantization_flow([2], hidden_units=[8], dtype=d),
+                            dtype=d),
+         normal([2], 3.0), integer_floats([2])),
+    # ---- stochastic
+    Case("vae_gaussian",
+         lambda d: ts.VAE(ts.ConditionalNormal([2], mlp(4, d), dtype=d),
+                          ts.ConditionalNormal([3], mlp(6, d), dtype=d), dtype=d),
+         normal([3]), normal([2])),
+    Case("vae_bernoulli_encoder",
+         lambda d: ts.VAE(ts.ConditionalBernoulli([4], mlp(4, d), dtype=d),
+                          ts.ConditionalNormal([3], mlp(6, d), dtype=d), dtype=d),
+         normal([3]), uniform([4])),
+    Case("stochastic_permutation", lambda d: ts.StochasticPermutation(dtype=d), normal([5]),
+         normal([5])),
+    Case("stochastic_permutation_points",
+         lambda d: ts.StochasticPermutation(axis=-2, dtype=d), normal([4, 2]), normal([4, 2])),
     # ---- composites
     Case("sequential",
          lambda d: ts.Sequential([ts.AffineCoupling(dtype=d), ts.Reverse(dtype=d),

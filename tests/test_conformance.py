@@ -3,10 +3,10 @@
 import inspect
 
 import pytest
-
-import tfp_survae as ts
 from conformance import DTYPES, MODES, check_config_round_trip, run_case
 from conformance_cases import CASES
+
+import tfp_survae as ts
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
-from tfp_survae.distributions.conditional import plackett_luce_log_prob
+from tfp_survae._discrete import plackett_luce_log_prob
 
 tfd = tfp.distributions
 

@@ -1,10 +1,10 @@
 """Flow: composition, exactness, shapes, bases, saving, training."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-import keras
 
 import tfp_survae as ts
 

@@ -5,8 +5,6 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
-
-import tfp_survae as ts
 from helpers import (
     batched,
     bin_probabilities_2d,
@@ -15,6 +13,8 @@ from helpers import (
     histogram_2d,
     total_variation,
 )
+
+import tfp_survae as ts
 
 tfb = tfp.bijectors
 

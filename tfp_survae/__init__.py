@@ -5,9 +5,9 @@ likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as
 """
 
 from tfp_survae import data, distributions, evaluation, nn, plotting, transforms
+from tfp_survae.conditional_flow import ConditionalFlow, dequantization_flow
 from tfp_survae.distributions import *  # noqa: F401,F403
 from tfp_survae.distributions import __all__ as _distributions
-from tfp_survae.conditional_flow import ConditionalFlow, dequantization_flow
 from tfp_survae.flow import Flow, TransformedDistribution
 from tfp_survae.nn import MLP
 from tfp_survae.transforms import *  # noqa: F401,F403

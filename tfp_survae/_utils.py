@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+
 def to_stateless_seed(seed) -> tf.Tensor:
     """Returns `seed` as a shape-[2] int32 tensor for `tf.random.stateless_*` and TFP.
 

@@ -121,7 +121,8 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
     copies = 1
     for t, s in zip(chain, seeds[:-1]):
         if t.exact:
-            z = t.preimages(x, condition=condition)
+            z, log_w = t.preimages(x, condition=condition)
+            total = log_w if total is None else total + log_w
             num = z.shape[0]
             x = tf.reshape(z, tf.concat([[-1], tf.shape(z)[2:]], axis=0))
             total, score, condition = (_tile(v, num) for v in (total, score, condition))
@@ -360,6 +361,7 @@ class Flow(keras.Model):
     def get_config(self):
         config = {
             "name": self.name,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "base": keras.saving.serialize_keras_object(self.base),
             "transforms": [keras.saving.serialize_keras_object(t) for t in self.transforms],
             "event_shape": self.event_shape.as_list(),

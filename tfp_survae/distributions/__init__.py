@@ -14,6 +14,7 @@ from tfp_survae.distributions.standard import (
     StandardNormal,
     StandardUniform,
 )
+from tfp_survae.distributions.zero_inflated import ZeroInflated
 
 __all__ = [
     "ConditionalDistribution",
@@ -27,4 +28,5 @@ __all__ = [
     "StandardHalfNormal",
     "StandardNormal",
     "StandardUniform",
+    "ZeroInflated",
 ]

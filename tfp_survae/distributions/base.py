@@ -32,6 +32,9 @@ class ConditionalDistribution(keras.layers.Layer):
       network: an optional Keras layer mapping the context to the distribution's parameters.
     """
 
+    elementwise = False  # True: log_prob_elements gives one log-density per element
+    discrete = False  # True: samples are discrete (no reparameterisation gradient)
+
     def __init__(self, event_shape, network: keras.layers.Layer | None = None, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tf.TensorShape(event_shape)
@@ -64,7 +67,16 @@ class ConditionalDistribution(keras.layers.Layer):
     def log_prob(self, x, context=None) -> tf.Tensor:
         """log p(x | context), shape [batch]."""
         x = tf.convert_to_tensor(x)
+        if self.elementwise:
+            return _utils.sum_except_batch(self.log_prob_elements(x, context))
         return self.distribution(self._context(context, x), num=tf.shape(x)[0]).log_prob(x)
+
+    def log_prob_elements(self, x, context=None) -> tf.Tensor:
+        """Per-element log-densities (shape of x) of a distribution with independent elements."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not factorise over elements; layers that mask "
+            "elements (ReLU) need an elementwise distribution such as ConditionalHalfNormal."
+        )
 
     def sample_and_log_prob(self, context=None, *, num=None, seed=None):
         """Draws x ~ p(. | context) and returns (x, log p(x | context)).

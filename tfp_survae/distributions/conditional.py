@@ -7,14 +7,16 @@ shape (e.g. ConditionalNormal: [mean, log_scale] for an event of shape [..., C] 
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
+from tfp_survae import _discrete, _utils
 from tfp_survae.distributions.base import ConditionalDistribution
+from tfp_survae.distributions.standard import (
+    half_normal_log_density,
+    normal_log_density,
+)
 
 tfd = tfp.distributions
 
@@ -25,8 +27,6 @@ __all__ = [
     "ConditionalCategorical",
     "ConditionalPlackettLuce",
 ]
-
-_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _require_network(owner: str, network):
@@ -46,6 +46,8 @@ class ConditionalNormal(ConditionalDistribution):
       network: maps the context [batch, ...] to [batch] + event[:-1] + [2 * event[-1]].
     """
 
+    elementwise = True
+
     def __init__(self, event_shape, network, **kwargs):
         _require_network("ConditionalNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
@@ -57,24 +59,24 @@ class ConditionalNormal(ConditionalDistribution):
         mean, log_scale = self.mean_and_log_scale(self._context(context), self.dtype)
         return tfd.Independent(tfd.Normal(mean, tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob(self, x, context=None):
+    def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
         mean, log_scale = self.mean_and_log_scale(self._context(context), x.dtype)
-        u = (x - mean) * tf.exp(-log_scale)
-        return _utils.sum_except_batch(-0.5 * tf.square(u) - log_scale - _HALF_LOG_TWO_PI)
+        return normal_log_density((x - mean) * tf.exp(-log_scale), log_scale)
 
     def sample_and_log_prob(self, context=None, *, num=None, seed=None):
         mean, log_scale = self.mean_and_log_scale(self._context(context), self.dtype)
         seed = _utils.seed_or_random(seed)
         eps = _utils.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
         x = mean + tf.exp(log_scale) * eps
-        log_prob = _utils.sum_except_batch(-0.5 * tf.square(eps) - log_scale - _HALF_LOG_TWO_PI)
-        return x, log_prob
+        return x, _utils.sum_except_batch(normal_log_density(eps, log_scale))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalHalfNormal(ConditionalDistribution):
     """p(x | c) = HalfNormal(x; sigma(c)) elementwise, support [0, inf), log sigma = network(c)."""
+
+    elementwise = True
 
     def __init__(self, event_shape, network, **kwargs):
         _require_network("ConditionalHalfNormal", network)
@@ -84,27 +86,25 @@ class ConditionalHalfNormal(ConditionalDistribution):
         (log_scale,) = self._params(self._context(context), 1, self.dtype)
         return tfd.Independent(tfd.HalfNormal(tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob(self, x, context=None):
+    def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
         (log_scale,) = self._params(self._context(context), 1, x.dtype)
-        u = x * tf.exp(-log_scale)
-        log_density = math.log(2.0) - _HALF_LOG_TWO_PI - log_scale - 0.5 * tf.square(u)
-        log_density = tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))
-        return _utils.sum_except_batch(log_density)
+        return half_normal_log_density(x, log_scale)
 
     def sample_and_log_prob(self, context=None, *, num=None, seed=None):
         (log_scale,) = self._params(self._context(context), 1, self.dtype)
         seed = _utils.seed_or_random(seed)
         eps = tf.abs(_utils.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
-        log_prob = _utils.sum_except_batch(
-            math.log(2.0) - _HALF_LOG_TWO_PI - log_scale - 0.5 * tf.square(eps)
-        )
-        return eps * tf.exp(log_scale), log_prob
+        x = eps * tf.exp(log_scale)
+        return x, _utils.sum_except_batch(half_normal_log_density(x, log_scale))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalBernoulli(ConditionalDistribution):
     """p(x | c) = Bernoulli(x; sigmoid(network(c))) elementwise over x in {0, 1}."""
+
+    elementwise = True
+    discrete = True
 
     def __init__(self, event_shape, network, **kwargs):
         _require_network("ConditionalBernoulli", network)
@@ -116,14 +116,18 @@ class ConditionalBernoulli(ConditionalDistribution):
             tfd.Bernoulli(logits=logits, dtype=self.dtype), self.event_shape.rank
         )
 
-    def log_prob(self, x, context=None):
+    def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
-        (logits,) = self._params(self._context(context), 1, x.dtype if x.dtype.is_floating
-                                 else self.dtype)
-        x = tf.cast(x, logits.dtype)
-        return _utils.sum_except_batch(
-            -tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
-        )
+        dtype = x.dtype if x.dtype.is_floating else self.dtype
+        (logits,) = self._params(self._context(context), 1, dtype)
+        return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, dtype), logits=logits)
+
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        (logits,) = self._params(self._context(context), 1, self.dtype)
+        uniform = _utils.random_uniform(tf.shape(logits), _utils.seed_or_random(seed), logits.dtype)
+        x = tf.cast(uniform < tf.sigmoid(logits), logits.dtype)
+        log_p = -tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
+        return x, _utils.sum_except_batch(log_p)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -133,6 +137,8 @@ class ConditionalCategorical(ConditionalDistribution):
     The network outputs [batch] + event + [num_classes] logits (for a scalar event,
     [batch, num_classes]).
     """
+
+    discrete = True
 
     def __init__(self, event_shape, num_classes: int, network, **kwargs):
         _require_network("ConditionalCategorical", network)
@@ -154,6 +160,11 @@ class ConditionalCategorical(ConditionalDistribution):
             tfd.Categorical(logits=self.logits(context), dtype=tf.int32), self.event_shape.rank
         )
 
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        logits = self.logits(context)
+        x = _discrete.sample_categorical(logits, _utils.seed_or_random(seed))
+        return x, _utils.sum_except_batch(_discrete.categorical_log_prob(logits, x))
+
     def get_config(self):
         config = super().get_config()
         config["num_classes"] = self.num_classes
@@ -169,6 +180,8 @@ class ConditionalPlackettLuce(ConditionalDistribution):
     maximum, so any real scores are stable.
     """
 
+    discrete = True
+
     def __init__(self, num_items: int, network, **kwargs):
         _require_network("ConditionalPlackettLuce", network)
         super().__init__([int(num_items)], network=network, **kwargs)
@@ -181,32 +194,15 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         return tfd.PlackettLuce(tf.exp(self.log_scores(context)), dtype=tf.int32)
 
     def log_prob(self, x, context=None):
-        return plackett_luce_log_prob(self.log_scores(context), x)
+        return _discrete.plackett_luce_log_prob(self.log_scores(context), x)
 
     def sample_and_log_prob(self, context=None, *, num=None, seed=None):
         log_scores = self.log_scores(context)
         seed = _utils.seed_or_random(seed)
-        perm = plackett_luce_sample(log_scores, seed)
-        return perm, plackett_luce_log_prob(log_scores, perm)
+        perm = _discrete.plackett_luce_sample(log_scores, seed)
+        return perm, _discrete.plackett_luce_log_prob(log_scores, perm)
 
     def get_config(self):
         config = super().get_config()
         config["num_items"] = config.pop("event_shape")[0]
         return config
-
-
-def plackett_luce_log_prob(log_scores: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
-    """log p(perm) under Plackett-Luce with `log_scores` [batch, K]; perm [batch, K] int."""
-    ordered = tf.gather(log_scores, tf.cast(perm, tf.int32), batch_dims=1)
-    tail = tf.math.cumulative_logsumexp(ordered, axis=-1, reverse=True)
-    return tf.reduce_sum(ordered - tail, axis=-1)
-
-
-def plackett_luce_sample(log_scores: tf.Tensor, seed) -> tf.Tensor:
-    """Samples permutations by the Gumbel-max trick: argsort of perturbed scores, descending."""
-    uniform = _utils.random_uniform(
-        tf.shape(log_scores), seed, minval=1e-12, maxval=1.0, dtype=log_scores.dtype
-    )
-    gumbel = -tf.math.log(-tf.math.log(uniform))
-    return tf.argsort(log_scores + gumbel, axis=-1, direction="DESCENDING", stable=True)
-

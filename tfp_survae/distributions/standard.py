@@ -16,10 +16,26 @@ tfd = tfp.distributions
 __all__ = ["StandardNormal", "StandardUniform", "StandardHalfNormal", "DiagonalNormal"]
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_TWO = math.log(2.0)
+
+
+def normal_log_density(u, log_scale=0.0):
+    """Elementwise log N(x; mu, sigma^2) given u = (x - mu) / sigma and log sigma."""
+    return -0.5 * tf.square(u) - log_scale - _HALF_LOG_TWO_PI
+
+
+def half_normal_log_density(x, log_scale=0.0):
+    """Elementwise log HalfNormal(x; sigma): -inf for x < 0."""
+    log_scale = tf.cast(log_scale, x.dtype)
+    u = x * tf.exp(-log_scale)
+    log_density = _LOG_TWO + normal_log_density(u, log_scale)
+    return tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))
 
 
 class _Standard(ConditionalDistribution):
     """An unconditional distribution with iid elements over `event_shape` (context ignored)."""
+
+    elementwise = True
 
     def __init__(self, event_shape, **kwargs):
         super().__init__(event_shape, network=None, **kwargs)
@@ -60,9 +76,8 @@ class StandardNormal(_Standard):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Normal(zeros, tf.ones_like(zeros))
 
-    def log_prob(self, x, context=None):
-        x = tf.convert_to_tensor(x)
-        return _utils.sum_except_batch(-0.5 * tf.square(x) - _HALF_LOG_TWO_PI)
+    def log_prob_elements(self, x, context=None):
+        return normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
         return _utils.random_normal(shape, seed, dtype=self.dtype)
@@ -76,11 +91,10 @@ class StandardUniform(_Standard):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Uniform(zeros, tf.ones_like(zeros))
 
-    def log_prob(self, x, context=None):
+    def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
         inside = tf.logical_and(x >= 0, x <= 1)
-        log_density = tf.where(inside, tf.zeros_like(x), tf.constant(-math.inf, x.dtype))
-        return _utils.sum_except_batch(log_density)
+        return tf.where(inside, tf.zeros_like(x), tf.constant(-math.inf, x.dtype))
 
     def _stateless_sample(self, shape, seed):
         return _utils.random_uniform(shape, seed, dtype=self.dtype)
@@ -93,11 +107,8 @@ class StandardHalfNormal(_Standard):
     def _element(self, shape):
         return tfd.HalfNormal(tf.ones(shape, self.dtype))
 
-    def log_prob(self, x, context=None):
-        x = tf.convert_to_tensor(x)
-        log_density = math.log(2.0) - _HALF_LOG_TWO_PI - 0.5 * tf.square(x)
-        log_density = tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))
-        return _utils.sum_except_batch(log_density)
+    def log_prob_elements(self, x, context=None):
+        return half_normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
         return tf.abs(_utils.random_normal(shape, seed, dtype=self.dtype))
@@ -121,11 +132,10 @@ class DiagonalNormal(_Standard):
         loc = tf.broadcast_to(tf.convert_to_tensor(self.loc), shape)
         return tfd.Normal(loc, tf.exp(tf.convert_to_tensor(self.log_scale)))
 
-    def log_prob(self, x, context=None):
+    def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
         log_scale = tf.cast(self.log_scale, x.dtype)
-        u = (x - tf.cast(self.loc, x.dtype)) * tf.exp(-log_scale)
-        return _utils.sum_except_batch(-0.5 * tf.square(u) - log_scale - _HALF_LOG_TWO_PI)
+        return normal_log_density((x - tf.cast(self.loc, x.dtype)) * tf.exp(-log_scale), log_scale)
 
     def _stateless_sample(self, shape, seed):
         eps = _utils.random_normal(shape, seed, dtype=self.dtype)

@@ -177,7 +177,11 @@ class Transform(keras.layers.Layer):
         return x, log_det
 
     def preimages(self, x, *, condition=None):
-        """All z with forward(z) == x, shape [P, batch] + z event (generative surjections)."""
+        """All z with forward(z) == x (generative surjections with a finite preimage).
+
+        Returns (z, log_w): z of shape [P, batch] + z event, and log_w of shape [batch], 0 where
+        x lies in the image of `forward` and -inf where it does not.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no finite preimage enumeration.")
 
     # ----------------------------------------------------------------------------------------

@@ -1,3 +1,6 @@
 """Stochastic transforms: both directions sample; V = log p(x | z) - log q(z | x)."""
 
-__all__: list[str] = []
+from tfp_survae.transforms.stochastic.permutation import StochasticPermutation
+from tfp_survae.transforms.stochastic.vae import VAE
+
+__all__ = ["StochasticPermutation", "VAE"]

@@ -1,0 +1,81 @@
+"""A base with an atom at zero, for the latent of an inference ReLU."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _utils
+from tfp_survae.distributions.base import ConditionalDistribution
+
+__all__ = ["ZeroInflated"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class ZeroInflated(ConditionalDistribution):
+    """Independent elements, each 0 with probability pi or else drawn from a density on (0, inf).
+
+    log p(z) = sum_i [z_i = 0] log pi_i + [z_i > 0] (log(1 - pi_i) + log p+(z_i)), with
+    pi = sigmoid(zero_logits) trainable per element. The value at z_i = 0 is a log probability
+    mass: this is the base an inference `ReLU` needs, whose latent max(x, 0) is exactly 0 with
+    positive probability.
+
+    Args:
+      positive: an elementwise distribution layer on [0, inf) (e.g. StandardHalfNormal).
+      initial_zero_probability: pi at initialisation.
+      trainable: whether pi is learned.
+    """
+
+    elementwise = True
+
+    def __init__(self, positive: ConditionalDistribution, initial_zero_probability: float = 0.5,
+                 trainable: bool = True, **kwargs):
+        if not (isinstance(positive, ConditionalDistribution) and positive.elementwise):
+            raise TypeError(
+                "ZeroInflated needs an elementwise distribution layer on [0, inf) (e.g. "
+                f"StandardHalfNormal); received {type(positive).__name__}."
+            )
+        if not 0.0 < initial_zero_probability < 1.0:
+            raise ValueError(
+                f"initial_zero_probability must lie in (0, 1); received {initial_zero_probability}."
+            )
+        kwargs.setdefault("dtype", positive.dtype_policy)
+        super().__init__(positive.event_shape, trainable=trainable, **kwargs)
+        self.positive = positive
+        self.initial_zero_probability = float(initial_zero_probability)
+        logit = tf.math.log(initial_zero_probability) - tf.math.log1p(-initial_zero_probability)
+        self.zero_logits = self.add_weight(
+            shape=self.event_shape, initializer=keras.initializers.Constant(float(logit)),
+            name="zero_logits", trainable=trainable,
+        )
+        self.built = True
+
+    @property
+    def zero_probability(self) -> tf.Tensor:
+        return tf.sigmoid(tf.convert_to_tensor(self.zero_logits))
+
+    def log_prob_elements(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        logits = tf.cast(self.zero_logits, x.dtype)
+        positive = tf.math.log_sigmoid(-logits) + self.positive.log_prob_elements(
+            tf.maximum(x, 0.0), context
+        )
+        positive = tf.where(x > 0, positive, tf.constant(-float("inf"), x.dtype))
+        return tf.where(tf.equal(x, 0.0), tf.math.log_sigmoid(logits) + tf.zeros_like(x), positive)
+
+    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
+        num = self._num(context, num)
+        mask_seed, value_seed = _utils.split_seed(_utils.seed_or_random(seed), 2)
+        values, _ = self.positive.sample_and_log_prob(context, num=num, seed=value_seed)
+        uniform = _utils.random_uniform(tf.shape(values), mask_seed, values.dtype)
+        zero = uniform < tf.cast(self.zero_probability, values.dtype)
+        x = tf.where(zero, tf.zeros_like(values), values)
+        return x, self.log_prob(x, context)
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(
+            positive=keras.saving.serialize_keras_object(self.positive),
+            initial_zero_probability=self.initial_zero_probability,
+        )
+        return config

@@ -1,0 +1,73 @@
+"""The VAE layer (paper Sec. 2, App. A): a stochastic transform with an encoder and a decoder."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms.base import StochasticTransform
+
+__all__ = ["VAE"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class VAE(StochasticTransform):
+    """A variational autoencoder as one stochastic transform.
+
+    Inverse: z ~ q(z | x) (the encoder). V = log p(x | z) - log q(z | x) (the decoder p), a
+    one-sample ELBO term with gap log q(z | x) / p(z | x).
+    Forward: x ~ p(x | z).
+
+    A flow with this single layer over a standard normal base is a VAE and its `log_prob` the
+    ELBO; over a flow base it is a VAE with a flow prior. With a linear-Gaussian decoder
+    p(x | z) = N(Wz + b, sigma^2 I) it is probabilistic PCA (paper Table 3).
+
+    Args:
+      encoder: ConditionalDistribution q(z | x); its event shape is the latent's.
+      decoder: ConditionalDistribution p(x | z); its event shape is the data's.
+    """
+
+    def __init__(self, encoder: ConditionalDistribution, decoder: ConditionalDistribution,
+                 **kwargs):
+        for name, dist in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(dist, ConditionalDistribution):
+                raise TypeError(f"VAE {name} must be a ConditionalDistribution; received "
+                                f"{type(dist).__name__}.")
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def inverse_event_shape(self, x_event_shape):
+        return self.encoder.event_shape
+
+    def forward_event_shape(self, z_event_shape):
+        return self.decoder.event_shape
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.decoder.event_shape.as_list() != self.event_shape.as_list():
+            raise ValueError(f"{self._owner}: the decoder's event shape "
+                             f"{self.decoder.event_shape.as_list()} must equal the data's "
+                             f"{self.event_shape.as_list()}.")
+        self.encoder.build((None,) + tuple(self.event_shape.as_list()))
+        self.decoder.build((None,) + tuple(self.encoder.event_shape.as_list()))
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        z, log_q = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        z = tf.cast(z, x.dtype) if z.dtype.is_floating else z
+        log_q = tf.cast(log_q, x.dtype)
+        log_det = tf.cast(self.decoder.log_prob(x, context=z), x.dtype) - log_q
+        if self.encoder.discrete and self.encoder.trainable_weights:
+            return z, log_det, log_q
+        return z, log_det
+
+    def _forward(self, z, *, seed, condition):
+        x = self.decoder.sample(z, num=tf.shape(z)[0], seed=seed)
+        return tf.cast(x, self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(encoder=keras.saving.serialize_keras_object(self.encoder),
+                      decoder=keras.saving.serialize_keras_object(self.decoder))
+        return config

@@ -1,0 +1,363 @@
+"""Max surjections (paper App. E): Max and MaxPool2D (inference), GenerativeMax (generative)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _discrete, _utils
+from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
+from tfp_survae.transforms.base import Surjection
+
+__all__ = ["Max", "MaxPool2D", "GenerativeMax"]
+
+
+# --------------------------------------------------------------------------------------------
+# The bijection between a vector t [..., K] and (max z, argmax k, gaps g [..., K-1]).
+
+
+def _others(k, size):
+    """Indices of the K-1 positions other than k, in order: [..., K-1]."""
+    j = tf.range(size - 1)
+    return j + tf.cast(j >= k[..., None], tf.int32)
+
+
+def split_max(t):
+    """t [..., K] -> (z = max t, k = argmax t, g = z - t at the other positions, all > 0)."""
+    size = t.shape[-1]
+    k = tf.argmax(t, axis=-1, output_type=tf.int32)
+    z = tf.reduce_max(t, axis=-1)
+    gaps = tf.gather(z[..., None] - t, _others(k, size), batch_dims=k.shape.rank)
+    return z, k, gaps
+
+
+def join_max(z, k, gaps):
+    """The inverse of split_max: t with t_k = z and t_j = z - g at the other positions."""
+    size = gaps.shape[-1] + 1
+    j = tf.range(size)
+    source = tf.clip_by_value(j - tf.cast(j > k[..., None], tf.int32), 0, size - 2)
+    full = tf.gather(gaps, source, batch_dims=k.shape.rank)
+    full = tf.where(tf.equal(j, k[..., None]), tf.zeros_like(full), full)
+    return z[..., None] - full
+
+
+def _check_distribution(owner, dist, event_shape, context_shape, dtype_policy):
+    if dist is None:
+        dist = StandardHalfNormal(event_shape, dtype=dtype_policy)
+    if not isinstance(dist, ConditionalDistribution):
+        raise TypeError(
+            f"{owner}: expected a ConditionalDistribution over the gaps below the max (support "
+            f"(0, inf)); received {type(dist).__name__}."
+        )
+    if dist.event_shape.as_list() != list(event_shape):
+        raise ValueError(
+            f"{owner}: the gap distribution needs event shape {list(event_shape)}; received "
+            f"{dist.event_shape.as_list()}."
+        )
+    dist.build((None,) + tuple(context_shape))
+    return dist
+
+
+class _AxisMax(Surjection):
+    """Shared logic of Max and GenerativeMax over one event axis of size K.
+
+    Networks act on a trailing feature axis: the classifier maps z[..., None] (one value per
+    position) to K logits; a conditional gap distribution sees [z, one_hot(k)] (1 + K values per
+    position) and describes the K-1 gaps of each position.
+    """
+
+    def __init__(self, classifier=None, axis: int = -1, **kwargs):
+        super().__init__(**kwargs)
+        if axis == 0:
+            raise ValueError("axis 0 is the batch axis; reduce an event axis (e.g. axis=-1).")
+        self.axis = int(axis)
+        self.classifier = classifier
+
+    def _normalised_axis(self, rank):
+        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
+        if not -rank <= axis < 0:
+            raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of a rank-{rank} "
+                             "event.")
+        return axis
+
+    def _setup(self, reduced_event, size, gap_distribution):
+        """Builds the networks for a reduced event (the max) and K = size; returns the gap
+        distribution, built."""
+        if size < 2:
+            raise ValueError(f"{self._owner}: the max runs over at least 2 entries; received "
+                             f"{size}.")
+        self._size = size
+        reduced = list(reduced_event)
+        _discrete.build_network(self.classifier, [None] + reduced + [1])
+        return _check_distribution(
+            self._owner, gap_distribution, reduced + [size - 1], reduced + [1 + size],
+            self.dtype_policy,
+        )
+
+    def _to_last(self, t, event_rank):
+        axis = self._normalised_axis(event_rank)
+        return t if axis == -1 else tf.experimental.numpy.moveaxis(t, axis, -1)
+
+    def _from_last(self, t, event_rank):
+        axis = self._normalised_axis(event_rank)
+        return t if axis == -1 else tf.experimental.numpy.moveaxis(t, -1, axis)
+
+    def _index_logits(self, value, training=None):
+        if self.classifier is None:
+            return None
+        target = tf.concat([tf.shape(value), [self._size]], axis=0)
+        return _discrete.network_logits(self._owner, self.classifier, value[..., None], target,
+                                        value.dtype, "index classifier", training=training)
+
+    def _index_log_prob(self, k, logits, dtype):
+        if logits is None:
+            per = tf.fill(tf.shape(k), tf.cast(-math.log(self._size), dtype))
+        else:
+            per = _discrete.categorical_log_prob(logits, k)
+        return _utils.sum_except_batch(per)
+
+    def _sample_index(self, logits, value, seed):
+        if logits is None:
+            logits = tf.zeros(tf.concat([tf.shape(value), [self._size]], axis=0), value.dtype)
+        return _discrete.sample_categorical(logits, seed)
+
+    def _gap_context(self, value, k):
+        return tf.concat([value[..., None], tf.one_hot(k, self._size, dtype=value.dtype)], -1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
+        config["axis"] = self.axis
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class Max(_AxisMax, kind="inference"):
+    """Inference max over an event axis of K entries (paper App. E, Table 6).
+
+    Inverse: k = argmax x, z = max x (the axis is removed).
+    V = log p(k | z) + log p(x_-k | z, k), exact, where x_-k = z - g with gaps g > 0.
+    Defaults: p(k | z) = 1/K, g iid standard half-normal.
+    Forward: k ~ p(k | z), g ~ p(g | z, k), x_k = z, x_-k = z - g.
+
+    Args:
+      classifier: Keras network mapping z[..., None] to K logits of p(k | z); None: uniform.
+      decoder: ConditionalDistribution over the K-1 gaps (event shape z_event + [K-1], support
+        (0, inf)) given [z, one_hot(k)] on a trailing axis; None: standard half-normal.
+      axis: the event axis reduced.
+    """
+
+    def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
+                 axis: int = -1, **kwargs):
+        super().__init__(classifier, axis=axis, **kwargs)
+        self.decoder = decoder
+
+    min_event_rank = 1
+
+    def inverse_event_shape(self, x_event_shape):
+        shape = tf.TensorShape(x_event_shape).as_list()
+        del shape[self._normalised_axis(len(shape))]
+        return tf.TensorShape(shape)
+
+    def forward_event_shape(self, z_event_shape):
+        if self._event_shape is None:
+            raise ValueError(f"{self._owner}: the size of the reduced axis is unknown until the "
+                             "layer is built; pass event_shape= to the Flow.")
+        return self._event_shape
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        size = self.event_shape[self._normalised_axis(self.event_shape.rank)]
+        self.decoder = self._setup(self.inverse_event_shape(self.event_shape), size, self.decoder)
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        rank = self.event_shape.rank
+        z, k, gaps = split_max(self._to_last(x, rank))
+        logits = self._index_logits(z, training)
+        log_det = self._index_log_prob(k, logits, x.dtype) + self.decoder.log_prob(
+            gaps, context=self._gap_context(z, k))
+        return z, log_det
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        logits = self._index_logits(z)
+        k = self._sample_index(logits, z, index_seed)
+        gaps, log_p = self.decoder.sample_and_log_prob(
+            self._gap_context(z, k), num=tf.shape(z)[0], seed=gap_seed)
+        x = self._from_last(join_max(z, k, tf.cast(gaps, z.dtype)), self.event_shape.rank)
+        return x, self._index_log_prob(k, logits, z.dtype) + log_p
+
+    def _forward(self, z, *, seed, condition):
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class GenerativeMax(_AxisMax, kind="generative"):
+    """Generative max (paper App. E, Table 7): the data is the max of K latent entries.
+
+    Forward: x = max z over the axis (the axis is removed).
+    Inverse: k ~ q(k | x), g ~ q(g | x, k) with g > 0, z_k = x, z_-k = x - g.
+    V = -log q(k | x) - log q(g | x, k) (one-sample ELBO term). The preimage of x is a
+    continuum, so there is no exact enumeration.
+
+    Args:
+      size: K, the entries of the new latent axis.
+      classifier: Keras network mapping x[..., None] to K logits of q(k | x); None: uniform.
+        A learned classifier is trained by the score-function gradient (`Flow` applies it).
+      encoder: ConditionalDistribution over the K-1 gaps given [x, one_hot(k)]; None:
+        standard half-normal.
+      axis: where the new latent axis goes.
+    """
+
+    def __init__(self, size: int, classifier=None, encoder: ConditionalDistribution | None = None,
+                 axis: int = -1, **kwargs):
+        super().__init__(classifier, axis=axis, **kwargs)
+        self.encoder = encoder
+        self.size = int(size)
+
+    def inverse_event_shape(self, x_event_shape):
+        shape = tf.TensorShape(x_event_shape).as_list()
+        axis = self._normalised_axis(len(shape) + 1)
+        position = len(shape) + 1 + axis
+        return tf.TensorShape(shape[:position] + [self.size] + shape[position:])
+
+    def forward_event_shape(self, z_event_shape):
+        shape = tf.TensorShape(z_event_shape).as_list()
+        del shape[self._normalised_axis(len(shape))]
+        return tf.TensorShape(shape)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.encoder = self._setup(self.event_shape, self.size, self.encoder)
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        logits = self._index_logits(x, training)
+        k = self._sample_index(logits, x, index_seed)
+        gaps, log_q_gaps = self.encoder.sample_and_log_prob(
+            self._gap_context(x, k), num=tf.shape(x)[0], seed=gap_seed)
+        z = self._from_last(join_max(x, k, tf.cast(gaps, x.dtype)), self.event_shape.rank + 1)
+        log_q_index = self._index_log_prob(k, logits, x.dtype)
+        log_det = -log_q_index - tf.cast(log_q_gaps, x.dtype)
+        if logits is None:
+            return z, log_det
+        return z, log_det, log_q_index
+
+    def _forward(self, z, *, seed, condition):
+        return tf.reduce_max(self._to_last(z, self.event_shape.rank + 1), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(size=self.size, encoder=keras.saving.serialize_keras_object(self.encoder))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class MaxPool2D(Surjection, kind="inference"):
+    """2x2 max pooling of channels-last images as an inference surjection (paper App. E).
+
+    Inverse: for every 2x2 block of every channel of x [b, h, w, c], k = the argmax position,
+    z = the block max, so z = tf.nn.max_pool2d(x, 2, 2, "VALID") with shape [b, h/2, w/2, c].
+    V = sum over blocks of log p(k | z) + log p(gaps | z), exact. Defaults (the paper's
+    MaxPoolFlow): k uniform over the 4 positions, the 3 gaps below the max standard half-normal.
+    Forward: sample k and the gaps, put z at position k and z - gap elsewhere.
+
+    Args:
+      classifier: Keras network mapping z [b, h/2, w/2, c] to [b, h/2, w/2, 4c] logits (4 per
+        channel, positions in row-major order); None: uniform.
+      decoder: ConditionalDistribution over the gaps, event shape [h/2, w/2, 3c], given z;
+        None: standard half-normal.
+    """
+
+    min_event_rank = 3
+
+    def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.classifier = classifier
+        self.decoder = decoder
+
+    def inverse_event_shape(self, x_event_shape):
+        h, w, c = tf.TensorShape(x_event_shape).as_list()
+        if h % 2 or w % 2:
+            raise ValueError(
+                f"{self._owner}: 2x2 max pooling needs even height and width; received an image "
+                f"of shape [{h}, {w}, {c}]."
+            )
+        return tf.TensorShape([h // 2, w // 2, c])
+
+    def forward_event_shape(self, z_event_shape):
+        h, w, c = tf.TensorShape(z_event_shape).as_list()
+        return tf.TensorShape([2 * h, 2 * w, c])
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.event_shape.rank != 3:
+            raise ValueError(f"{self._owner}: expects images [height, width, channels]; received "
+                             f"event shape {self.event_shape.as_list()}.")
+        h, w, c = self.inverse_event_shape(self.event_shape).as_list()
+        self._pooled = [h, w, c]
+        _discrete.build_network(self.classifier, (None, h, w, c))
+        self.decoder = _check_distribution(
+            self._owner, self.decoder, [h, w, 3 * c], [h, w, c], self.dtype_policy
+        )
+
+    def _blocks(self, x):
+        h, w, c = self._pooled
+        t = tf.reshape(x, [-1, h, 2, w, 2, c])
+        t = tf.transpose(t, [0, 1, 3, 5, 2, 4])
+        return tf.reshape(t, [-1, h, w, c, 4])
+
+    def _unblocks(self, t):
+        h, w, c = self._pooled
+        t = tf.reshape(t, [-1, h, w, c, 2, 2])
+        t = tf.transpose(t, [0, 1, 4, 2, 5, 3])
+        return tf.reshape(t, [-1, 2 * h, 2 * w, c])
+
+    def _logits(self, z, training=None):
+        if self.classifier is None:
+            return None
+        h, w, c = self._pooled
+        return _discrete.network_logits(self._owner, self.classifier, z, [-1, h, w, c, 4],
+                                        z.dtype, "position classifier", training=training)
+
+    def _index_log_prob(self, k, logits, dtype):
+        if logits is None:
+            return tf.fill([tf.shape(k)[0]], tf.cast(-_utils.num_elements(self._pooled)
+                                                     * math.log(4.0), dtype))
+        return _utils.sum_except_batch(_discrete.categorical_log_prob(logits, k))
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        z, k, gaps = split_max(self._blocks(x))
+        h, w, c = self._pooled
+        gaps = tf.reshape(gaps, [-1, h, w, 3 * c])
+        log_det = self._index_log_prob(k, self._logits(z, training), x.dtype)
+        return z, log_det + self.decoder.log_prob(gaps, context=z)
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        h, w, c = self._pooled
+        logits = self._logits(z)
+        k = _discrete.sample_categorical(
+            tf.zeros(tf.concat([tf.shape(z), [4]], 0), z.dtype) if logits is None else logits,
+            index_seed,
+        )
+        gaps, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=gap_seed)
+        t = join_max(z, k, tf.reshape(tf.cast(gaps, z.dtype), [-1, h, w, c, 3]))
+        return self._unblocks(t), self._index_log_prob(k, logits, z.dtype) + log_p
+
+    def _forward(self, z, *, seed, condition):
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
+        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
+        return config

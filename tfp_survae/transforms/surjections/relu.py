@@ -1,0 +1,122 @@
+"""ReLU surjections (paper Tables 6, 7): ReLU (inference) and GenerativeReLU (generative)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _utils
+from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
+from tfp_survae.transforms.base import Surjection
+
+__all__ = ["ReLU", "GenerativeReLU"]
+
+
+def _elementwise(owner, dist, event_shape, dtype_policy):
+    if dist is None:
+        dist = StandardHalfNormal(event_shape, dtype=dtype_policy)
+    if not (isinstance(dist, ConditionalDistribution) and dist.elementwise):
+        raise TypeError(
+            f"{owner}: expected an elementwise distribution layer on [0, inf) (StandardHalfNormal "
+            f"or ConditionalHalfNormal), since only some elements count; received "
+            f"{type(dist).__name__}."
+        )
+    if dist.event_shape.as_list() != list(event_shape):
+        raise ValueError(f"{owner}: the distribution needs event shape {list(event_shape)}; "
+                         f"received {dist.event_shape.as_list()}.")
+    dist.build((None,) + tuple(event_shape))
+    return dist
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class ReLU(Surjection, kind="inference"):
+    """Inference ReLU (paper Table 6).
+
+    Inverse: z = max(x, 0). V = sum_{i: z_i = 0} log p(x_i | z), with x_i = -g_i and g_i from
+    a density on [0, inf) (default standard half-normal). Exact.
+    Forward: where z_i = 0, x_i = -g_i with g ~ p(g | z); elsewhere x_i = z_i.
+
+    Where it may stand: the latent has an atom at 0 (z_i = 0 with positive probability), so
+    the base must give that point a probability mass, e.g. `ZeroInflated(StandardHalfNormal(...))`.
+    Put the layer next to the base: a bijection applied to the latent would map the atom to
+    another point and add no Jacobian term for it.
+
+    Args:
+      decoder: an elementwise ConditionalDistribution over g = -x on [0, inf) given z (e.g.
+        ConditionalHalfNormal); None: standard half-normal.
+    """
+
+    def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.decoder = decoder
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.decoder = _elementwise(self._owner, self.decoder, self.event_shape.as_list(),
+                                    self.dtype_policy)
+
+    def _log_det(self, x, z):
+        per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), context=z)
+        return _utils.sum_except_batch(tf.where(tf.equal(z, 0.0), per, tf.zeros_like(per)))
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        z = tf.maximum(x, 0.0)
+        return z, self._log_det(x, z)
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        g, _ = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
+        x = tf.where(z > 0, z, -tf.cast(g, z.dtype))
+        return x, self._log_det(x, z)
+
+    def _forward(self, z, *, seed, condition):
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class GenerativeReLU(Surjection, kind="generative"):
+    """Generative ReLU (paper Table 7): data with an atom at 0 (censored or zero-inflated).
+
+    Forward: x = max(z, 0).
+    Inverse: where x_i > 0, z_i = x_i; where x_i = 0, z_i = -g_i with g ~ q(g | x) on [0, inf)
+    (default standard half-normal). V = -sum_{i: x_i = 0} log q(g_i | x) (one-sample ELBO term).
+    For x_i = 0 the flow bounds the probability mass P(x_i = 0) = integral of p(z_i) over
+    (-inf, 0]. Negative data lies outside the image: V = -inf.
+
+    Args:
+      encoder: an elementwise ConditionalDistribution over g on [0, inf) given x; None: standard
+        half-normal.
+    """
+
+    def __init__(self, encoder: ConditionalDistribution | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.encoder = _elementwise(self._owner, self.encoder, self.event_shape.as_list(),
+                                    self.dtype_policy)
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        g, _ = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        g = tf.cast(g, x.dtype)
+        zero = tf.equal(x, 0.0)
+        per = self.encoder.log_prob_elements(g, context=x)
+        log_det = -_utils.sum_except_batch(tf.where(zero, per, tf.zeros_like(per)))
+        outside = tf.reduce_any(tf.reshape(x < 0, [tf.shape(x)[0], -1]), axis=-1)
+        log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), log_det)
+        return tf.where(zero, -g, x), log_det
+
+    def _forward(self, z, *, seed, condition):
+        return tf.maximum(z, 0.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        return config

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae.distributions import ConditionalDistribution, StandardNormal
+from tfp_survae.distributions import ConditionalDistribution, StandardLogistic
 from tfp_survae.flow import Flow
 from tfp_survae.transforms import AffineCoupling, BijectorTransform, Reverse
 
@@ -67,7 +67,9 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
     """The Flow++ variational dequantizer q(u | x): a conditional flow on (0, 1)^D.
 
     From u to the latent: logit (u in (0, 1) onto R), then `num_steps` affine couplings
-    conditioned on x, with the order reversed between them, onto a standard normal.
+    conditioned on x, with the order reversed between them, onto a standard logistic base.
+    The couplings start as the identity, and the sigmoid of a logistic variable is uniform, so
+    the dequantizer starts as uniform dequantization and learns from there.
 
     Args:
       event_shape: shape of x (and u).
@@ -95,6 +97,6 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
         )
         if step < num_steps - 1:
             transforms.append(Reverse(dtype=dtype))
-    flow = Flow(StandardNormal(event_shape, dtype=dtype), transforms,
+    flow = Flow(StandardLogistic(event_shape, dtype=dtype), transforms,
                 condition_shape=event_shape, dtype=dtype)
     return ConditionalFlow(flow)

@@ -11,6 +11,7 @@ from tfp_survae.distributions.conditional import (
 from tfp_survae.distributions.standard import (
     DiagonalNormal,
     StandardHalfNormal,
+    StandardLogistic,
     StandardNormal,
     StandardUniform,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ConditionalPlackettLuce",
     "DiagonalNormal",
     "StandardHalfNormal",
+    "StandardLogistic",
     "StandardNormal",
     "StandardUniform",
     "ZeroInflated",

@@ -13,7 +13,13 @@ from tfp_survae.distributions.base import ConditionalDistribution
 
 tfd = tfp.distributions
 
-__all__ = ["StandardNormal", "StandardUniform", "StandardHalfNormal", "DiagonalNormal"]
+__all__ = [
+    "StandardNormal",
+    "StandardUniform",
+    "StandardHalfNormal",
+    "StandardLogistic",
+    "DiagonalNormal",
+]
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_TWO = math.log(2.0)
@@ -112,6 +118,23 @@ class StandardHalfNormal(_Standard):
 
     def _stateless_sample(self, shape, seed):
         return tf.abs(_utils.random_normal(shape, seed, dtype=self.dtype))
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class StandardLogistic(_Standard):
+    """The standard logistic distribution elementwise: sigmoid of a sample is U(0, 1)."""
+
+    def _element(self, shape):
+        zeros = tf.zeros(shape, self.dtype)
+        return tfd.Logistic(zeros, tf.ones_like(zeros))
+
+    def log_prob_elements(self, x, context=None):
+        x = tf.convert_to_tensor(x)
+        return tf.math.log_sigmoid(x) + tf.math.log_sigmoid(-x)
+
+    def _stateless_sample(self, shape, seed):
+        u = _utils.random_uniform(shape, seed, self.dtype, minval=1e-7, maxval=1.0 - 1e-7)
+        return tf.math.log(u) - tf.math.log1p(-u)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")

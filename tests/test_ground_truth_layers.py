@@ -331,6 +331,15 @@ def test_floor_over_poisson_is_the_poisson_pmf():
     samples = flow.sample(50_000, seed=(4, 4)).numpy()
     assert np.all(samples >= 0)
     np.testing.assert_allclose(samples.mean(0), rate + 0.5, atol=0.05)
+    # A non-uniform density within the cells: Beta(a, b) per coordinate.
+    a, b = np.array([2.0, 0.7], "float32"), np.array([1.0, 1.5], "float32")
+    within = ts.TFPDistribution(tfd.Independent(tfd.Beta(a, b), 1))
+    flow = ts.Flow(tfd.Independent(tfd.Poisson(rate=rate), 1), [ts.Floor(within)])
+    expected = (scipy.stats.poisson(rate).logpmf(np.floor(x))
+                + scipy.stats.beta(a, b).logpdf(x - np.floor(x))).sum(-1)
+    np.testing.assert_allclose(flow.log_prob(x), expected, rtol=1e-4)
+    samples = flow.sample(50_000, seed=(4, 5)).numpy()
+    np.testing.assert_allclose(samples.mean(0), rate + a / (a + b), atol=0.05)
 
 
 def test_floor_with_a_flow_decoder_integrates():

@@ -47,6 +47,8 @@ class Case:
       latent: (rng, batch, dtype) -> valid latents z for the forward direction.
       condition: optional (rng, batch, dtype) -> condition tensor.
       warm_up: call the inverse once on data before probing (data-dependent initialisation).
+      perturb: add N(0, perturb^2) noise to every trainable weight after building, so that
+        zero-initialised networks (identity couplings) and rotations (V = 0) test real values.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Case:
     latent: Callable
     condition: Callable | None = None
     warm_up: bool = False
+    perturb: float = 0.0
 
     def __str__(self):
         return self.name
@@ -120,8 +123,12 @@ def build_transform(case: Case, dtype: str):
     keras.utils.set_random_seed(1234)
     t = case.make(dtype)
     x, z0, condition = make_inputs(case, dtype)
-    if case.warm_up:
+    if case.warm_up or case.perturb:
         t.inverse_and_log_det(x, seed=SEED_B, condition=condition, training=True)
+    if case.perturb:
+        rng = np.random.RandomState(5)
+        for w in t.trainable_weights:
+            w.assign(w + case.perturb * rng.randn(*w.shape).astype(w.dtype))
     return t, x, z0, condition
 
 
@@ -200,7 +207,7 @@ def check_config_round_trip(case: Case, dtype: str):
         assert type(copy) is type(t)
         if not copy.built:
             copy.build((None,) + tuple(t.event_shape.as_list()))
-        if case.warm_up:
+        if case.warm_up or case.perturb:
             copy.inverse_and_log_det(x, seed=SEED_B, condition=condition, training=True)
         assert len(copy.weights) == len(t.weights), "the copy has different variables"
         copy.set_weights(t.get_weights())

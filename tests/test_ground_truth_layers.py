@@ -11,8 +11,6 @@ import scipy.special
 import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
-
-import tfp_survae as ts
 from helpers import (
     batched,
     bin_probabilities_2d,
@@ -21,6 +19,8 @@ from helpers import (
     histogram_2d,
     total_variation,
 )
+
+import tfp_survae as ts
 
 tfb = tfp.bijectors
 tfd = tfp.distributions

@@ -4,8 +4,20 @@ Composable bijections, surjections and stochastic transforms with exact or lower
 likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as Keras 3 layers.
 """
 
-from tfp_survae import data, distributions, evaluation, nn, plotting, transforms
-from tfp_survae.conditional_flow import ConditionalFlow, dequantization_flow
+from tfp_survae import (
+    architectures,
+    data,
+    distributions,
+    evaluation,
+    nn,
+    plotting,
+    transforms,
+)
+from tfp_survae.conditional_flow import (
+    ConditionalFlow,
+    dequantization_flow,
+    image_dequantization_flow,
+)
 from tfp_survae.distributions import *  # noqa: F401,F403
 from tfp_survae.distributions import __all__ as _distributions
 from tfp_survae.flow import Flow, TransformedDistribution
@@ -20,9 +32,11 @@ __all__ = [
     "TransformedDistribution",
     "ConditionalFlow",
     "dequantization_flow",
+    "image_dequantization_flow",
     "MLP",
     *_transforms,
     *_distributions,
+    "architectures",
     "data",
     "distributions",
     "evaluation",

@@ -12,7 +12,7 @@ from tfp_survae.transforms import AffineCoupling, BijectorTransform, Reverse
 
 tfb = tfp.bijectors
 
-__all__ = ["ConditionalFlow", "dequantization_flow"]
+__all__ = ["ConditionalFlow", "dequantization_flow", "image_dequantization_flow"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -24,24 +24,36 @@ class ConditionalFlow(ConditionalDistribution):
     dequantizer of Flow++ or a learned density of the gaps below a max.
     """
 
-    def __init__(self, flow: Flow, **kwargs):
+    def __init__(self, flow: Flow, context_network: keras.layers.Layer | None = None, **kwargs):
         if not isinstance(flow, Flow):
             raise TypeError(f"ConditionalFlow wraps a Flow; received {type(flow).__name__}.")
         kwargs.setdefault("dtype", flow.dtype_policy)
         super().__init__(flow.event_shape, **kwargs)
         self.flow = flow
+        self.context_network = context_network
 
     @property
     def is_conditional(self) -> bool:
         return self.flow.condition_shape is not None
 
     def build(self, context_shape=None):
-        if (context_shape is not None and self.flow.condition_shape is not None
-                and list(context_shape)[1:] != list(self.flow.condition_shape)):
+        if context_shape is None or self.flow.condition_shape is None:
+            return
+        shape = list(context_shape)
+        if self.context_network is not None:
+            if not self.context_network.built:
+                self.context_network.build(tuple(shape))
+            shape = list(self.context_network.compute_output_shape(tuple(shape)))
+        if shape[1:] != list(self.flow.condition_shape):
             raise ValueError(
                 f"ConditionalFlow '{self.name}': the flow takes conditions of event shape "
-                f"{self.flow.condition_shape}; received context shape {list(context_shape)}."
+                f"{self.flow.condition_shape}; the context gives {shape[1:]}."
             )
+
+    def _condition(self, context):
+        if context is None or self.context_network is None:
+            return context
+        return self.context_network(context)
 
     def distribution(self, context=None, num=None):
         raise NotImplementedError(
@@ -50,15 +62,16 @@ class ConditionalFlow(ConditionalDistribution):
         )
 
     def log_prob(self, x, context=None):
-        return self.flow.log_prob(x, condition=context)
+        return self.flow.log_prob(x, condition=self._condition(context))
 
     def sample_and_log_prob(self, context=None, *, num=None, seed=None):
         num = self._num(context, num) if context is None else tf.shape(context)[0]
-        return self.flow.sample_and_log_prob(num, seed=seed, condition=context)
+        return self.flow.sample_and_log_prob(num, seed=seed, condition=self._condition(context))
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
         config["flow"] = keras.saving.serialize_keras_object(self.flow)
+        config["context_network"] = keras.saving.serialize_keras_object(self.context_network)
         return config
 
 
@@ -66,7 +79,8 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
                         hidden_units=(64, 64), dtype=None) -> ConditionalFlow:
     """The Flow++ variational dequantizer q(u | x): a conditional flow on (0, 1)^D.
 
-    From u to the latent: logit (u in (0, 1) onto R), then `num_steps` affine couplings
+    For vectors (see `image_dequantization_flow` for images). From u to the latent: logit (u in
+    (0, 1) onto R), then `num_steps` affine couplings
     conditioned on x, with the order reversed between them, onto a standard logistic base.
     The couplings start as the identity, and the sigmoid of a logistic variable is uniform, so
     the dequantizer starts as uniform dequantization and learns from there.
@@ -100,3 +114,45 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
     flow = Flow(StandardLogistic(event_shape, dtype=dtype), transforms,
                 condition_shape=event_shape, dtype=dtype)
     return ConditionalFlow(flow)
+
+
+def image_dequantization_flow(image_shape, *, num_steps: int = 4, context_channels: int = 32,
+                              num_blocks: int = 1, channels: int = 64, depth: int = 10,
+                              growth: int = 64, dropout: float = 0.0, gated: bool = True,
+                              dtype=None) -> ConditionalFlow:
+    """The Flow++ variational dequantizer for images [h, w, c], as the paper's image models.
+
+    A context network (dense block, 2x2 strided convolution, dense block) maps the image to
+    `context_channels` features at half resolution. From u to the latent: logit, squeeze to
+    [h/2, w/2, 4c], a 1x1 convolution, then `num_steps` x (affine coupling with a DenseNet of
+    the untouched half and the context, 1x1 convolution), onto a normal with a trainable mean and
+    scale per channel.
+    """
+    from tfp_survae.distributions import DiagonalNormal
+    from tfp_survae.nn import DenseBlock, DenseNet
+    from tfp_survae.transforms import Conv1x1, Squeeze2D
+
+    h, w, c = image_shape
+    context_network = keras.Sequential(
+        [
+            DenseBlock(channels, 4, 16, dropout, gated, dtype=dtype),
+            keras.layers.Conv2D(channels, 2, strides=2, dtype=dtype),
+            DenseBlock(context_channels, 4, 16, dropout, gated, dtype=dtype),
+        ],
+        name="context_network",
+    )
+    squeezed = [h // 2, w // 2, 4 * c]
+    condition_shape = [h // 2, w // 2, context_channels]
+    transforms = [BijectorTransform(tfb.Sigmoid(), dtype=dtype), Squeeze2D(dtype=dtype),
+                  Conv1x1(dtype=dtype)]
+    for _ in range(num_steps):
+        network = DenseNet(4 * c, num_blocks, channels, depth, growth, dropout, gated, dtype=dtype)
+        transforms += [
+            AffineCoupling(network, scale_fn="tanh", scale_bound=2.0,
+                           condition_shape=condition_shape, dtype=dtype),
+            Conv1x1(dtype=dtype),
+        ]
+    flow = Flow(DiagonalNormal(squeezed, per_channel=True, dtype=dtype), transforms,
+                condition_shape=condition_shape, dtype=dtype)
+    return ConditionalFlow(flow, context_network=context_network)
+

@@ -139,21 +139,27 @@ class StandardLogistic(_Standard):
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class DiagonalNormal(_Standard):
-    """N(loc, diag(scale^2)) over `event_shape` with trainable loc and log-scale."""
+    """N(loc, diag(scale^2)) over `event_shape` with trainable loc and log-scale.
 
-    def __init__(self, event_shape, **kwargs):
+    Args:
+      event_shape: the event.
+      per_channel: share loc and scale across all but the last axis (one pair per channel of an
+        image, as the paper's image models' base).
+    """
+
+    def __init__(self, event_shape, per_channel: bool = False, **kwargs):
         super().__init__(event_shape, **kwargs)
-        self.loc = self.add_weight(
-            shape=self.event_shape, initializer="zeros", name="loc", trainable=True
-        )
+        self.per_channel = bool(per_channel)
+        shape = self.event_shape[-1:] if self.per_channel else self.event_shape
+        self.loc = self.add_weight(shape=shape, initializer="zeros", name="loc", trainable=True)
         self.log_scale = self.add_weight(
-            shape=self.event_shape, initializer="zeros", name="log_scale", trainable=True
+            shape=shape, initializer="zeros", name="log_scale", trainable=True
         )
         self.built = True
 
     def _element(self, shape):
         loc = tf.broadcast_to(tf.convert_to_tensor(self.loc), shape)
-        return tfd.Normal(loc, tf.exp(tf.convert_to_tensor(self.log_scale)))
+        return tfd.Normal(loc, tf.broadcast_to(tf.exp(tf.convert_to_tensor(self.log_scale)), shape))
 
     def log_prob_elements(self, x, context=None):
         x = tf.convert_to_tensor(x)
@@ -163,3 +169,8 @@ class DiagonalNormal(_Standard):
     def _stateless_sample(self, shape, seed):
         eps = _utils.random_normal(shape, seed, dtype=self.dtype)
         return tf.cast(self.loc, self.dtype) + tf.exp(tf.cast(self.log_scale, self.dtype)) * eps
+
+    def get_config(self):
+        config = super().get_config()
+        config["per_channel"] = self.per_channel
+        return config

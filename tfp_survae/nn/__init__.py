@@ -1,5 +1,16 @@
 """Networks that parameterise couplings, classifiers, encoders and decoders."""
 
+from tfp_survae.nn.densenet import DenseBlock, DenseNet, GatedConv
+from tfp_survae.nn.heads import ElementwiseParams
 from tfp_survae.nn.mlp import MLP
+from tfp_survae.nn.transformer import SetTransformer, TransformerBlock
 
-__all__ = ["MLP"]
+__all__ = [
+    "DenseBlock",
+    "DenseNet",
+    "ElementwiseParams",
+    "GatedConv",
+    "MLP",
+    "SetTransformer",
+    "TransformerBlock",
+]

@@ -2,7 +2,17 @@
 
 from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.bijector import BijectorTransform
+from tfp_survae.transforms.bijections.conv1x1 import Conv1x1
 from tfp_survae.transforms.bijections.coupling import AffineCoupling
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
+from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 
-__all__ = ["ActNorm", "AffineCoupling", "BijectorTransform", "Permute", "Reverse"]
+__all__ = [
+    "ActNorm",
+    "AffineCoupling",
+    "BijectorTransform",
+    "Conv1x1",
+    "Permute",
+    "Reverse",
+    "Squeeze2D",
+]

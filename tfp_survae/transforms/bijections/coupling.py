@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -10,7 +12,8 @@ from tfp_survae.transforms.base import Bijection
 
 __all__ = ["AffineCoupling"]
 
-_SCALE_FNS = ("exp", "tanh", "sigmoid")
+_SCALE_FNS = ("exp", "tanh", "sigmoid", "softplus")
+_SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(_SOFTPLUS_ONE) = 1
 
 
 def _log_scale(raw: tf.Tensor, scale_fn: str, bound: float) -> tf.Tensor:
@@ -18,6 +21,8 @@ def _log_scale(raw: tf.Tensor, scale_fn: str, bound: float) -> tf.Tensor:
         return raw
     if scale_fn == "tanh":
         return bound * tf.tanh(raw / bound)
+    if scale_fn == "softplus":  # scale = softplus(raw + c) + 1e-3, 1 at raw = 0
+        return tf.math.log(tf.nn.softplus(raw + _SOFTPLUS_ONE) + 1e-3)
     return tf.math.log_sigmoid(raw + 2.0)  # "sigmoid", as Glow: scale in (0, 1)
 
 
@@ -42,16 +47,20 @@ class AffineCoupling(Bijection):
 
     Args:
       network: Keras layer mapping x_a (concatenated with the condition on the last axis) to
-        [shift, raw log-scale] side by side on the last axis, each of x_b's shape. None: an MLP
-        (vectors) with a zero-initialised output, so the layer starts as the identity.
-      mask: "half" splits the last axis (features, or channels of an image): the first
-        `num_identity` entries (default: half, rounded down) condition the rest. "checkerboard"
-        splits an image [h, w, c] by a spatial checkerboard; the network then sees the whole
-        image with the transformed pixels zeroed and predicts parameters for every pixel.
+        [shift, raw log-scale] side by side on the last axis, each of x_b's shape. None: a
+        default with a zero-initialised output, so the layer starts as the identity: an MLP for
+        vectors, a SetTransformer for sets [N, D], a DenseNet for images [h, w, c].
+      mask: "half" splits `axis`: the first `num_identity` entries (default: half, rounded
+        down) condition the rest. "checkerboard" splits an image [h, w, c] by a spatial
+        checkerboard; the network then sees the whole image with the transformed pixels zeroed
+        and predicts parameters for every pixel.
+      axis: the event axis split by the "half" mask (-1: features or channels; -2: the points
+        of a point cloud [N, D]).
       parity: which checkerboard squares condition (0 or 1).
       scale_fn: how the raw log-scale becomes s: "tanh" (default; s = bound * tanh(raw / bound),
-        a soft clamp that keeps deep flows stable), "exp" (s = raw, as RealNVP) or "sigmoid"
-        (s = log sigmoid(raw + 2), as Glow).
+        a soft clamp that keeps deep flows stable), "exp" (s = raw, as RealNVP), "sigmoid"
+        (s = log sigmoid(raw + 2), as Glow) or "softplus" (scale = softplus(raw + c) + 1e-3 with
+        scale 1 at raw = 0).
       scale_bound: the clamp of "tanh".
       hidden_units: sizes of the default MLP.
       condition_shape: event shape of the `condition` tensor, if the coupling is conditional
@@ -70,6 +79,7 @@ class AffineCoupling(Bijection):
         *,
         mask: str = "half",
         num_identity: int | None = None,
+        axis: int = -1,
         parity: int = 0,
         scale_fn: str = "tanh",
         scale_bound: float = 3.0,
@@ -84,9 +94,12 @@ class AffineCoupling(Bijection):
             raise ValueError(f"scale_fn is one of {_SCALE_FNS}; received {scale_fn!r}.")
         if parity not in (0, 1):
             raise ValueError(f"parity is 0 or 1; received {parity!r}.")
+        if axis == 0:
+            raise ValueError("axis 0 is the batch axis; split an event axis (e.g. axis=-1).")
         self.network = network
         self.mask = mask
         self.num_identity = num_identity
+        self.axis = int(axis)
         self.parity = int(parity)
         self.scale_fn = scale_fn
         self.scale_bound = float(scale_bound)
@@ -95,42 +108,40 @@ class AffineCoupling(Bijection):
 
     def build(self, input_shape):
         super().build(input_shape)
-        event = self.event_shape
-        features = event[-1]
+        event = self.event_shape.as_list()
         if self.mask == "checkerboard":
-            if event.rank != 3:
+            if len(event) != 3:
                 raise ValueError(
                     f"{self._owner}: mask='checkerboard' needs image events [height, width, "
-                    f"channels]; received event shape {event.as_list()}."
+                    f"channels]; received event shape {event}."
                 )
-            net_in, net_out = features, 2 * features
+            net_in_shape, net_out = list(event), 2 * event[-1]
         else:
-            if self.num_identity is None:
-                self._split = features // 2
-            else:
-                self._split = int(self.num_identity)
-            if not 0 < self._split < features:
+            rank = len(event)
+            axis = self.axis if self.axis < 0 else self.axis - 1 - rank
+            if not -rank <= axis < 0:
+                raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of an event of "
+                                 f"shape {event}.")
+            self._split_axis = rank + 1 + axis  # in a [batch] + event tensor
+            size = event[axis]
+            self._split = size // 2 if self.num_identity is None else int(self.num_identity)
+            if not 0 < self._split < size:
                 raise ValueError(
-                    f"{self._owner}: the split needs 0 < num_identity < {features} (the size "
-                    f"of the last axis); received num_identity={self._split}."
+                    f"{self._owner}: the split needs 0 < num_identity < {size} (the size of axis "
+                    f"{self.axis}); received num_identity={self._split}."
                 )
-            net_in, net_out = self._split, 2 * (features - self._split)
+            net_in_shape = list(event)
+            net_in_shape[axis] = self._split
+            transformed = list(event)
+            transformed[axis] = size - self._split
+            net_out = 2 * transformed[-1]
         if self.condition_shape is not None:
-            net_in += self.condition_shape[-1]
+            net_in_shape[-1] += self.condition_shape[-1]
         if self.network is None:
-            if event.rank != 1:
-                raise ValueError(
-                    f"{self._owner}: pass a network for events of rank {event.rank} (the "
-                    "default network is an MLP for vectors); e.g. tfp_survae.nn.DenseNet."
-                )
-            from tfp_survae.nn import MLP
-
-            self.network = MLP(
-                self.hidden_units, net_out, output_initializer="zeros",
-                dtype=self.dtype_policy, name="network",
-            )
+            self.network = _default_network(len(event), net_out, self.hidden_units,
+                                            self.dtype_policy)
         if not self.network.built:
-            self.network.build((None,) + tuple(event.as_list()[:-1]) + (net_in,))
+            self.network.build((None,) + tuple(net_in_shape))
 
     def _network_params(self, inputs, condition, training):
         if condition is not None:
@@ -138,6 +149,10 @@ class AffineCoupling(Bijection):
         out = tf.cast(self.network(inputs, training=training), inputs.dtype)
         shift, raw = tf.split(out, 2, axis=-1)
         return shift, _log_scale(raw, self.scale_fn, self.scale_bound)
+
+    def _halves(self, t):
+        size = t.shape[self._split_axis]
+        return tf.split(t, [self._split, size - self._split], axis=self._split_axis)
 
     def _checker(self, dtype):
         event = self.event_shape
@@ -150,10 +165,10 @@ class AffineCoupling(Bijection):
             log_scale = log_scale * (1.0 - mask)
             z = x * mask + (1.0 - mask) * (x * tf.exp(log_scale) + shift)
             return z, _utils.sum_except_batch(log_scale)
-        x_a, x_b = x[..., : self._split], x[..., self._split :]
+        x_a, x_b = self._halves(x)
         shift, log_scale = self._network_params(x_a, condition, training)
         z_b = x_b * tf.exp(log_scale) + shift
-        return tf.concat([x_a, z_b], axis=-1), _utils.sum_except_batch(log_scale)
+        return tf.concat([x_a, z_b], axis=self._split_axis), _utils.sum_except_batch(log_scale)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         if self.mask == "checkerboard":
@@ -162,10 +177,10 @@ class AffineCoupling(Bijection):
             log_scale = log_scale * (1.0 - mask)
             x = z * mask + (1.0 - mask) * (z - shift) * tf.exp(-log_scale)
             return x, _utils.sum_except_batch(log_scale)
-        z_a, z_b = z[..., : self._split], z[..., self._split :]
+        z_a, z_b = self._halves(z)
         shift, log_scale = self._network_params(z_a, condition, False)
         x_b = (z_b - shift) * tf.exp(-log_scale)
-        return tf.concat([z_a, x_b], axis=-1), _utils.sum_except_batch(log_scale)
+        return tf.concat([z_a, x_b], axis=self._split_axis), _utils.sum_except_batch(log_scale)
 
     def _forward(self, z, *, seed, condition):
         return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
@@ -176,6 +191,7 @@ class AffineCoupling(Bijection):
             network=keras.saving.serialize_keras_object(self.network),
             mask=self.mask,
             num_identity=self.num_identity,
+            axis=self.axis,
             parity=self.parity,
             scale_fn=self.scale_fn,
             scale_bound=self.scale_bound,
@@ -183,3 +199,18 @@ class AffineCoupling(Bijection):
             condition_shape=self.condition_shape,
         )
         return config
+
+
+def _default_network(event_rank, outputs, hidden_units, dtype_policy):
+    """A zero-initialised network suited to the event: vectors, sets or images."""
+    from tfp_survae import nn
+
+    if event_rank == 1:
+        return nn.MLP(hidden_units, outputs, output_initializer="zeros", dtype=dtype_policy,
+                      name="network")
+    if event_rank == 2:
+        return nn.SetTransformer(outputs, dtype=dtype_policy, name="network")
+    if event_rank == 3:
+        return nn.DenseNet(outputs, dtype=dtype_policy, name="network")
+    raise ValueError(f"No default coupling network for events of rank {event_rank}; pass one.")
+

@@ -17,6 +17,7 @@ setup(
         "tf-keras",
         "keras>=3",
         "tensorflow-datasets",
+        "tensorboard",
         "matplotlib",
     ],
     extras_require={

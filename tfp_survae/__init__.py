@@ -11,6 +11,7 @@ from tfp_survae import (
     evaluation,
     nn,
     plotting,
+    training,
     transforms,
 )
 from tfp_survae.conditional_flow import (
@@ -20,8 +21,9 @@ from tfp_survae.conditional_flow import (
 )
 from tfp_survae.distributions import *  # noqa: F401,F403
 from tfp_survae.distributions import __all__ as _distributions
-from tfp_survae.flow import Flow, TransformedDistribution
+from tfp_survae.flow import Flow
 from tfp_survae.nn import MLP
+from tfp_survae.transformed_distribution import TransformedDistribution
 from tfp_survae.transforms import *  # noqa: F401,F403
 from tfp_survae.transforms import __all__ as _transforms
 
@@ -42,5 +44,6 @@ __all__ = [
     "evaluation",
     "nn",
     "plotting",
+    "training",
     "transforms",
 ]

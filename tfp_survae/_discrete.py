@@ -11,24 +11,22 @@ import tensorflow as tf
 from tfp_survae import _utils
 
 
-def network_logits(owner: str, network, inputs, target_shape, dtype, what: str, training=None):
-    """Runs `network` on `inputs` and reshapes its output to `target_shape` (dynamic [batch, ...]).
+def network_logits(owner: str, network, inputs, event_shape, dtype, what: str, training=None):
+    """Runs `network` on `inputs` and reshapes its output to [batch] + `event_shape`.
 
-    The network may output the target shape or any shape with the same number of values per
-    example (e.g. flat logits); anything else is a ValueError naming both shapes.
+    The network may output that shape or any shape with the same number of values per example
+    (e.g. flat logits); anything else is a ValueError naming both shapes.
     """
     out = tf.cast(network(inputs, training=training), dtype)
-    target_static = [d for d in target_shape[1:]] if isinstance(target_shape, list) else None
-    want = None
-    if target_static is not None and all(isinstance(d, int) for d in target_static):
-        want = int(np.prod(target_static)) if target_static else 1
+    event_shape = [int(d) for d in event_shape]
+    want = int(np.prod(event_shape)) if event_shape else 1
     have = out.shape[1:].num_elements()
-    if want is not None and have is not None and have != want:
+    if have is not None and have != want:
         raise ValueError(
             f"{owner}: the {what} network must output {want} logits per example (shape "
-            f"{target_static}); received output shape {out.shape.as_list()}."
+            f"{event_shape}); received output shape {out.shape.as_list()}."
         )
-    return tf.reshape(out, target_shape)
+    return tf.reshape(out, [-1] + event_shape)
 
 
 def sign_log_prob(signs, logits):

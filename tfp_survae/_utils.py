@@ -153,20 +153,62 @@ def deserialize_sublayers(config: dict) -> dict:
     return out
 
 
+def check_finite(owner: str, x: tf.Tensor) -> tf.Tensor:
+    """x, after checking it holds no NaN or Inf (ValueError eagerly, a check op in graphs)."""
+    if tf.executing_eagerly():
+        bad = np.argwhere(~np.isfinite(x.numpy()))
+        if len(bad):
+            raise ValueError(
+                f"{owner}: data x contains NaN or Inf ({len(bad)} values; the first at index "
+                f"{tuple(int(i) for i in bad[0])}: {x.numpy()[tuple(bad[0])]})."
+            )
+        return x
+    return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: data x contains NaN or Inf")
+
+
 def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
     """Graph-mode check that integer `x` lies in [0, num_values); returns x."""
     wide = tf.cast(x, tf.int64)
     checks = [
         tf.debugging.assert_greater_equal(
             wide, tf.constant(0, tf.int64),
-            message=f"{owner}: expected integer data in [0, {num_values}); received a negative "
-            "value",
+            message=f"[tfp_survae] {owner}: expected integer data in [0, {num_values}); received a "
+            "negative value",
         ),
         tf.debugging.assert_less(
             wide, tf.constant(num_values, tf.int64),
-            message=f"{owner}: expected integer data in [0, {num_values}); received a value >= "
-            f"{num_values}",
+            message=f"[tfp_survae] {owner}: expected integer data in [0, {num_values}); received a "
+            f"value >= {num_values}",
         ),
     ]
     with tf.control_dependencies(checks):
         return tf.identity(x)
+
+
+def save_variables_and_seed(layer, store, seed_generator) -> None:
+    """Layer.save_own_variables, plus the state of the layer's seed generator.
+
+    Keras leaves seed generators out of saved weights; saving them makes a restored model (and
+    training resumed from a backup) draw the same random numbers as the original.
+    """
+    variables = layer._trainable_variables + layer._non_trainable_variables
+    for i, v in enumerate(variables):
+        store[f"{i}"] = v
+    if seed_generator is not None:
+        store["seed_generator_state"] = seed_generator.state
+
+
+def load_variables_and_seed(layer, store, seed_generator) -> None:
+    """The inverse of `save_variables_and_seed` (files without a seed state load too)."""
+    variables = layer._trainable_variables + layer._non_trainable_variables
+    keys = set(store.keys())
+    if seed_generator is not None and "seed_generator_state" in keys:
+        seed_generator.state.assign(store["seed_generator_state"])
+        keys.discard("seed_generator_state")
+    if len(keys) != len(variables):
+        raise ValueError(
+            f"Layer '{layer.name}' expected {len(variables)} variables, but the saved file has "
+            f"{len(keys)}: the file was saved from a different architecture."
+        )
+    for i, v in enumerate(variables):
+        v.assign(store[f"{i}"])

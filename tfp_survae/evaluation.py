@@ -30,7 +30,9 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
     """Importance-weighted bound with `k` samples per example, shape [batch], in nats.
 
     The k samples are drawn in chunks of `batch_k` (default: as many as keep a chunk near two
-    million elements), so k = 1000 fits in memory; each chunk is one batched `log_prob` call.
+    million elements), so k = 1000 fits in memory; each chunk is one batched `log_prob` call,
+    and the chunks run in one compiled loop. The same loop serves exported SavedModels, so an
+    export's `iwbo(x, k, seed)` equals `iwbo(flow, x, k, seed=seed, batch_k=...)` here.
 
     Args:
       flow: a `Flow`.
@@ -52,29 +54,40 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
     batch_k = min(int(batch_k), k)
     if batch_k < 1:
         raise ValueError(f"batch_k must be positive; received {batch_k}.")
-    seed = flow.seed_generator.next() if seed is None else seed
-    num_chunks = -(-k // batch_k)
-    chunk_seeds = _utils.split_seed(seed, num_chunks)
-    total = None
-    for i, chunk_seed in enumerate(chunk_seeds):
-        size = min(batch_k, k - i * batch_k)
-        part = _chunk_logsumexp(flow, x, condition, size, chunk_seed)
-        total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
-    return total - math.log(k)
+    seed = _utils.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
+    if condition is not None:
+        condition = tf.convert_to_tensor(condition)
+    return _compiled_iwbo(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
+
+
+def iwbo_loop(flow, x, k, seed, chunk: int, condition=None):
+    """The IWBO as one graph: a while loop over chunks of `chunk` importance samples (the last
+    chunk masked to k), chunk i seeded by folding i into `seed`; k may be a tensor. [batch]."""
+    k = tf.cast(k, tf.int32)
+    batch = tf.shape(x)[0]
+
+    def repeat(t):
+        return tf.tile(t, tf.concat([[chunk], tf.ones([tf.rank(t) - 1], tf.int32)], axis=0))
+
+    tiled = repeat(x)
+    tiled_condition = None if condition is None else repeat(condition)
+    num_chunks = (k + chunk - 1) // chunk
+
+    def body(i, total):
+        log_w = flow.log_prob(tiled, seed=_utils.fold_in(seed, i), condition=tiled_condition)
+        log_w = tf.reshape(log_w, [chunk, batch])
+        used = (i * chunk + tf.range(chunk)) < k
+        log_w = tf.where(used[:, None], log_w, tf.constant(-math.inf, log_w.dtype))
+        return i + 1, tf.reduce_logsumexp(tf.stack([total, tf.reduce_logsumexp(log_w, 0)]), 0)
+
+    start = tf.fill([batch], tf.constant(-math.inf, flow.dtype))
+    _, total = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(0), start))
+    return total - tf.math.log(tf.cast(k, total.dtype))
 
 
 @tf.function(reduce_retracing=True)
-def _chunk_logsumexp(flow, x, condition, size, seed):
-    """logsumexp over `size` importance samples of every example, shape [batch]."""
-    batch = tf.shape(x)[0]
-    tiled = tf.tile(x, tf.concat([[size], tf.ones([tf.rank(x) - 1], tf.int32)], axis=0))
-    if condition is not None:
-        condition = tf.convert_to_tensor(condition)
-        condition = tf.tile(
-            condition, tf.concat([[size], tf.ones([tf.rank(condition) - 1], tf.int32)], axis=0)
-        )
-    log_w = flow.log_prob(tiled, seed=seed, condition=condition)
-    return tf.reduce_logsumexp(tf.reshape(log_w, [size, batch]), axis=0)
+def _compiled_iwbo(flow, x, k, seed, chunk, condition):
+    return iwbo_loop(flow, x, k, seed, chunk, condition)
 
 
 def bits_per_dim(log_prob, event_shape) -> tf.Tensor:

@@ -234,6 +234,12 @@ class Transform(keras.layers.Layer):
             return _utils.to_stateless_seed(self.seed_generator.next())
         return _utils.to_stateless_seed(seed)
 
+    def save_own_variables(self, store):
+        _utils.save_variables_and_seed(self, store, self.seed_generator)
+
+    def load_own_variables(self, store):
+        _utils.load_variables_and_seed(self, store, self.seed_generator)
+
     def get_config(self):
         config = super().get_config()
         if self.seed_generator is not None:

@@ -19,6 +19,9 @@ class ActNorm(Bijection):
 
     On the first batch it sees in the inverse direction, b and s are set so that z has zero mean
     and unit variance per feature (Kingma and Dhariwal, 2018); the flag saves with the model.
+    `Flow.fit` runs that first batch eagerly before compiling its training step (as Glow's
+    initialisation pass), which also keeps the step free of the initialisation branch under
+    tf.distribute strategies.
 
     References:
       Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
@@ -30,6 +33,11 @@ class ActNorm(Bijection):
     def __init__(self, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
+        self._known_initialized = False  # set once initialisation is known to have happened
+
+    @property
+    def needs_initialization(self) -> bool:
+        return not (self._known_initialized or (self.built and bool(self.initialized.numpy())))
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -63,7 +71,8 @@ class ActNorm(Bijection):
         if tf.executing_eagerly():
             if not bool(self.initialized.numpy()):
                 self._initialize_from(x)
-        else:
+            self._known_initialized = True
+        elif not self._known_initialized:
             tf.cond(
                 self.initialized > 0,
                 lambda: tf.constant(True),
@@ -81,6 +90,10 @@ class ActNorm(Bijection):
 
     def _forward(self, z, *, seed, condition):
         return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self._known_initialized = bool(self.initialized.numpy())
 
     def get_config(self):
         config = super().get_config()

@@ -63,7 +63,7 @@ class _AbsBase(Surjection):
         if self.classifier is None:
             return None
         return _discrete.network_logits(
-            self._owner, self.classifier, context, tf.shape(folded), folded.dtype,
+            self._owner, self.classifier, context, folded.shape[1:], folded.dtype,
             "sign classifier", training=training,
         )
 

@@ -40,9 +40,13 @@ class _Dequantization(Surjection, kind="generative"):
                     f"{self._owner}: expected integer data in [0, {k}) (num_values={k}); received "
                     f"values from {low} to {high}."
                 )
-        else:
-            x = _utils.assert_in_range(self._owner, x, k)
-        return tf.cast(x, self.dtype)
+            return tf.cast(x, self.dtype)
+        # In graphs a check op raises; XLA compiles check ops away, so out-of-range values also
+        # become NaN, which makes the loss NaN instead of silently wrong.
+        x = _utils.assert_in_range(self._owner, x, k)
+        wide = tf.cast(x, tf.int64)
+        valid = tf.logical_and(wide >= 0, wide < k)
+        return tf.where(valid, tf.cast(x, self.dtype), tf.constant(float("nan"), self.dtype))
 
     def _forward(self, z, *, seed, condition):
         x = tf.floor(z * self.num_values)

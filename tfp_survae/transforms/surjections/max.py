@@ -107,9 +107,9 @@ class _AxisMax(Surjection):
     def _index_logits(self, value, training=None):
         if self.classifier is None:
             return None
-        target = tf.concat([tf.shape(value), [self._size]], axis=0)
-        return _discrete.network_logits(self._owner, self.classifier, value[..., None], target,
-                                        value.dtype, "index classifier", training=training)
+        return _discrete.network_logits(self._owner, self.classifier, value[..., None],
+                                        value.shape[1:].as_list() + [self._size], value.dtype,
+                                        "index classifier", training=training)
 
     def _index_log_prob(self, k, logits, dtype):
         if logits is None:
@@ -325,8 +325,8 @@ class MaxPool2D(Surjection, kind="inference"):
         if self.classifier is None:
             return None
         h, w, c = self._pooled
-        return _discrete.network_logits(self._owner, self.classifier, z, [-1, h, w, c, 4],
-                                        z.dtype, "position classifier", training=training)
+        return _discrete.network_logits(self._owner, self.classifier, z, [h, w, c, 4], z.dtype,
+                                        "position classifier", training=training)
 
     def _index_log_prob(self, k, logits, dtype):
         if logits is None:

@@ -66,8 +66,8 @@ class _SortBase(Surjection):
     def _log_scores(self, t, training=None):
         if self.classifier is None:
             return None
-        return _discrete.network_logits(self._owner, self.classifier, t, [-1, self._size],
-                                        t.dtype, "permutation scorer", training=training)
+        return _discrete.network_logits(self._owner, self.classifier, t, [self._size], t.dtype,
+                                        "permutation scorer", training=training)
 
     def _perm_log_prob(self, perm, log_scores, dtype):
         if log_scores is None:

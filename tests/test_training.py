@@ -1,0 +1,202 @@
+"""Training the Keras way: fit, XLA, callbacks, schedules, checkpoints, mixed precision, faults."""
+
+import glob
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_survae as ts
+
+
+def small_toy_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[16]), ts.Reverse(),
+                                            ts.AffineCoupling(hidden_units=[16])])
+
+
+def toy_data(n=512):
+    return tf.data.Dataset.from_tensor_slices(ts.data.sample_toy("eight_gaussians", n)).batch(64)
+
+
+def test_fit_metrics_and_steps_per_execution():
+    losses = {}
+    for steps in (1, 4):
+        flow = small_toy_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps)
+        history = flow.fit(toy_data(), epochs=2, verbose=0)
+        assert set(history.history) == {"loss", "bits_per_dim"}
+        losses[steps] = history.history["loss"]
+    np.testing.assert_allclose(losses[1], losses[4], rtol=1e-4)
+    flow = small_toy_flow()
+    flow.compile()
+    assert flow.steps_per_execution == ts.training.DEFAULT_STEPS_PER_EXECUTION
+    assert isinstance(flow.optimizer, keras.optimizers.Adam)
+    result = flow.evaluate(toy_data(), verbose=0, return_dict=True)
+    assert result["bits_per_dim"] == pytest.approx(result["loss"] / (2 * math.log(2)), rel=1e-5)
+    assert flow.predict(toy_data(128), verbose=0).shape == (128,)
+
+
+# One flow per transform family, trained under XLA.
+FAMILIES = {
+    "bijections": lambda: ts.Flow(ts.StandardNormal([4, 4, 4]), [
+        ts.ActNorm(), ts.Conv1x1(), ts.AffineCoupling(ts.nn.DenseNet(4, channels=8, depth=1,
+                                                                     growth=4)),
+        ts.AffineCoupling(ts.nn.DenseNet(8, channels=8, depth=1, growth=4), mask="checkerboard"),
+        ts.BijectorTransform(tfp.bijectors.Shift(0.1)),
+    ], event_shape=[4, 4, 4]),
+    "inference_surjections": lambda: ts.Flow(ts.StandardHalfNormal([2, 4]), [
+        ts.Squeeze2D(), ts.Slice(4), ts.Max(axis=-3), ts.Sort(axis=-2, key=0), ts.Abs(),
+    ], event_shape=[4, 4, 2]),
+    # Each layer sees data in its image: strictly increasing integers stay sorted when
+    # dequantized, and dequantized values are non-negative.
+    "generative_surjections": lambda: ts.Flow(ts.StandardNormal([3, 4]), [
+        ts.UniformDequantization(8), ts.GenerativeSort(), ts.GenerativeAbs(ts.MLP([8], 3)),
+        ts.GenerativeMax(3), ts.Augment(1),
+    ], event_shape=[3]),
+    "stochastic": lambda: ts.Flow(ts.StandardNormal([2]), [
+        ts.StochasticPermutation(),
+        ts.VAE(ts.ConditionalNormal([2], ts.MLP([8], 4)), ts.ConditionalNormal([4], ts.MLP([8], 8))),
+    ], event_shape=[4]),
+}
+FAMILY_DATA = {
+    "bijections": lambda rng: rng.randn(64, 4, 4, 4).astype("float32"),
+    "inference_surjections": lambda rng: rng.randn(64, 4, 4, 2).astype("float32"),
+    "generative_surjections": lambda rng: np.sort(
+        [rng.choice(8, 3, replace=False) for _ in range(64)], axis=-1).astype("int32"),
+    "stochastic": lambda rng: rng.randn(64, 4).astype("float32"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_jit_compiled_training_per_family(family):
+    keras.utils.set_random_seed(0)
+    flow = FAMILIES[family]()
+    data = FAMILY_DATA[family](np.random.RandomState(0))
+    flow.compile(keras.optimizers.Adam(1e-3), jit_compile=True, steps_per_execution=2)
+    history = flow.fit(tf.data.Dataset.from_tensor_slices(data).batch(16), epochs=2, verbose=0)
+    assert flow.jit_compile is True
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_picture_callbacks(tmp_path):
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    density = ts.training.DensityPlot2D(str(tmp_path / "density_{epoch}.png"), every=2,
+                                        grid_size=40)
+    flow.fit(toy_data(), epochs=4, verbose=0, callbacks=[density])
+    assert sorted(os.path.basename(p) for p in density.written) == ["density_2.png",
+                                                                    "density_4.png"]
+    assert all(open(p, "rb").read(4) == b"\x89PNG" for p in density.written)
+
+    images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
+    images.compile(keras.optimizers.Adam(1e-3))
+    grid = ts.training.SampleGrid(str(tmp_path / "samples_{epoch:02d}.png"), num_samples=4)
+    board = ts.training.TensorBoardSamples(str(tmp_path / "logs"), num_samples=4)
+    data = np.random.RandomState(0).randint(0, 256, (32, 8, 8, 1)).astype("uint8")
+    images.fit(tf.data.Dataset.from_tensor_slices(data).batch(16), epochs=2, verbose=0,
+               callbacks=[grid, board])
+    assert [os.path.basename(p) for p in grid.written] == ["samples_01.png", "samples_02.png"]
+    events = glob.glob(str(tmp_path / "logs" / "samples" / "events.*"))
+    tags = set()
+    for record in tf.data.TFRecordDataset(events):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        tags |= {value.tag for value in event.summary.value}
+    assert {"samples", "bits_per_dim"} <= tags
+
+
+def test_warmup_exponential_decay():
+    schedule = ts.training.WarmupExponentialDecay(1e-3, warmup_steps=100, decay_rate=0.5,
+                                                  decay_steps=1000)
+    np.testing.assert_allclose(schedule(0), 1e-5, rtol=1e-6)
+    np.testing.assert_allclose(schedule(49), 0.5e-3 * 0.5 ** 0.049, rtol=1e-5)
+    np.testing.assert_allclose(schedule(2000), 1e-3 * 0.25, rtol=1e-5)
+    clone = ts.training.WarmupExponentialDecay.from_config(schedule.get_config())
+    np.testing.assert_allclose(clone(500), schedule(500))
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.Adam(schedule))
+    flow.fit(toy_data(), epochs=1, verbose=0)
+    np.testing.assert_allclose(flow.optimizer.learning_rate, schedule(8), rtol=1e-5)
+
+
+def test_epoch_shuffle_order_depends_only_on_the_epoch():
+    data = np.arange(20)
+    first = ts.training.EpochShuffle(data, batch_size=5, seed=1)
+    second = ts.training.EpochShuffle(data, batch_size=5, seed=1)
+    orders = []
+    for shuffle, epoch in ((first, 0), (first, 1), (second, 1)):
+        shuffle.on_epoch_begin(epoch)
+        orders.append(np.concatenate(list(shuffle.dataset.as_numpy_iterator())))
+    assert sorted(orders[0]) == list(range(20))
+    assert not np.array_equal(orders[0], orders[1])
+    np.testing.assert_array_equal(orders[1], orders[2])
+
+
+def test_keras_file_keeps_the_optimizer_and_the_random_state(tmp_path):
+    flow = ts.Flow(ts.StandardNormal([3]), [ts.Augment(1), ts.AffineCoupling(hidden_units=[8])])
+    flow.compile(keras.optimizers.Adam(1e-2))
+    flow.fit(toy_data(128), epochs=1, verbose=0)
+    path = str(tmp_path / "flow.keras")
+    flow.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.optimizer.iterations.numpy() == flow.optimizer.iterations.numpy()
+    x = ts.data.sample_toy("corners", 8)
+    np.testing.assert_allclose(loaded.log_prob(x), flow.log_prob(x), rtol=1e-6)  # no seed given
+
+
+def test_mixed_precision_keeps_likelihoods_in_float32():
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            flow = small_toy_flow()
+            network = flow.chain[0].network
+            assert network.compute_dtype != "float32"
+            log_p = flow.log_prob(ts.data.sample_toy("corners", 16))
+            assert log_p.dtype == tf.float32
+            flow.compile(keras.optimizers.Adam(1e-3))
+            history = flow.fit(toy_data(256), epochs=2, verbose=0)
+            assert np.all(np.isfinite(history.history["loss"]))
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_nan_in_training_data(jit):
+    data = ts.data.sample_toy("corners", 256)
+    data[77, 1] = np.nan
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), jit_compile=jit, steps_per_execution=1)
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(32)
+    if not jit:
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            flow.fit(dataset, epochs=1, verbose=0)
+    else:  # XLA compiles the check away: the loss turns NaN and training stops, naming batch 2
+        with pytest.warns(RuntimeWarning, match="epoch 1, batch 2"):
+            history = flow.fit(dataset, epochs=3, verbose=0)
+        assert len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match=r"NaN or Inf \(1 values; the first at index \(77, 1\)"):
+        flow.log_prob(data)
+
+
+def test_out_of_range_integers_in_training_data():
+    flow = ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(16)])
+    flow.compile(keras.optimizers.Adam(1e-2))
+    data = np.random.RandomState(0).randint(0, 16, (64, 2))
+    data[5, 0] = 16
+    with pytest.raises(ValueError, match=r"expected integer data in \[0, 16\)"):
+        flow.fit(tf.data.Dataset.from_tensor_slices(data).batch(32), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="from 0 to 16"):
+        flow.log_prob(data)
+    with pytest.raises(ValueError, match="integer"):
+        flow.log_prob(data.astype("float32"))
+
+
+def test_odd_image_sizes():
+    with pytest.raises(ValueError, match="multiples of 2.*\\[5, 4, 1\\]"):
+        ts.Squeeze2D().inverse_and_log_det(np.zeros((1, 5, 4, 1), "float32"))
+    with pytest.raises(ValueError, match="even height and width.*\\[4, 3, 2\\]"):
+        ts.MaxPool2D().inverse_and_log_det(np.zeros((1, 4, 3, 2), "float32"))

@@ -1,0 +1,141 @@
+"""The chain of transforms between data and latent, shared by Flow and TransformedDistribution.
+
+`chain_log_prob` is Algorithm 1 of the paper: run the inverses from data to latent, sum the
+contributions V, add log p(z). `chain_sample` runs the forwards from base samples.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfp_survae import _utils
+from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms.base import Sequential, Transform
+
+
+def flatten(transforms) -> list:
+    chain = []
+    for t in transforms:
+        if isinstance(t, Sequential):
+            chain.extend(flatten(t.transforms))
+        elif isinstance(t, Transform):
+            chain.append(t)
+        else:
+            raise TypeError(
+                f"A flow's transforms are tfp_survae Transform layers; received "
+                f"{type(t).__name__}: {t!r}. Wrap a tfb.Bijector in BijectorTransform."
+            )
+    return chain
+
+
+def base_log_prob(base, z, condition, seed):
+    """log p(z) of a flow's base: a distribution layer (given the condition) or another Flow."""
+    if isinstance(base, ConditionalDistribution):
+        return base.log_prob(z, context=condition)
+    return base.log_prob(z, seed=seed, condition=condition)
+
+
+def base_sample_and_log_prob(base, n, condition, seed):
+    if isinstance(base, ConditionalDistribution):
+        return base.sample_and_log_prob(condition, num=n, seed=seed)
+    return base.sample_and_log_prob(n, seed=seed, condition=condition)
+
+
+def build_chain(chain, base_event_shape, event_shape=None):
+    """Builds every transform; returns the data event shape."""
+    base_event_shape = tf.TensorShape(base_event_shape)
+    if event_shape is None:
+        shape = base_event_shape
+        for t in reversed(chain):
+            try:
+                shape = t.forward_event_shape(shape)
+            except ValueError as error:
+                raise ValueError(
+                    f"The flow cannot infer its data shape from the base: {error} Pass "
+                    "event_shape= (the shape of one data example)."
+                ) from None
+        event_shape = shape
+    event_shape = tf.TensorShape(event_shape)
+    shape = event_shape
+    for t in chain:
+        if not t.built:
+            t.build((None,) + tuple(shape.as_list()))
+        elif not t.event_shape.is_compatible_with(shape):
+            raise ValueError(
+                f"{t._owner} was built for events of shape {t.event_shape.as_list()}; in this "
+                f"flow it receives {shape.as_list()}."
+            )
+        shape = t.inverse_event_shape(shape)
+    if not shape.is_compatible_with(base_event_shape):
+        raise ValueError(
+            f"The transforms map data of event shape {event_shape.as_list()} to latents of shape "
+            f"{shape.as_list()}, but the base has event shape {base_event_shape.as_list()}."
+        )
+    return event_shape
+
+
+def _tile(t, copies):
+    if t is None:
+        return None
+    multiples = tf.concat([[copies], tf.ones([tf.rank(t) - 1], tf.int32)], axis=0)
+    return tf.tile(t, multiples)
+
+
+def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, training=None):
+    """log p(x) ~= log p(z) + sum_t V_t along `chain` (paper Algorithm 1), shape [batch].
+
+    A transform built with `exact=True` is replaced by the sum over its finite preimage: the rest
+    of the chain runs on every preimage and the results are combined by logsumexp. Transforms
+    that sample a discrete choice from a learned distribution report its log-probability; it
+    enters a score-function surrogate that leaves the value unchanged but gives the ELBO gradient
+    of that distribution (with a leave-one-out baseline).
+    """
+    seeds = _utils.split_seed(seed, len(chain) + 1)
+    batch = tf.shape(x)[0]
+    total = None
+    score = None
+    copies = 1
+    for t, s in zip(chain, seeds[:-1]):
+        if t.exact:
+            z, log_w = t.preimages(x, condition=condition)
+            total = log_w if total is None else total + log_w
+            num = z.shape[0]
+            x = tf.reshape(z, tf.concat([[-1], tf.shape(z)[2:]], axis=0))
+            total, score, condition = (_tile(v, num) for v in (total, score, condition))
+            copies *= num
+            continue
+        x, log_det, part_score = t.inverse_with_score(
+            x, seed=s, condition=condition, training=training
+        )
+        total = log_det if total is None else total + log_det
+        if part_score is not None:
+            score = part_score if score is None else score + part_score
+    log_p = base_log_prob(x, condition, seeds[-1])
+    log_p = tf.cast(log_p, x.dtype) if total is None else total + tf.cast(log_p, total.dtype)
+    if score is not None:
+        log_p = _score_surrogate(log_p, tf.cast(score, log_p.dtype))
+    if copies > 1:
+        log_p = tf.reduce_logsumexp(tf.reshape(log_p, [copies, batch]), axis=0)
+    return log_p
+
+
+def _score_surrogate(log_p, score):
+    """Equals log_p; its gradient adds (log_p - baseline) * grad(score) (REINFORCE)."""
+    n = tf.cast(tf.size(log_p), log_p.dtype)
+    held = tf.stop_gradient(log_p)
+    baseline = tf.math.divide_no_nan(tf.reduce_sum(held) - held, n - 1.0)
+    return log_p + (held - baseline) * (score - tf.stop_gradient(score))
+
+
+def chain_sample(chain, base_sample_and_log_prob, n, *, seed=None, condition=None,
+                 with_log_prob=False):
+    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V."""
+    seeds = _utils.split_seed(seed, len(chain) + 1)
+    z, log_p = base_sample_and_log_prob(n, condition, seeds[-1])
+    for t, s in zip(reversed(chain), reversed(seeds[:-1])):
+        if with_log_prob:
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition)
+            log_p = log_p + log_det
+        else:
+            z = t.forward(z, seed=s, condition=condition)
+    return z, log_p

@@ -21,7 +21,8 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist", "hypothesis", "scipy"],
+        "examples": ["scikit-learn"],
+        "test": ["pytest", "pytest-xdist", "hypothesis", "scipy", "scikit-learn"],
     },
     license="Apache-2.0",
 )

@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
                         choices=["digits", *ts.data.IMAGE_DATASETS])
     parser.add_argument("--preset", default="small", choices=sorted(ts.architectures.IMAGE_PRESETS))
     parser.add_argument("--data_dir", default=None)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=None)

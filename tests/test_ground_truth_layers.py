@@ -458,3 +458,12 @@ def test_stochastic_permutation_is_invariant_in_distribution():
     samples = two.sample(100_000, seed=(5, 5)).numpy()
     predicted = bin_probabilities_2d(symmetric_2d, -4.0, 4.0, 20)
     assert total_variation(histogram_2d(samples, -4.0, 4.0, 20), predicted) < 0.02
+
+
+def test_dequantized_values_stay_strictly_inside_the_unit_interval():
+    # With u drawn from all of [0, 1), (255 + u) / 256 rounds to 1.0 in float32 for u within
+    # 1.5e-5 of 1 (and x = 0, u = 0 gives 0): a logit next would make log_prob NaN.
+    x = np.tile(np.array([[0, 255]], np.int32), [200_000, 1])
+    z, v = ts.UniformDequantization(256).inverse_and_log_det(x, seed=(3, 4))
+    assert 0.0 < z.numpy().min() and z.numpy().max() < 1.0
+    assert np.all(v.numpy() <= -2 * np.log(256.0))

@@ -18,7 +18,7 @@ from tfp_survae import _utils
 __all__ = ["elbo", "iwbo", "bits_per_dim", "evaluate"]
 
 # Elements (examples x data size) one IWBO chunk may push through the flow at once.
-_CHUNK_ELEMENTS = 2**21
+_CHUNK_ELEMENTS = 2**18
 
 
 def elbo(flow, x, *, seed=None, condition=None) -> tf.Tensor:
@@ -29,8 +29,9 @@ def elbo(flow, x, *, seed=None, condition=None) -> tf.Tensor:
 def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=None) -> tf.Tensor:
     """Importance-weighted bound with `k` samples per example, shape [batch], in nats.
 
-    The k samples are drawn in chunks of `batch_k` (default: as many as keep a chunk near two
-    million elements), so k = 1000 fits in memory; each chunk is one batched `log_prob` call,
+    The k samples are drawn in chunks of `batch_k` (default: as many as keep a chunk near
+    262,144 data elements; lower it for models with large activations, such as transformers over
+    long sets), so k = 1000 fits in memory; each chunk is one batched `log_prob` call,
     and the chunks run in one compiled loop. The same loop serves exported SavedModels, so an
     export's `iwbo(x, k, seed)` equals `iwbo(flow, x, k, seed=seed, batch_k=...)` here.
 

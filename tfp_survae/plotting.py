@@ -29,6 +29,8 @@ def density_grid_2d(log_prob_fn, bounds=(-4.0, 4.0), grid_size: int = 200, batch
         for i in range(0, len(points), batch)
     ]
     density = np.exp(np.concatenate(values)).reshape(grid_size, grid_size)
+    # Outside a flow's support log_prob may be NaN (e.g. a logit past 1): density 0 there.
+    density = np.where(np.isfinite(density), density, 0.0)
     return axis, axis, density
 
 

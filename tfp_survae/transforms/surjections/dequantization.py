@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _utils
@@ -68,6 +69,10 @@ class UniformDequantization(_Dequantization):
     `log_prob` lower-bounds the log probability mass of x and bits/dim = -log_prob / (D ln 2).
     Forward: x = floor(K z), clipped into {0, ..., K-1}.
 
+    In floating point, u is drawn from [e, 1 - e] with e = 4 K machine-epsilons (1.2e-4 for 8
+    bits in float32), so that z stays strictly inside (0, 1) and a logit or inverse-sigmoid next
+    to it never sees 0 or 1; V includes -log q(u) = D log(1 - 2e), which keeps the bound.
+
     Args:
       num_values: K, the number of discrete values per element (256 for 8-bit images).
       output_dtype: integer dtype of samples.
@@ -75,9 +80,13 @@ class UniformDequantization(_Dequantization):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         x = self._checked_float(x)
-        u = _utils.random_uniform(tf.shape(x), seed, dtype=x.dtype)
+        margin = 4.0 * self.num_values * float(np.finfo(x.dtype.as_numpy_dtype).eps)
+        u = _utils.random_uniform(tf.shape(x), seed, dtype=x.dtype, minval=margin,
+                                  maxval=1.0 - margin)
         z = (x + u) / self.num_values
-        return z, tf.fill([tf.shape(x)[0]], tf.cast(-self._log_k_total, x.dtype))
+        dims = _utils.num_elements(self.event_shape)
+        log_det = -self._log_k_total + dims * math.log1p(-2.0 * margin)  # -log q(u) <= 0
+        return z, tf.fill([tf.shape(x)[0]], tf.cast(log_det, x.dtype))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")

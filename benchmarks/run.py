@@ -1,0 +1,416 @@
+"""The benchmark suite: speed and memory side by side with the alternatives, and cost curves.
+
+    python benchmarks/run.py                  # everything; writes benchmarks/RESULTS.md
+    python benchmarks/run.py --quick --output /tmp/RESULTS.md     # a smoke run, tiny sizes
+
+The PyTorch comparisons need torch and zuko in the same environment
+(`pip install torch==2.13.0 zuko`); without them that section says so and the rest runs.
+Times are wall-clock on this machine's CPU; variants of a comparison run interleaved in one
+process, warm-up excluded, and report the median with the min-max range. Memory figures come
+from separate processes (peak resident set, TensorFlow included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from models_tf import (  # noqa: E402
+    HandWrittenFlow,
+    TFPRealNVP,
+    abs_flow,
+    augmented_flow,
+    check_same_math,
+    survae_flow,
+)
+from timing import Variant, interleave, machine, run_isolated, timed  # noqa: E402
+
+import tfp_survae as ts  # noqa: E402
+
+BATCH = 128
+
+
+# ------------------------------------------------------------------------------------------
+# Training variants of the 2-D flow.
+
+
+def toy_batches(num_batches, batch=BATCH):
+    data = ts.data.sample_toy("checkerboard", num_batches * batch)
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch, drop_remainder=True).cache()
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def fit_variant(name, model, steps_per_call, units, jit=False, group=""):
+    """Keras fit, timed from the epoch's start to its end (no fit set-up or tf.data teardown)."""
+    model.compile(keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_call,
+                  jit_compile=jit)
+    data = toy_batches(units)
+    timer = EpochTimer()
+
+    def run(n):
+        model.fit(data.take(n), epochs=1, verbose=0, callbacks=[timer])
+        return timer.seconds
+
+    return Variant(name, run, group)
+
+
+def loop_variant(name, log_prob, variables, steps_per_call, units, jit=False, group="",
+                 batch=BATCH):
+    """A hand-written tf.function running `steps_per_call` training steps per call."""
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(variables)
+    iterator = iter(toy_batches(min(units, 64), batch).repeat())
+
+    @tf.function(jit_compile=jit)
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(log_prob(x))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    @tf.function
+    def steps(iterator):
+        loss = tf.constant(0.0)
+        for _ in tf.range(steps_per_call):
+            loss = step(next(iterator))
+        return loss
+
+    def run(n):
+        if n % steps_per_call:
+            raise ValueError(f"{n} steps do not divide into calls of {steps_per_call}.")
+        start = time.perf_counter()
+        if steps_per_call == 1:
+            for _ in range(n):
+                loss = step(next(iterator))
+        else:
+            for _ in range(n // steps_per_call):
+                loss = steps(iterator)
+        loss.numpy()
+        return time.perf_counter() - start
+
+    return Variant(name, run, group)
+
+
+def overhead_section(args) -> str:
+    units, reps = (64, 1) if args.quick else (320, args.repetitions)
+    x = ts.data.sample_toy("checkerboard", 64)
+    difference = check_same_math(x)
+    variants = []
+    for s in (1, 32):
+        keras.utils.set_random_seed(0)
+        flow = survae_flow()
+        variants.append(fit_variant(f"tfp_survae Flow.fit, {s}/call", flow, s, units, group=s))
+        variants.append(fit_variant(f"hand-written Keras fit, {s}/call", HandWrittenFlow(), s,
+                                    units, group=s))
+        flow2 = survae_flow()
+        variants.append(loop_variant(f"tfp_survae log_prob, own loop, {s}/call", flow2.log_prob,
+                                     flow2.trainable_variables, s, units, group=s))
+        hand = HandWrittenFlow()
+        variants.append(loop_variant(f"hand-written, own loop, {s}/call", hand.log_prob,
+                                     hand.trainable_variables, s, units, group=s))
+        realnvp = TFPRealNVP()
+        variants.append(loop_variant(f"TFP RealNVP, own loop, {s}/call", realnvp.log_prob,
+                                     realnvp.trainable_variables, s, units, group=s))
+        variants.append(fit_variant(f"tfp_survae Flow.fit + XLA, {s}/call", survae_flow(), s,
+                                    units, jit=True, group=s))
+    results = interleave(variants, units, reps)
+    lines = [
+        "## 1. Abstraction overhead: the 2-D flow (4 affine couplings, MLP 200-100, batch 128)",
+        "",
+        f"Training steps, {units} per repetition, {reps} interleaved repetitions after a "
+        f"warm-up. The three forms compute the same log-density for the same weights (largest "
+        f"difference {difference:.1e}).",
+        "",
+        "| variant | ms / step (median) | range | vs hand-written at the same steps/call |",
+        "|---|---|---|---|",
+    ]
+    for v in variants:
+        r = results[v.name]
+        partner = (f"hand-written Keras fit, {v.group}/call" if "fit" in v.name
+                   else f"hand-written, own loop, {v.group}/call")
+        ratio = r["median_ms"] / results[partner]["median_ms"]
+        lines.append(f"| {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-{r['max_ms']:.3f} "
+                     f"| {ratio:.2f}x |")
+    fit1 = results["tfp_survae Flow.fit, 1/call"]["median_ms"]
+    fit32 = results["tfp_survae Flow.fit, 32/call"]["median_ms"]
+    xla32 = results["tfp_survae Flow.fit + XLA, 32/call"]["median_ms"]
+    lines += ["", f"Flow.fit defaults: 32 steps per call is {fit1 / fit32:.2f}x faster than 1; "
+              f"XLA at 32 steps per call takes {xla32 / fit32:.2f}x the time without it, so "
+              "`jit_compile` stays Keras' \"auto\" (off on CPUs)."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# PyTorch peers.
+
+
+def torch_section(args) -> str:
+    if not (importlib.util.find_spec("torch") and importlib.util.find_spec("zuko")):
+        return ("## 2. Against PyTorch\n\nNot run: torch and zuko are not installed in this "
+                "environment (`pip install torch==2.13.0 zuko`).")
+    import models_torch as pt
+    import torch
+
+    torch.manual_seed(0)
+    units, reps = (32, 1) if args.quick else (192, args.repetitions)
+    data = torch.tensor(ts.data.sample_toy("checkerboard", units * BATCH).reshape(units, BATCH, 2))
+
+    def torch_train(model, fused=False, compiled=False):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+
+        def loss_fn(x):
+            return -model.log_prob(x).mean()
+
+        step_loss = torch.compile(loss_fn) if compiled else loss_fn
+
+        def run(n):
+            start = time.perf_counter()
+            for i in range(n):
+                optimizer.zero_grad(set_to_none=True)
+                step_loss(data[i % units]).backward()
+                optimizer.step()
+            return time.perf_counter() - start
+        return run
+
+    models = {
+        "coupling flow": (survae_flow, lambda: pt.CouplingFlow()),
+        "AbsFlow": (abs_flow, lambda: pt.CouplingFlow(abs=True)),
+        "augmented flow": (augmented_flow, lambda: pt.CouplingFlow(augment=2)),
+    }
+    lines = ["## 2. Against PyTorch (CPU build of torch, same process, interleaved)", "",
+             f"Training: Adam 1e-3, batch 128, {units} steps per repetition, {reps} repetitions. "
+             "Speed-up = PyTorch time / tfp_survae time (tfp_survae: `Flow.fit` with its default "
+             "32 steps per call).", "",
+             "| model | variant | ms / step (median) | range | tfp_survae speed-up |",
+             "|---|---|---|---|---|"]
+    for label, (build_tf, build_torch) in models.items():
+        variants = [fit_variant("tfp_survae Flow.fit, 32/call", build_tf(), 32, units),
+                    fit_variant("tfp_survae Flow.fit, 1/call", build_tf(), 1, units),
+                    Variant("PyTorch eager", torch_train(build_torch())),
+                    Variant("PyTorch fused Adam", torch_train(build_torch(), fused=True))]
+        if label == "coupling flow":
+            variants.append(Variant("zuko RealNVP (NICE, affine)", torch_train(pt.ZukoFlow())))
+        if not args.quick:
+            variants.append(Variant("PyTorch torch.compile", torch_train(build_torch(),
+                                                                          compiled=True)))
+        results = {}
+        for v in variants:  # torch.compile can fail on some machines: say so, run the rest
+            try:
+                v.run(2)
+            except Exception as error:  # noqa: BLE001
+                results[v.name] = f"failed: {type(error).__name__}"
+        live = [v for v in variants if v.name not in results]
+        results.update(interleave(live, units, reps))
+        ours = results["tfp_survae Flow.fit, 32/call"]["median_ms"]
+        for v in variants:
+            r = results[v.name]
+            if isinstance(r, str):
+                lines.append(f"| {label} | {v.name} | {r} | | |")
+                continue
+            lines.append(f"| {label} | {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-"
+                         f"{r['max_ms']:.3f} | {r['median_ms'] / ours:.2f}x |")
+    lines += ["", throughput_table(args, models)]
+    return "\n".join(lines)
+
+
+def throughput_table(args, models) -> str:
+    import torch
+
+    reps = 1 if args.quick else args.repetitions
+    lines = ["log_prob and sampling throughput (examples per second; speed-up = tfp_survae / "
+             "PyTorch):", "",
+             "| model | operation | batch | tfp_survae | PyTorch | speed-up |",
+             "|---|---|---|---|---|---|"]
+    for label, (build_tf, build_torch) in models.items():
+        flow, model = build_tf(), build_torch()
+        log_prob = tf.function(lambda x: flow.log_prob(x, seed=(1, 2)))
+        sample = tf.function(lambda n: flow.sample(n, seed=(1, 2)))
+        for op, batch in (("log_prob", 128), ("log_prob", 4096), ("sample", 4096)):
+            x_np = ts.data.sample_toy("checkerboard", batch)
+            x_tf, x_torch = tf.constant(x_np), torch.tensor(x_np)
+            calls = 20 if batch <= 128 else 5
+            if args.quick:
+                calls = 2
+            if op == "log_prob":
+                tf_fn = lambda: log_prob(x_tf).numpy()  # noqa: E731
+                torch_fn = lambda: model.log_prob(x_torch)  # noqa: E731
+            else:
+                count = tf.constant(batch)
+                tf_fn = lambda: sample(count).numpy()  # noqa: E731
+                torch_fn = lambda: model.sample(batch)  # noqa: E731
+
+            def repeat(fn):
+                def run(n):
+                    with torch.no_grad():
+                        return timed(lambda: [fn() for _ in range(n)])
+                return run
+
+            both = [Variant("tf", repeat(tf_fn)), Variant("torch", repeat(torch_fn))]
+            result = interleave(both, calls, reps)
+            tf_rate = batch / (result["tf"]["median_ms"] / 1e3)
+            torch_rate = batch / (result["torch"]["median_ms"] / 1e3)
+            lines.append(f"| {label} | {op} | {batch} | {tf_rate:,.0f} | {torch_rate:,.0f} | "
+                         f"{tf_rate / torch_rate:.2f}x |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# Image scale, IWBO memory, cost curves.
+
+
+def image_section(args) -> str:
+    preset = "small" if args.quick else "cifar10"
+    size = 16 if args.quick else None
+    batches = (4,) if args.quick else (8, 32)
+    lines = [f"## 3. Image scale: the {preset} presets, one step of each kind (CPU)", "",
+             "Seconds per call after the first (which traces, and compiles under XLA; its time "
+             "is in the last column). Each configuration in its own process; peak resident set "
+             "includes TensorFlow (about 0.7 GB on its own).", "",
+             "| model | batch | XLA | train step s | log_prob s | sample s | peak RSS GB | "
+             "first calls (train/log_prob/sample) s |", "|---|---|---|---|---|---|---|---|"]
+    for pooling, name in (("slice", "multiscale_flow"), ("max", "maxpool_flow")):
+        for batch in batches:
+            for xla in (False, True):
+                r = run_isolated("image", timeout=args.image_timeout, preset=preset,
+                                 pooling=pooling, batch=batch, xla=xla, image_size=size,
+                                 repetitions=1 if args.quick else 2)
+                if "error" in r:
+                    lines.append(f"| {name} | {batch} | {xla} | {r['error']} | | | | |")
+                    continue
+                lines.append(
+                    f"| {name} ({r['parameters']:,} params) | {batch} | {xla} | "
+                    f"{r['train_step_s']:.3f} | {r['log_prob_s']:.3f} | {r['sample_s']:.3f} | "
+                    f"{r['peak_rss_kb'] / 2**20:.2f} | {r['train_step_first_s']:.0f} / "
+                    f"{r['log_prob_first_s']:.0f} / {r['sample_first_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def iwbo_section(args) -> str:
+    k, batch = (20, 16) if args.quick else (1000, 128)
+    lines = [f"## 4. IWBO with k = {k} on a batch of {batch} (augmented 2-D flow)", "",
+             "| chunk (batch_k) | seconds | peak RSS GB | growth over the resting process GB |",
+             "|---|---|---|---|"]
+    for chunk in (k // 10, k):
+        r = run_isolated("iwbo", k=k, batch_k=chunk, batch=batch)
+        if "error" in r:
+            lines.append(f"| {chunk} | {r['error']} | | |")
+            continue
+        lines.append(f"| {chunk} | {r['seconds']:.3f} | {r['peak_rss_kb'] / 2**20:.2f} | "
+                     f"{(r['peak_rss_kb'] - r['rest_rss_kb']) / 2**20:.2f} |")
+    return "\n".join(lines)
+
+
+def cost_section(args) -> str:
+    units, reps = (64, 1) if args.quick else (256, max(3, args.repetitions - 2))
+    lines = ["## 5. Cost curves", "",
+             "The 2-D flow trained by its own loop, 32 steps per call; time per step and per "
+             "example.", "", "| batch | ms / step | us / example |", "|---|---|---|"]
+    batches = (32, 256) if args.quick else (32, 64, 128, 256, 512, 1024, 2048, 4096)
+    per_example = []
+    for batch in batches:
+        flow = survae_flow()
+        variant = loop_variant("batch", flow.log_prob, flow.trainable_variables, 32, units,
+                               batch=batch)
+        r = interleave([variant], units, reps)["batch"]
+        per_example.append(r["median_ms"] * 1e3 / batch)
+        lines.append(f"| {batch} | {r['median_ms']:.3f} | {per_example[-1]:.2f} |")
+    lines += ["", linearity_note(batches, per_example), "",
+              "| couplings | ms / step (batch 128) | ms / step / coupling |", "|---|---|---|"]
+    layers = (4, 8) if args.quick else (4, 8, 16, 32, 64)
+    for n in layers:
+        flow = survae_flow(num_couplings=n)
+        variant = loop_variant("layers", flow.log_prob, flow.trainable_variables, 32, units)
+        r = interleave([variant], units, reps)["layers"]
+        lines.append(f"| {n} | {r['median_ms']:.3f} | {r['median_ms'] / n:.3f} |")
+    lines += ["", "The image flow (`maxpool_flow(\"small\")`, RGB, batch 8): one training step by "
+              "image size.", "", "| image size | train step s | per pixel us |", "|---|---|---|"]
+    for size in ((8, 16) if args.quick else (8, 16, 32, 64)):
+        r = run_isolated("image", preset="small", pooling="max", batch=8, xla=False,
+                         image_size=size, repetitions=1 if args.quick else 3)
+        if "error" in r:
+            lines.append(f"| {size} | {r['error']} | |")
+            continue
+        lines.append(f"| {size} | {r['train_step_s']:.4f} | "
+                     f"{r['train_step_s'] * 1e6 / (size * size * 3 * 8):.3f} |")
+    return "\n".join(lines)
+
+
+def linearity_note(batches, per_example) -> str:
+    flat_from = next((b for b, p in zip(batches, per_example)
+                      if p <= 1.25 * per_example[-1]), batches[-1])
+    return (f"Cost per example falls from {per_example[0]:.1f} us at batch {batches[0]} to "
+            f"{per_example[-1]:.1f} us at batch {batches[-1]}: below batch {flat_from} a fixed "
+            f"per-step cost (dispatch, small matrix products) dominates; from batch {flat_from} "
+            "on, time grows about linearly with the batch (within 25% of the largest batch's "
+            "per-example cost).")
+
+
+def gpu_section(args) -> str:
+    return ("## 6. GPU\n\nNot measured in this run: no GPU was available to the machine that "
+            "produced these results. The image-scale section above runs unchanged on a GPU "
+            "(`python benchmarks/run.py --sections image`), with XLA on by Keras' default.")
+
+
+SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
+            "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section}
+
+
+def versions() -> str:
+    import tensorflow_probability as tfp
+
+    found = [f"tensorflow {tf.__version__}", f"tensorflow-probability {tfp.__version__}",
+             f"keras {keras.__version__}", f"tfp_survae {ts.__version__}"]
+    for module in ("torch", "zuko"):
+        if importlib.util.find_spec(module):
+            found.append(f"{module} {__import__(module).__version__}")
+    return ", ".join(found)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--image_timeout", type=float, default=1800.0)
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    args = parser.parse_args(argv)
+    keras.utils.set_random_seed(0)
+    info = machine()
+    started = time.perf_counter()
+    parts = []
+    for name in args.sections:
+        print(f"running {name} ...", flush=True)
+        parts.append(SECTIONS[name](args))
+        print(parts[-1] + "\n", flush=True)
+    command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = [
+        "# Benchmark results", "",
+        f"Produced by `{command.strip()}` in {time.perf_counter() - started:.0f} s.", "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+        f"{info['platform']}; Python {info['python']}.", "",
+        f"Versions: {versions()}.", "",
+        "Times are wall clock on this CPU: compare within a table, not across machines.", "",
+    ]
+    with open(args.output, "w") as f:
+        f.write("\n".join(header) + "\n\n".join(parts) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -112,8 +112,8 @@ def test_generative_abs_exact_is_the_folded_normal_and_iwbo_converges():
     gaps = [np.mean(folded(repeated[:, 0]) - ts.evaluation.iwbo(sampled, repeated, k,
                                                                  seed=(k, 1)).numpy())
             for k in (1, 10, 1000)]
-    assert gaps[0] > gaps[1] > gaps[2] >= -1e-4
-    assert gaps[0] > 0.05 and gaps[2] < 2e-3
+    assert gaps[0] > gaps[1] > gaps[2]
+    assert gaps[0] > 0.05 and abs(gaps[2]) < 2e-3  # k = 1000: unbiased to Monte Carlo noise
     samples = exact.sample(100_000, seed=(1, 1)).numpy()[:, 0]
     assert_samples_match_1d(samples, lambda t: np.exp(folded(t)), 0.0, 6.0)
 

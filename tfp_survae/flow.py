@@ -34,10 +34,6 @@ def _as_base(base):
     )
 
 
-
-# --------------------------------------------------------------------------------------------
-
-
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Flow(FitMixin, keras.Model):
     """A SurVAE flow: `base` p(z) and `transforms` listed from data to latent.

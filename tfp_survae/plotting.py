@@ -42,34 +42,35 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _square_plot(draw, path, title):
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    draw(ax)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    _save(fig, path)
+    return path
+
+
 def plot_density_2d(log_prob_fn, path: str, bounds=(-4.0, 4.0), grid_size: int = 200,
                     title: str | None = None, vmax: float | None = None) -> str:
     """Writes a PNG heat map of the density exp(log_prob_fn(x)) over bounds^2."""
     xs, ys, density = density_grid_2d(log_prob_fn, bounds, grid_size)
     if vmax is None:  # robust to the thin spikes flows put on discontinuities
         vmax = float(np.percentile(density, 99.5))
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
-    ax.pcolormesh(xs, ys, density, shading="auto", vmin=0.0, vmax=vmax, cmap="viridis")
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
-    _save(fig, path)
-    return path
+    return _square_plot(
+        lambda ax: ax.pcolormesh(xs, ys, density, shading="auto", vmin=0.0, vmax=vmax,
+                                 cmap="viridis"), path, title)
 
 
 def plot_samples_2d(samples, path: str, bounds=(-4.0, 4.0), bins: int = 200,
                     title: str | None = None) -> str:
     """Writes a PNG 2-D histogram of samples [n, 2]."""
     samples = np.asarray(samples)
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
-    ax.hist2d(samples[:, 0], samples[:, 1], bins=bins, range=[bounds, bounds], cmap="viridis")
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
-    _save(fig, path)
-    return path
+    return _square_plot(
+        lambda ax: ax.hist2d(samples[:, 0], samples[:, 1], bins=bins, range=[bounds, bounds],
+                             cmap="viridis"), path, title)
 
 
 def save_image_grid(images, path: str, num_values: int = 256, columns: int | None = None) -> str:

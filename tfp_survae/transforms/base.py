@@ -56,6 +56,7 @@ class Transform(keras.layers.Layer):
     min_event_rank = 0
     exact = False
     owns_seed_generator = True  # composites leave seeding to their parts
+    config_sublayers: tuple = ()  # attributes holding layers, serialized by get_config
 
     def __init__(self, *, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -168,7 +169,10 @@ class Transform(keras.layers.Layer):
         raise NotImplementedError
 
     def _forward(self, z, *, seed, condition):
-        raise NotImplementedError
+        # A subclass implements `_forward`, or `_forward_and_log_det` (which then serves both).
+        if type(self)._forward_and_log_det is Transform._forward_and_log_det:
+            raise NotImplementedError(f"{type(self).__name__} implements no forward direction.")
+        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
 
     def _forward_and_log_det(self, z, *, seed, condition):
         # Valid because the inverse is deterministic: inverse(forward(z)) == z.
@@ -190,6 +194,43 @@ class Transform(keras.layers.Layer):
     @property
     def _owner(self) -> str:
         return f"{type(self).__name__} '{self.name}'"
+
+    @staticmethod
+    def _check_axis(axis: int, action: str) -> int:
+        """A constructor's check of an `axis` argument (anything but the batch axis)."""
+        if axis == 0:
+            raise ValueError(f"axis 0 is the batch axis; {action} an event axis (e.g. axis=-1).")
+        return int(axis)
+
+    def _prepare_distribution(self, dist, role: str, event_shape, context_shape, default,
+                              elementwise: bool = False):
+        """Checks a distribution argument (or builds `default` for None) and builds it for
+        contexts of `context_shape`; `role` names it in errors ("decoder of the gaps", ...)."""
+        event_shape = tf.TensorShape(event_shape).as_list()
+        if dist is None:
+            dist = default(event_shape, dtype=self.dtype_policy)
+        from tfp_survae.distributions import ConditionalDistribution
+
+        if not isinstance(dist, ConditionalDistribution) or (elementwise and not dist.elementwise):
+            kind = "an elementwise distribution layer" if elementwise else \
+                "a tfp_survae ConditionalDistribution"
+            raise TypeError(f"{self._owner}: the {role} must be {kind}; received "
+                            f"{type(dist).__name__}.")
+        if dist.event_shape.as_list() != event_shape:
+            raise ValueError(f"{self._owner}: the {role} needs event shape {event_shape}; "
+                             f"received {dist.event_shape.as_list()}.")
+        dist.build((None,) + tuple(tf.TensorShape(context_shape).as_list()))
+        return dist
+
+    def _resolve_axis(self, axis: int, rank: int) -> int:
+        """`axis` as a negative event axis: negative axes count from the end of the event,
+        positive ones include the batch axis (1 is the first event axis)."""
+        event_axis = axis if axis < 0 else axis - 1 - rank
+        if not -rank <= event_axis < 0:
+            raise ValueError(
+                f"{self._owner}: axis {axis} is not an axis of an event of rank {rank}."
+            )
+        return event_axis
 
     def _convert_data(self, x) -> tf.Tensor:
         if self.integer_data:
@@ -244,6 +285,8 @@ class Transform(keras.layers.Layer):
         config = super().get_config()
         if self.seed_generator is not None:
             config["seed"] = self.seed
+        for name in self.config_sublayers:
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
         return config
 
     @classmethod
@@ -298,6 +341,7 @@ class Sequential(Transform):
     """
 
     owns_seed_generator = False
+    config_sublayers = ("transforms",)
 
     def __init__(self, transforms: Sequence[Transform], **kwargs):
         transforms = list(transforms)
@@ -367,7 +411,3 @@ class Sequential(Transform):
             total = total + log_det
         return z, total
 
-    def get_config(self):
-        config = super().get_config()
-        config["transforms"] = [keras.saving.serialize_keras_object(t) for t in self.transforms]
-        return config

@@ -88,9 +88,6 @@ class ActNorm(Bijection):
         log_det = -self._positions * tf.reduce_sum(log_scale)
         return z * tf.exp(log_scale) + shift, tf.fill([tf.shape(z)[0]], log_det)
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
     def load_own_variables(self, store):
         super().load_own_variables(store)
         self._known_initialized = bool(self.initialized.numpy())

@@ -90,9 +90,6 @@ class Conv1x1(Bijection):
         x = tf.reshape(tf.transpose(perm @ y), tf.shape(z))
         return x, self._log_det(log_scale, z)
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
 
 def _scatter_index(size, rows, cols):
     """[size, size] indices into [0] + entries: entry k at (rows[k], cols[k]), 0 elsewhere."""

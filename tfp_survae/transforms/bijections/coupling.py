@@ -72,6 +72,7 @@ class AffineCoupling(Bijection):
     """
 
     min_event_rank = 1
+    config_sublayers = ("network",)
 
     def __init__(
         self,
@@ -94,12 +95,10 @@ class AffineCoupling(Bijection):
             raise ValueError(f"scale_fn is one of {_SCALE_FNS}; received {scale_fn!r}.")
         if parity not in (0, 1):
             raise ValueError(f"parity is 0 or 1; received {parity!r}.")
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; split an event axis (e.g. axis=-1).")
         self.network = network
         self.mask = mask
         self.num_identity = num_identity
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "split")
         self.parity = int(parity)
         self.scale_fn = scale_fn
         self.scale_bound = float(scale_bound)
@@ -118,10 +117,7 @@ class AffineCoupling(Bijection):
             net_in_shape, net_out = list(event), 2 * event[-1]
         else:
             rank = len(event)
-            axis = self.axis if self.axis < 0 else self.axis - 1 - rank
-            if not -rank <= axis < 0:
-                raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of an event of "
-                                 f"shape {event}.")
+            axis = self._resolve_axis(self.axis, rank)
             self._split_axis = rank + 1 + axis  # in a [batch] + event tensor
             size = event[axis]
             self._split = size // 2 if self.num_identity is None else int(self.num_identity)
@@ -182,13 +178,9 @@ class AffineCoupling(Bijection):
         x_b = (z_b - shift) * tf.exp(-log_scale)
         return tf.concat([z_a, x_b], axis=self._split_axis), _utils.sum_except_batch(log_scale)
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
     def get_config(self):
         config = super().get_config()
         config.update(
-            network=keras.saving.serialize_keras_object(self.network),
             mask=self.mask,
             num_identity=self.num_identity,
             axis=self.axis,

@@ -14,19 +14,11 @@ __all__ = ["Reverse", "Permute"]
 class _AxisBijection(Bijection):
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; permute an event axis (e.g. axis=-1).")
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "permute")
 
     def build(self, input_shape):
         super().build(input_shape)
-        rank = self.event_shape.rank
-        if not (-rank <= self.axis <= rank) or self.axis == 0:
-            raise ValueError(
-                f"{self._owner}: axis {self.axis} is not an event axis of an event of shape "
-                f"{self.event_shape.as_list()} (use -1..-{rank} or 1..{rank})."
-            )
-        self._event_axis = self.axis if self.axis < 0 else self.axis - 1 - rank
+        self._event_axis = self._resolve_axis(self.axis, self.event_shape.rank)
         self._size = self.event_shape[self._event_axis]
 
     def _zeros(self, x):

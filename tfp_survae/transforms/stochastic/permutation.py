@@ -1,4 +1,8 @@
-"""Stochastic permutation (paper App. G): exchangeability through random shuffles."""
+"""Stochastic permutation (paper App. G): exchangeability through random shuffles.
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -27,17 +31,12 @@ class StochasticPermutation(StochasticTransform):
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; shuffle an event axis (e.g. axis=-1).")
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "shuffle")
 
     def build(self, input_shape):
         super().build(input_shape)
         rank = self.event_shape.rank
-        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
-        if not -rank <= axis < 0:
-            raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of an event of "
-                             f"shape {self.event_shape.as_list()}.")
+        axis = self._resolve_axis(self.axis, rank)
         self._axis_in_batch = rank + 1 + axis
         self._size = self.event_shape[axis]
 

@@ -1,4 +1,8 @@
-"""The VAE layer (paper Sec. 2, App. A): a stochastic transform with an encoder and a decoder."""
+"""The VAE layer (paper Sec. 2, App. A): a stochastic transform with an encoder and a decoder.
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ class VAE(StochasticTransform):
       encoder: ConditionalDistribution q(z | x); its event shape is the latent's.
       decoder: ConditionalDistribution p(x | z); its event shape is the data's.
     """
+
+    config_sublayers = ("encoder", "decoder")
 
     def __init__(self, encoder: ConditionalDistribution, decoder: ConditionalDistribution,
                  **kwargs):
@@ -65,9 +71,3 @@ class VAE(StochasticTransform):
     def _forward(self, z, *, seed, condition):
         x = self.decoder.sample(z, num=tf.shape(z)[0], seed=seed)
         return tf.cast(x, self.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(encoder=keras.saving.serialize_keras_object(self.encoder),
-                      decoder=keras.saving.serialize_keras_object(self.decoder))
-        return config

@@ -1,4 +1,8 @@
-"""Absolute value surjections (paper App. D): Abs (inference) and GenerativeAbs (generative)."""
+"""Absolute value surjections (paper App. D): Abs (inference) and GenerativeAbs (generative).
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ __all__ = ["Abs", "GenerativeAbs"]
 
 class _AbsBase(Surjection):
     """Shared bookkeeping: which elements fold, and the sign distribution over them."""
+
+    config_sublayers = ("classifier",)
 
     def __init__(self, classifier: keras.layers.Layer | None = None, elements=None, **kwargs):
         super().__init__(**kwargs)
@@ -80,7 +86,6 @@ class _AbsBase(Surjection):
 
     def get_config(self):
         config = super().get_config()
-        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
         config["elements"] = self.elements
         return config
 
@@ -117,9 +122,6 @@ class Abs(_AbsBase, kind="inference"):
         logits = self._logits(z, folded)
         signs = self._sample_signs(logits, folded, seed)
         return self._apply_signs(z, signs), self._sign_log_prob(signs, logits)
-
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")

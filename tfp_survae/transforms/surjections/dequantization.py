@@ -1,4 +1,8 @@
-"""Generative rounding (paper Example 2): uniform and variational dequantization."""
+"""Generative rounding (paper Example 2): uniform and variational dequantization.
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -107,6 +111,8 @@ class VariationalDequantization(_Dequantization):
       Ho, Chen, Srinivas, Duan, Abbeel, "Flow++", ICML 2019. https://arxiv.org/abs/1902.00275
     """
 
+    config_sublayers = ("encoder",)
+
     def __init__(self, encoder: ConditionalDistribution, num_values: int = 256, **kwargs):
         super().__init__(num_values=num_values, **kwargs)
         if not isinstance(encoder, ConditionalDistribution):
@@ -132,7 +138,3 @@ class VariationalDequantization(_Dequantization):
         z = (x + tf.cast(u, x.dtype)) / self.num_values
         return z, -tf.cast(log_q, x.dtype) - self._log_k_total
 
-    def get_config(self):
-        config = super().get_config()
-        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
-        return config

@@ -1,4 +1,8 @@
-"""Max surjections (paper App. E): Max and MaxPool2D (inference), GenerativeMax (generative)."""
+"""Max surjections (paper App. E): Max and MaxPool2D (inference), GenerativeMax (generative).
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -43,23 +47,6 @@ def join_max(z, k, gaps):
     return z[..., None] - full
 
 
-def _check_distribution(owner, dist, event_shape, context_shape, dtype_policy):
-    if dist is None:
-        dist = StandardHalfNormal(event_shape, dtype=dtype_policy)
-    if not isinstance(dist, ConditionalDistribution):
-        raise TypeError(
-            f"{owner}: expected a ConditionalDistribution over the gaps below the max (support "
-            f"(0, inf)); received {type(dist).__name__}."
-        )
-    if dist.event_shape.as_list() != list(event_shape):
-        raise ValueError(
-            f"{owner}: the gap distribution needs event shape {list(event_shape)}; received "
-            f"{dist.event_shape.as_list()}."
-        )
-    dist.build((None,) + tuple(context_shape))
-    return dist
-
-
 class _AxisMax(Surjection):
     """Shared logic of Max and GenerativeMax over one event axis of size K.
 
@@ -70,17 +57,11 @@ class _AxisMax(Surjection):
 
     def __init__(self, classifier=None, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; reduce an event axis (e.g. axis=-1).")
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "reduce")
         self.classifier = classifier
 
     def _normalised_axis(self, rank):
-        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
-        if not -rank <= axis < 0:
-            raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of a rank-{rank} "
-                             "event.")
-        return axis
+        return self._resolve_axis(self.axis, rank)
 
     def _setup(self, reduced_event, size, gap_distribution):
         """Builds the networks for a reduced event (the max) and K = size; returns the gap
@@ -91,10 +72,9 @@ class _AxisMax(Surjection):
         self._size = size
         reduced = list(reduced_event)
         _discrete.build_network(self.classifier, [None] + reduced + [1])
-        return _check_distribution(
-            self._owner, gap_distribution, reduced + [size - 1], reduced + [1 + size],
-            self.dtype_policy,
-        )
+        return self._prepare_distribution(gap_distribution, "distribution of the gaps",
+                                          reduced + [size - 1], reduced + [1 + size],
+                                          StandardHalfNormal)
 
     def _to_last(self, t, event_rank):
         axis = self._normalised_axis(event_rank)
@@ -128,7 +108,6 @@ class _AxisMax(Surjection):
 
     def get_config(self):
         config = super().get_config()
-        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
         config["axis"] = self.axis
         return config
 
@@ -148,6 +127,8 @@ class Max(_AxisMax, kind="inference"):
         (0, inf)) given [z, one_hot(k)] on a trailing axis; None: standard half-normal.
       axis: the event axis reduced.
     """
+
+    config_sublayers = ("classifier", "decoder")
 
     def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):
@@ -189,13 +170,6 @@ class Max(_AxisMax, kind="inference"):
         x = self._from_last(join_max(z, k, tf.cast(gaps, z.dtype)), self.event_shape.rank)
         return x, self._index_log_prob(k, logits, z.dtype) + log_p
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
-    def get_config(self):
-        config = super().get_config()
-        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -215,6 +189,8 @@ class GenerativeMax(_AxisMax, kind="generative"):
         standard half-normal.
       axis: where the new latent axis goes.
     """
+
+    config_sublayers = ("classifier", "encoder")
 
     def __init__(self, size: int, classifier=None, encoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):
@@ -255,7 +231,7 @@ class GenerativeMax(_AxisMax, kind="generative"):
 
     def get_config(self):
         config = super().get_config()
-        config.update(size=self.size, encoder=keras.saving.serialize_keras_object(self.encoder))
+        config["size"] = self.size
         return config
 
 
@@ -277,6 +253,7 @@ class MaxPool2D(Surjection, kind="inference"):
     """
 
     min_event_rank = 3
+    config_sublayers = ("classifier", "decoder")
 
     def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
                  **kwargs):
@@ -305,9 +282,8 @@ class MaxPool2D(Surjection, kind="inference"):
         h, w, c = self.inverse_event_shape(self.event_shape).as_list()
         self._pooled = [h, w, c]
         _discrete.build_network(self.classifier, (None, h, w, c))
-        self.decoder = _check_distribution(
-            self._owner, self.decoder, [h, w, 3 * c], [h, w, c], self.dtype_policy
-        )
+        self.decoder = self._prepare_distribution(self.decoder, "distribution of the gaps",
+                                                  [h, w, 3 * c], [h, w, c], StandardHalfNormal)
 
     def _blocks(self, x):
         h, w, c = self._pooled
@@ -353,11 +329,3 @@ class MaxPool2D(Surjection, kind="inference"):
         t = join_max(z, k, tf.reshape(tf.cast(gaps, z.dtype), [-1, h, w, c, 3]))
         return self._unblocks(t), self._index_log_prob(k, logits, z.dtype) + log_p
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
-    def get_config(self):
-        config = super().get_config()
-        config["classifier"] = keras.saving.serialize_keras_object(self.classifier)
-        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
-        return config

@@ -1,4 +1,8 @@
-"""ReLU surjections (paper Tables 6, 7): ReLU (inference) and GenerativeReLU (generative)."""
+"""ReLU surjections (paper Tables 6, 7): ReLU (inference) and GenerativeReLU (generative).
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,6 @@ from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
 from tfp_survae.transforms.base import Surjection
 
 __all__ = ["ReLU", "GenerativeReLU"]
-
-
-def _elementwise(owner, dist, event_shape, dtype_policy):
-    if dist is None:
-        dist = StandardHalfNormal(event_shape, dtype=dtype_policy)
-    if not (isinstance(dist, ConditionalDistribution) and dist.elementwise):
-        raise TypeError(
-            f"{owner}: expected an elementwise distribution layer on [0, inf) (StandardHalfNormal "
-            f"or ConditionalHalfNormal), since only some elements count; received "
-            f"{type(dist).__name__}."
-        )
-    if dist.event_shape.as_list() != list(event_shape):
-        raise ValueError(f"{owner}: the distribution needs event shape {list(event_shape)}; "
-                         f"received {dist.event_shape.as_list()}.")
-    dist.build((None,) + tuple(event_shape))
-    return dist
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -48,14 +36,17 @@ class ReLU(Surjection, kind="inference"):
         ConditionalHalfNormal); None: standard half-normal.
     """
 
+    config_sublayers = ("decoder",)
+
     def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
         super().__init__(**kwargs)
         self.decoder = decoder
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.decoder = _elementwise(self._owner, self.decoder, self.event_shape.as_list(),
-                                    self.dtype_policy)
+        self.decoder = self._prepare_distribution(
+            self.decoder, "decoder of -x on [0, inf)", self.event_shape, self.event_shape,
+            StandardHalfNormal, elementwise=True)
 
     def _log_det(self, x, z):
         per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), context=z)
@@ -70,13 +61,6 @@ class ReLU(Surjection, kind="inference"):
         x = tf.where(z > 0, z, -tf.cast(g, z.dtype))
         return x, self._log_det(x, z)
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
-    def get_config(self):
-        config = super().get_config()
-        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -94,14 +78,17 @@ class GenerativeReLU(Surjection, kind="generative"):
         half-normal.
     """
 
+    config_sublayers = ("encoder",)
+
     def __init__(self, encoder: ConditionalDistribution | None = None, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.encoder = _elementwise(self._owner, self.encoder, self.event_shape.as_list(),
-                                    self.dtype_policy)
+        self.encoder = self._prepare_distribution(
+            self.encoder, "encoder of -z on [0, inf)", self.event_shape, self.event_shape,
+            StandardHalfNormal, elementwise=True)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         g, _ = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
@@ -116,7 +103,3 @@ class GenerativeReLU(Surjection, kind="generative"):
     def _forward(self, z, *, seed, condition):
         return tf.maximum(z, 0.0)
 
-    def get_config(self):
-        config = super().get_config()
-        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
-        return config

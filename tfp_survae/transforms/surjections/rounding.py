@@ -1,4 +1,8 @@
-"""Inference rounding (paper Example 2): Floor, a continuous x through a discrete latent."""
+"""Inference rounding (paper Example 2): Floor, a continuous x through a discrete latent.
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -28,22 +32,17 @@ class Floor(Surjection, kind="inference"):
         `dequantization_flow(event_shape)`; None: uniform.
     """
 
+    config_sublayers = ("decoder",)
+
     def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
         super().__init__(**kwargs)
         self.decoder = decoder
 
     def build(self, input_shape):
         super().build(input_shape)
-        event = self.event_shape.as_list()
-        if self.decoder is None:
-            self.decoder = StandardUniform(event, dtype=self.dtype_policy)
-        if not isinstance(self.decoder, ConditionalDistribution):
-            raise TypeError(f"{self._owner}: decoder must be a ConditionalDistribution over [0, 1)"
-                            f"^D; received {type(self.decoder).__name__}.")
-        if self.decoder.event_shape.as_list() != event:
-            raise ValueError(f"{self._owner}: the decoder needs event shape {event}; received "
-                             f"{self.decoder.event_shape.as_list()}.")
-        self.decoder.build((None,) + tuple(event))
+        self.decoder = self._prepare_distribution(
+            self.decoder, "decoder of x - z on [0, 1)", self.event_shape, self.event_shape,
+            StandardUniform)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z = tf.floor(x)
@@ -53,10 +52,3 @@ class Floor(Surjection, kind="inference"):
         u, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
         return z + tf.cast(u, z.dtype), log_p
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
-    def get_config(self):
-        config = super().get_config()
-        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
-        return config

@@ -1,4 +1,8 @@
-"""Slicing (paper Example 1): Slice (inference) and Augment (generative)."""
+"""Slicing (paper Example 1): Slice (inference) and Augment (generative).
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -18,17 +22,10 @@ class _AxisSplit(Surjection):
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; slice an event axis (e.g. axis=-1).")
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "slice")
 
     def _event_axis(self, rank: int) -> int:
-        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
-        if not -rank <= axis < 0:
-            raise ValueError(
-                f"{self._owner}: axis {self.axis} is not an axis of an event of rank {rank}."
-            )
-        return axis
+        return self._resolve_axis(self.axis, rank)
 
     def _resize(self, shape, delta: int):
         shape = tf.TensorShape(shape)
@@ -41,23 +38,6 @@ class _AxisSplit(Surjection):
                 f"{self.axis} after this layer."
             )
         return tf.TensorShape(dims)
-
-    @staticmethod
-    def _build_distribution(dist, event_shape, context_shape, dtype_policy):
-        if dist is None:
-            dist = StandardNormal(event_shape, dtype=dtype_policy)
-        if not isinstance(dist, ConditionalDistribution):
-            raise TypeError(
-                "Expected a tfp_survae ConditionalDistribution (e.g. ConditionalNormal); "
-                f"received {type(dist).__name__}."
-            )
-        if dist.event_shape.as_list() != tf.TensorShape(event_shape).as_list():
-            raise ValueError(
-                f"{type(dist).__name__} '{dist.name}' has event shape {dist.event_shape.as_list()}"
-                f"; this layer needs {tf.TensorShape(event_shape).as_list()}."
-            )
-        dist.build((None,) + tuple(context_shape))
-        return dist
 
     def get_config(self):
         config = super().get_config()
@@ -78,6 +58,8 @@ class Slice(_AxisSplit, kind="inference"):
       decoder: a ConditionalDistribution over x2 given z; None is a standard normal that ignores z.
       axis: the event axis to slice (channels for images).
     """
+
+    config_sublayers = ("decoder",)
 
     def __init__(self, num_keep: int, decoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):
@@ -115,7 +97,8 @@ class Slice(_AxisSplit, kind="inference"):
         z_shape = self.inverse_event_shape(self.event_shape)
         dropped = self._resize(self.event_shape, -z_shape[self._event_axis(z_shape.rank)])
         self._drop_shape = dropped
-        self.decoder = self._build_distribution(self.decoder, dropped, z_shape, self.dtype_policy)
+        self.decoder = self._prepare_distribution(self.decoder, "decoder of the dropped part",
+                                                  dropped, z_shape, StandardNormal)
 
     def _split(self, x):
         axis = self._event_axis(self.event_shape.rank)
@@ -131,13 +114,9 @@ class Slice(_AxisSplit, kind="inference"):
         x2 = tf.cast(x2, z.dtype)
         return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
 
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
-
     def get_config(self):
         config = super().get_config()
         config["num_keep"] = self.num_keep
-        config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
         return config
 
 
@@ -153,6 +132,8 @@ class Augment(_AxisSplit, kind="generative"):
       encoder: a ConditionalDistribution over e given x; None is a standard normal.
       axis: the event axis to grow.
     """
+
+    config_sublayers = ("encoder",)
 
     def __init__(self, num_new: int, encoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):
@@ -172,9 +153,8 @@ class Augment(_AxisSplit, kind="generative"):
         super().build(input_shape)
         axis = self._event_axis(self.event_shape.rank)
         new_shape = self._resize(self.event_shape, self.num_new - self.event_shape[axis])
-        self.encoder = self._build_distribution(
-            self.encoder, new_shape, self.event_shape, self.dtype_policy
-        )
+        self.encoder = self._prepare_distribution(self.encoder, "encoder of the new part",
+                                                  new_shape, self.event_shape, StandardNormal)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         e, log_q = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
@@ -190,5 +170,4 @@ class Augment(_AxisSplit, kind="generative"):
     def get_config(self):
         config = super().get_config()
         config["num_new"] = self.num_new
-        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
         return config

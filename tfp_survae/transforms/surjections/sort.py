@@ -1,4 +1,8 @@
-"""Sorting surjections (paper App. F): Sort (inference) and GenerativeSort (generative)."""
+"""Sorting surjections (paper App. F): Sort (inference) and GenerativeSort (generative).
+
+"The paper": Nielsen, Jaini, Hoogeboom, Winther, Welling, "SurVAE Flows: Surjections to Bridge
+the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
+"""
 
 from __future__ import annotations
 
@@ -19,24 +23,20 @@ class _SortBase(Surjection):
     """Items along `axis`, ordered ascending by a key; permutations P with x = z[P]."""
 
     min_event_rank = 1
+    config_sublayers = ("classifier",)
 
     def __init__(self, classifier=None, axis: int = -1, key=None, **kwargs):
         super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("axis 0 is the batch axis; sort an event axis (e.g. axis=-1).")
         if key is not None and not (isinstance(key, int) or callable(key)):
             raise TypeError(f"key is None, an int or a callable; received {key!r}.")
         self.classifier = classifier
-        self.axis = int(axis)
+        self.axis = self._check_axis(axis, "sort")
         self.key = key
 
     def build(self, input_shape):
         super().build(input_shape)
         rank = self.event_shape.rank
-        axis = self.axis if self.axis < 0 else self.axis - 1 - rank
-        if not -rank <= axis < 0:
-            raise ValueError(f"{self._owner}: axis {self.axis} is not an axis of an event of "
-                             f"shape {self.event_shape.as_list()}.")
+        axis = self._resolve_axis(self.axis, rank)
         self._axis_in_batch = rank + 1 + axis  # position in a [batch] + event tensor
         self._size = self.event_shape[axis]
         items_are_scalars = axis == -1 and rank == 1
@@ -92,8 +92,7 @@ class _SortBase(Surjection):
                 f"{self._owner} has a callable key, which cannot be saved; use an int key (a "
                 "coordinate index) to save this layer."
             )
-        config.update(classifier=keras.saving.serialize_keras_object(self.classifier),
-                      axis=self.axis, key=self.key)
+        config.update(axis=self.axis, key=self.key)
         return config
 
 
@@ -121,9 +120,6 @@ class Sort(_SortBase, kind="inference"):
         log_scores = self._log_scores(z)
         perm = self._sample_perm(log_scores, z, seed)
         return self._permute(z, perm), self._perm_log_prob(perm, log_scores, z.dtype)
-
-    def _forward(self, z, *, seed, condition):
-        return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")

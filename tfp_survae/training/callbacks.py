@@ -132,11 +132,13 @@ class EpochShuffle(keras.callbacks.Callback):
                 tf.random.experimental.stateless_shuffle(tf.range(size), key))
 
         values = tf.constant(data)
+        batches = size // batch_size if drop_remainder else -(-size // batch_size)
         self.dataset = (
             tf.data.Dataset.from_tensors(0)
             .flat_map(order)
             .batch(batch_size, drop_remainder=drop_remainder)
             .map(lambda index: tf.gather(values, index))
+            .apply(tf.data.experimental.assert_cardinality(batches))  # fit knows the epoch
             .prefetch(1)
         )
 

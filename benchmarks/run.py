@@ -56,9 +56,10 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def fit_variant(name, model, steps_per_call, units, jit=False, group=""):
-    """Keras fit, timed from the epoch's start to its end (no fit set-up or tf.data teardown)."""
-    model.compile(keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_call,
+def fit_variant(name, model, steps_per_call, units, jit=False, group="", optimizer=None):
+    """Keras fit, timed from the epoch's start to its end (no fit set-up or tf.data teardown).
+    The optimizer is Keras' Adam(1e-3) unless given."""
+    model.compile(optimizer or keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_call,
                   jit_compile=jit)
     data = toy_batches(units)
     timer = EpochTimer()
@@ -233,14 +234,17 @@ def throughput_table(args, models) -> str:
     import torch
 
     reps = 1 if args.quick else args.repetitions
-    lines = ["log_prob and sampling throughput (examples per second; speed-up = tfp_survae / "
-             "PyTorch):", "",
-             "| model | operation | batch | tfp_survae | PyTorch | speed-up |",
-             "|---|---|---|---|---|---|"]
+    lines = ["log_prob and sampling throughput, examples per second; tfp_survae through "
+             "`flow.log_prob_function()` / `sample_function()` (compiled with XLA), and through a "
+             "plain `tf.function` for reference; speed-up = tfp_survae / PyTorch:", "",
+             "| model | operation | batch | tfp_survae | plain tf.function | PyTorch | speed-up |",
+             "|---|---|---|---|---|---|---|"]
     for label, (build_tf, build_torch) in models.items():
         flow, model = build_tf(), build_torch()
+        fast_log_prob, fast_sample = flow.log_prob_function(), flow.sample_function()
         log_prob = tf.function(lambda x: flow.log_prob(x, seed=(1, 2)))
         sample = tf.function(lambda n: flow.sample(n, seed=(1, 2)))
+        seed = tf.constant([1, 2])
         for op, batch in (("log_prob", 128), ("log_prob", 4096), ("sample", 4096)):
             x_np = ts.data.sample_toy("checkerboard", batch)
             x_tf, x_torch = tf.constant(x_np), torch.tensor(x_np)
@@ -248,10 +252,12 @@ def throughput_table(args, models) -> str:
             if args.quick:
                 calls = 2
             if op == "log_prob":
+                fast_fn = lambda: fast_log_prob(x_tf).numpy()  # noqa: E731
                 tf_fn = lambda: log_prob(x_tf).numpy()  # noqa: E731
                 torch_fn = lambda: model.log_prob(x_torch)  # noqa: E731
             else:
                 count = tf.constant(batch)
+                fast_fn = lambda: fast_sample(count, seed).numpy()  # noqa: E731
                 tf_fn = lambda: sample(count).numpy()  # noqa: E731
                 torch_fn = lambda: model.sample(batch)  # noqa: E731
 
@@ -261,12 +267,12 @@ def throughput_table(args, models) -> str:
                         return timed(lambda: [fn() for _ in range(n)])
                 return run
 
-            both = [Variant("tf", repeat(tf_fn)), Variant("torch", repeat(torch_fn))]
-            result = interleave(both, calls, reps)
-            tf_rate = batch / (result["tf"]["median_ms"] / 1e3)
-            torch_rate = batch / (result["torch"]["median_ms"] / 1e3)
-            lines.append(f"| {label} | {op} | {batch} | {tf_rate:,.0f} | {torch_rate:,.0f} | "
-                         f"{tf_rate / torch_rate:.2f}x |")
+            trio = [Variant("fast", repeat(fast_fn)), Variant("tf", repeat(tf_fn)),
+                    Variant("torch", repeat(torch_fn))]
+            result = interleave(trio, calls, reps)
+            rate = {k: batch / (result[k]["median_ms"] / 1e3) for k in result}
+            lines.append(f"| {label} | {op} | {batch} | {rate['fast']:,.0f} | {rate['tf']:,.0f} | "
+                         f"{rate['torch']:,.0f} | {rate['fast'] / rate['torch']:.2f}x |")
     return "\n".join(lines)
 
 
@@ -361,6 +367,18 @@ def linearity_note(batches, per_example) -> str:
             "per-example cost).")
 
 
+def profile_section(args) -> str:
+    from profile_step import profile_table
+
+    steps, reps = (64, 1) if args.quick else (320, args.repetitions)
+    return "\n".join([
+        "## 7. Where a training step goes (the 2-D flow, batch 128)", "",
+        "Each phase timed alone, 32 steps per compiled call in TensorFlow, eagerly in PyTorch, "
+        "interleaved (`benchmarks/profile_step.py`). The TensorFlow rows are the time the "
+        "PyTorch comparison above is made of; see the analysis in the README.", "",
+        *profile_table(steps, reps)])
+
+
 def gpu_section(args) -> str:
     return ("## 6. GPU\n\nNot measured in this run: no GPU was available to the machine that "
             "produced these results. The image-scale section above runs unchanged on a GPU "
@@ -368,7 +386,8 @@ def gpu_section(args) -> str:
 
 
 SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
-            "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section}
+            "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section,
+            "profile": profile_section}
 
 
 def versions() -> str:

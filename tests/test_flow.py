@@ -155,3 +155,20 @@ def test_fit_lowers_the_negative_log_likelihood():
 def test_compile_refuses_a_loss():
     with pytest.raises(ValueError, match="no loss"):
         coupling_flow().compile("adam", loss="mse")
+
+
+def test_compiled_functions_match_the_methods():
+    flow = ts.Flow(ts.StandardNormal([3]), [ts.Augment(1), ts.AffineCoupling(
+        ts.MLP([8], 2, output_initializer="glorot_uniform"))])
+    x = np.random.RandomState(0).randn(7, 2).astype("float32")
+    log_prob = flow.log_prob_function(jit_compile=False, with_seed=True)
+    np.testing.assert_allclose(log_prob(tf.constant(x), tf.constant([3, 4])),
+                               flow.log_prob(x, seed=(3, 4)), rtol=1e-6)
+    np.testing.assert_allclose(flow.log_prob_function()(tf.constant(x)).shape, [7])
+    sample = flow.sample_function(jit_compile=False)
+    np.testing.assert_allclose(sample(tf.constant(5), tf.constant([1, 2])),
+                               flow.sample(5, seed=(1, 2)), rtol=1e-6)
+    exact = coupling_flow()
+    np.testing.assert_allclose(exact.log_prob_function()(tf.constant(x)), exact.log_prob(x),
+                               rtol=1e-5, atol=1e-5)  # XLA: same values up to rounding
+    assert flow.sample_function()(tf.constant(4), tf.constant([0, 1])).shape == (4, 2)

@@ -133,6 +133,31 @@ class Flow(FitMixin, keras.Model):
             training=training,
         )
 
+    def log_prob_function(self, *, jit_compile: bool = True, with_seed: bool = False):
+        """A compiled `log_prob` for repeated calls: evaluation loops, serving, small batches.
+
+        Returns a concrete TensorFlow function of x ([batch] + event, the data dtype), and of
+        a seed ([2] int32) with `with_seed`; without, a lower-bound flow uses the seed (0, 0).
+        Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
+        shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
+        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). Under XLA a
+        seed fed in at run time draws other numbers than eager execution does for that seed
+        (TensorFlow's XLA random kernels); pass `jit_compile=False` to reproduce eager draws.
+        """
+        dtype = tf.int32 if self.integer_data else tf.as_dtype(self.dtype)
+        x_spec = tf.TensorSpec([None] + self.event_shape.as_list(), dtype)
+        if with_seed:
+            fn = tf.function(lambda x, seed: self.log_prob(x, seed=seed), jit_compile=jit_compile)
+            return fn.get_concrete_function(x_spec, tf.TensorSpec([2], tf.int32))
+        fn = tf.function(lambda x: self.log_prob(x, seed=(0, 0)), jit_compile=jit_compile)
+        return fn.get_concrete_function(x_spec)
+
+    def sample_function(self, *, jit_compile: bool = True):
+        """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar and seed
+        [2] int32; see `log_prob_function`."""
+        fn = tf.function(lambda n, seed: self.sample(n, seed=seed), jit_compile=jit_compile)
+        return fn.get_concrete_function(tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32))
+
     def initialize(self, x, *, condition=None):
         """Data-dependent initialisation (ActNorm, as Glow): one eager pass over a batch of x.
 

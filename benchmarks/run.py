@@ -427,7 +427,7 @@ def main(argv=None):
         "Times are wall clock on this CPU: compare within a table, not across machines.", "",
     ]
     with open(args.output, "w") as f:
-        f.write("\n".join(header) + "\n\n".join(parts) + "\n")
+        f.write("\n".join(header) + "\n" + "\n\n".join(parts) + "\n")
     print(f"wrote {args.output}")
 
 

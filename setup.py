@@ -19,10 +19,11 @@ setup(
         "tensorflow-datasets",
         "tensorboard",
         "matplotlib",
+        "scipy",
     ],
     extras_require={
         "examples": ["scikit-learn"],
-        "test": ["pytest", "pytest-xdist", "hypothesis", "scipy", "scikit-learn"],
+        "test": ["pytest", "pytest-xdist", "hypothesis", "scikit-learn"],
     },
     license="Apache-2.0",
 )

@@ -1,0 +1,37 @@
+"""Property-based checks (hypothesis) of the bijections hidden inside the surjections."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import tfp_survae as ts
+from tfp_survae.transforms.surjections.max import join_max, split_max
+
+finite = st.floats(-50, 50, allow_nan=False, width=32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(2, 6)), elements=finite,
+              unique=True))
+def test_max_split_and_join_are_inverse(t):
+    z, k, gaps = split_max(t)
+    np.testing.assert_array_equal(z, t.max(-1))
+    assert np.all(gaps.numpy() > 0)
+    np.testing.assert_allclose(join_max(z, k, gaps), t, rtol=1e-6, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(2, 5)), elements=finite))
+def test_sort_and_abs_right_inverse(x):
+    for layer in (ts.Sort(), ts.Abs()):
+        z = layer.inverse(x)
+        x_again = layer.forward(z, seed=(1, 2))
+        np.testing.assert_array_equal(layer.inverse(x_again), z)  # inverse(forward(z)) == z
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.tuples(st.integers(-2**40, 2**40), st.integers(-2**40, 2**40)))
+def test_any_integer_pair_is_a_seed(pair):
+    seed = ts._utils.to_stateless_seed(pair)
+    assert seed.shape == (2,) and seed.dtype.name == "int32"

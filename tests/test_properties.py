@@ -8,10 +8,12 @@ from hypothesis.extra.numpy import arrays
 import tfp_survae as ts
 from tfp_survae.transforms.surjections.max import join_max, split_max
 
-finite = st.floats(-50, 50, allow_nan=False, width=32)
+# Multiples of 1/8: exact in float32, and distinct values differ by far more than the
+# subnormal range that TensorFlow's CPU kernels flush to zero.
+finite = st.integers(-400, 400).map(lambda i: i / 8.0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(2, 6)), elements=finite,
               unique=True))
 def test_max_split_and_join_are_inverse(t):
@@ -21,7 +23,7 @@ def test_max_split_and_join_are_inverse(t):
     np.testing.assert_allclose(join_max(z, k, gaps), t, rtol=1e-6, atol=1e-5)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(2, 5)), elements=finite))
 def test_sort_and_abs_right_inverse(x):
     for layer in (ts.Sort(), ts.Abs()):
@@ -30,7 +32,7 @@ def test_sort_and_abs_right_inverse(x):
         np.testing.assert_array_equal(layer.inverse(x_again), z)  # inverse(forward(z)) == z
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(st.tuples(st.integers(-2**40, 2**40), st.integers(-2**40, 2**40)))
 def test_any_integer_pair_is_a_seed(pair):
     seed = ts._utils.to_stateless_seed(pair)

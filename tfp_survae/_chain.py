@@ -13,6 +13,11 @@ from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms.base import Sequential, Transform
 
 
+def is_exact(base, chain) -> bool:
+    """True when every transform is exact (or enumerated) and the base is not a lower bound."""
+    return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
+
+
 def flatten(transforms) -> list:
     chain = []
     for t in transforms:

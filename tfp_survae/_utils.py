@@ -78,6 +78,17 @@ def sum_except_batch(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=-1)
 
 
+def nats_to_bits_per_dim(nll, dims: int):
+    """Negative log-likelihood in nats per example -> bits per dimension."""
+    return nll / (dims * math.log(2.0))
+
+
+def any_negative(t: tf.Tensor) -> tf.Tensor:
+    """[batch] booleans: does the example hold a negative element (outside an image of |.|,
+    max(., 0))?"""
+    return tf.reduce_any(tf.reshape(t < 0, [tf.shape(t)[0], -1]), axis=-1)
+
+
 def num_elements(shape: Sequence[int]) -> int:
     return int(math.prod(int(d) for d in shape))
 

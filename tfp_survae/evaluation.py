@@ -99,8 +99,7 @@ def bits_per_dim(log_prob, event_shape) -> tf.Tensor:
     dims = int(event_shape) if isinstance(event_shape, (int, np.integer)) else (
         _utils.num_elements(tf.TensorShape(event_shape).as_list())
     )
-    log_prob = tf.convert_to_tensor(log_prob)
-    return -log_prob / (dims * math.log(2.0))
+    return _utils.nats_to_bits_per_dim(-tf.convert_to_tensor(log_prob), dims)
 
 
 def evaluate(flow, dataset, *, k: int = 1, batch_k: int | None = None, seed=None,
@@ -137,13 +136,13 @@ def evaluate(flow, dataset, *, k: int = 1, batch_k: int | None = None, seed=None
         count += int(values.shape[0])
         if bar is not None:
             nll = -total / count
-            bpd = nll / (flow.num_dims * math.log(2.0))
+            bpd = _utils.nats_to_bits_per_dim(nll, flow.num_dims)
             bar.update(step + 1, values=[("nll", nll), ("bits_per_dim", bpd)])
     if count == 0:
         raise ValueError("evaluate received an empty dataset.")
     nll = -total / count
     return {
         "nll": nll,
-        "bits_per_dim": nll / (flow.num_dims * math.log(2.0)),
+        "bits_per_dim": _utils.nats_to_bits_per_dim(nll, flow.num_dims),
         "num_examples": count,
     }

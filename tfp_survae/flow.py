@@ -90,8 +90,7 @@ class Flow(FitMixin, keras.Model):
     @property
     def is_exact(self) -> bool:
         """True when `log_prob` is the exact log-likelihood (no lower-bound transform)."""
-        base_exact = self.base.is_exact if isinstance(self.base, Flow) else True
-        return base_exact and all(not t.lower_bound or t.exact for t in self._chain)
+        return _chain.is_exact(self.base, self._chain)
 
     @property
     def integer_data(self) -> bool:

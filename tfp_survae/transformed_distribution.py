@@ -77,8 +77,7 @@ class TransformedDistribution(tfd.Distribution):
 
     @property
     def is_exact(self) -> bool:
-        base_exact = self._base.is_exact if isinstance(self._base, Flow) else True
-        return base_exact and all(not t.lower_bound or t.exact for t in self._chain)
+        return _chain.is_exact(self._base, self._chain)
 
     def _batch_shape(self):
         return self._base_batch_shape

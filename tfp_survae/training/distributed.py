@@ -8,13 +8,14 @@ on `TPUStrategy`, with the same metrics, checkpoints and callbacks.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from typing import Callable
 
 import keras
 import tensorflow as tf
+
+from tfp_survae import _utils
 
 __all__ = ["distributed_fit"]
 
@@ -112,7 +113,7 @@ def distributed_fit(
             total += float(train_steps(iterator, tf.constant(steps)))
             done += steps
         nll = total / steps_per_epoch
-        logs = {"loss": nll, "bits_per_dim": nll / (dims * math.log(2.0))}
+        logs = {"loss": nll, "bits_per_dim": _utils.nats_to_bits_per_dim(nll, dims)}
         history["loss"].append(nll)
         history["bits_per_dim"].append(logs["bits_per_dim"])
         epoch_counter.assign(epoch + 1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfp_survae import _utils
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION"]
 
@@ -128,7 +129,7 @@ class FitMixin:
 
     def _update_metrics(self, nll):
         self._nll_tracker.update_state(nll)
-        self._bpd_tracker.update_state(nll / (self.num_dims * math.log(2.0)))
+        self._bpd_tracker.update_state(_utils.nats_to_bits_per_dim(nll, self.num_dims))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):

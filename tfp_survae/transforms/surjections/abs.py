@@ -164,7 +164,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         signs = self._sample_signs(logits, folded, seed)
         log_q = self._sign_log_prob(signs, logits)
         z = self._apply_signs(x, signs)
-        outside = tf.reduce_any(tf.reshape(folded < 0, [tf.shape(x)[0], -1]), axis=-1)
+        outside = _utils.any_negative(folded)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), -log_q)
         if logits is None:
             return z, log_det
@@ -183,7 +183,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         patterns = tf.constant(patterns, x.dtype)  # [P, n]: every sign pattern
         shape = tf.concat([[2**n, 1], tf.shape(folded)[1:]], axis=0)
         signs = tf.reshape(patterns, shape) * tf.ones_like(folded)[None]
-        outside = tf.reduce_any(tf.reshape(folded < 0, [tf.shape(x)[0], -1]), axis=-1)
+        outside = _utils.any_negative(folded)
         log_w = tf.where(outside, tf.constant(-math.inf, x.dtype),
                          tf.zeros([tf.shape(x)[0]], x.dtype))
         return self._apply_signs(x[None], signs), log_w

@@ -96,7 +96,7 @@ class GenerativeReLU(Surjection, kind="generative"):
         zero = tf.equal(x, 0.0)
         per = self.encoder.log_prob_elements(g, context=x)
         log_det = -_utils.sum_except_batch(tf.where(zero, per, tf.zeros_like(per)))
-        outside = tf.reduce_any(tf.reshape(x < 0, [tf.shape(x)[0], -1]), axis=-1)
+        outside = _utils.any_negative(x)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), log_det)
         return tf.where(zero, -g, x), log_det
 

@@ -64,3 +64,32 @@ def test_connections(tmp_path):
                                 "--iwbo_k", "2", "--output", str(tmp_path)])
     assert set(results["dequantization"]) == {"uniform", "variational"}
     assert (tmp_path / "digits_vae_flow_prior_samples.png").exists()
+
+
+def test_variational_inference(tmp_path):
+    import variational_inference
+
+    results = variational_inference.main(["--steps", "20", "--eval_samples", "1000",
+                                          "--output", str(tmp_path)])
+    assert results["gap"] > -0.05  # ELBO <= log Z, up to Monte Carlo error
+    assert (tmp_path / "vi_banana.png").exists()
+
+
+def test_neutra(tmp_path):
+    import neutra
+
+    results = neutra.main(["--vi_steps", "20", "--chains", "2", "--results", "20", "--burnin",
+                           "10", "--output", str(tmp_path)])
+    assert set(results) == {"hmc", "neutra_hmc", "ratio"}
+    assert (tmp_path / "neutra_banana.png").exists()
+
+
+@pytest.mark.slow
+def test_serving_load_test(tmp_path):
+    import serving
+
+    results = serving.main(["--epochs", "1", "--requests", "800", "--output", str(tmp_path)])
+    for name in ("abs_flow", "augmented_flow"):
+        assert results[name]["requests"] == 800
+        assert results[name]["wrong_answers"] == 0
+        assert results[name]["max_ms"] < 10_000

@@ -159,7 +159,7 @@ def test_compile_refuses_a_loss():
 
 def test_compiled_functions_match_the_methods():
     flow = ts.Flow(ts.StandardNormal([3]), [ts.Augment(1), ts.AffineCoupling(
-        ts.MLP([8], 2, output_initializer="glorot_uniform"))])
+        ts.MLP([8], 4, output_initializer="glorot_uniform"))])
     x = np.random.RandomState(0).randn(7, 2).astype("float32")
     log_prob = flow.log_prob_function(jit_compile=False, with_seed=True)
     np.testing.assert_allclose(log_prob(tf.constant(x), tf.constant([3, 4])),

@@ -22,6 +22,7 @@ from tfp_survae.conditional_flow import (
 from tfp_survae.distributions import *  # noqa: F401,F403
 from tfp_survae.distributions import __all__ as _distributions
 from tfp_survae.flow import Flow
+from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.nn import MLP
 from tfp_survae.transformed_distribution import TransformedDistribution
 from tfp_survae.transforms import *  # noqa: F401,F403
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Flow",
     "TransformedDistribution",
+    "FlowBijector",
     "ConditionalFlow",
     "dequantization_flow",
     "image_dequantization_flow",

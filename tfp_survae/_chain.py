@@ -93,7 +93,8 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
     of the chain runs on every preimage and the results are combined by logsumexp. Transforms
     that sample a discrete choice from a learned distribution report its log-probability; it
     enters a score-function surrogate that leaves the value unchanged but gives the ELBO gradient
-    of that distribution (with a leave-one-out baseline).
+    of that distribution (with a leave-one-out baseline). The caller has checked x (dtype, shape,
+    values) once; the transforms check dtypes and shapes but do not scan the values again.
     """
     seeds = _utils.split_seed(seed, len(chain) + 1)
     batch = tf.shape(x)[0]
@@ -110,7 +111,7 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
             copies *= num
             continue
         x, log_det, part_score = t.inverse_with_score(
-            x, seed=s, condition=condition, training=training
+            x, seed=s, condition=condition, training=training, validate=False
         )
         total = log_det if total is None else total + log_det
         if part_score is not None:
@@ -134,13 +135,15 @@ def _score_surrogate(log_p, score):
 
 def chain_sample(chain, base_sample_and_log_prob, n, *, seed=None, condition=None,
                  with_log_prob=False):
-    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V."""
+    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
+
+    The caller has checked its inputs: the transforms do not scan the values again."""
     seeds = _utils.split_seed(seed, len(chain) + 1)
     z, log_p = base_sample_and_log_prob(n, condition, seeds[-1])
     for t, s in zip(reversed(chain), reversed(seeds[:-1])):
         if with_log_prob:
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition)
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
             log_p = log_p + log_det
         else:
-            z = t.forward(z, seed=s, condition=condition)
+            z = t.forward(z, seed=s, condition=condition, validate=False)
     return z, log_p

@@ -17,7 +17,7 @@ def network_logits(owner: str, network, inputs, event_shape, dtype, what: str, t
     The network may output that shape or any shape with the same number of values per example
     (e.g. flat logits); anything else is a ValueError naming both shapes.
     """
-    out = tf.cast(network(inputs, training=training), dtype)
+    out = tf.cast(_utils.run_network(owner, network, inputs, training=training), dtype)
     event_shape = [int(d) for d in event_shape]
     want = int(np.prod(event_shape)) if event_shape else 1
     have = out.shape[1:].num_elements()

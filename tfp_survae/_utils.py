@@ -9,27 +9,95 @@ import numpy as np
 import tensorflow as tf
 
 
-def to_stateless_seed(seed) -> tf.Tensor:
-    """Returns `seed` as a shape-[2] int32 tensor for `tf.random.stateless_*` and TFP.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
-    Accepts an `(int, int)` tuple or list, a shape-[2] integer tensor or array, or a single int
-    (expanded to `(seed, 0)`).
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def to_stateless_seed(seed) -> tf.Tensor:
+    """The one conversion of a stateless seed to a shape-[2] int32 tensor, used everywhere.
+
+    Accepted, with the same draws locally and in an exported SavedModel fed the same pair:
+
+    * a pair `(a, b)` (tuple, list or array) of integers in the int32 range [-2**31, 2**31 - 1],
+      used as they are: `seed=(a, b)` equals the served `seed=[a, b]`;
+    * a single integer `a` in that range, which means the pair `(a, 0)`;
+    * a shape-[2] integer tensor: int32 as it is; another integer dtype, eagerly, after the same
+      range check. Inside a compiled function a non-int32 tensor (a Keras seed generator's
+      int64 state) is folded modulo 2**31 - 1.
+
+    Floats, booleans, strings, other lengths and out-of-range values raise a TypeError or
+    ValueError naming what was received.
     """
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    if _is_int(seed):
         seed = (int(seed), 0)
-    if isinstance(seed, (tuple, list)):
-        if len(seed) != 2:
+    if isinstance(seed, (tuple, list, np.ndarray)):
+        values = list(np.asarray(seed, dtype=object).ravel()) if isinstance(seed, np.ndarray) \
+            else list(seed)
+        if isinstance(seed, np.ndarray) and seed.shape != (2,) or len(values) != 2:
             raise ValueError(f"A stateless seed is a pair of integers; received {seed!r}.")
-        seed = np.asarray(seed, dtype=np.int64)
+        if not all(_is_int(v) for v in values):
+            raise TypeError(
+                "A stateless seed is a pair of integers; received "
+                f"{seed!r} (types {[type(v).__name__ for v in values]})."
+            )
+        if not all(INT32_MIN <= int(v) <= INT32_MAX for v in values):
+            raise ValueError(
+                f"A stateless seed's integers lie in the int32 range [{INT32_MIN}, {INT32_MAX}]; "
+                f"received {seed!r}."
+            )
+        return tf.constant([int(v) for v in values], tf.int32)
+    if not isinstance(seed, (tf.Tensor, tf.Variable)):
+        raise TypeError(
+            "A stateless seed is an int, a pair of ints or a shape-[2] integer tensor; received "
+            f"{type(seed).__name__}: {seed!r}."
+        )
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer:
         raise TypeError(f"A stateless seed must hold integers; received dtype {seed.dtype.name}.")
     if seed.shape.rank is not None and seed.shape != (2,):
         raise ValueError(f"A stateless seed has shape [2]; received shape {seed.shape}.")
-    if seed.dtype != tf.int32:
-        # Fold 64-bit values into int32 without overflow errors.
-        seed = tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
-    return seed
+    if seed.dtype == tf.int32:
+        return seed
+    if tf.executing_eagerly():
+        return to_stateless_seed(tuple(int(v) for v in seed.numpy()))
+    return tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
+
+
+def check_count(owner: str, what: str, value, *, minimum: int, maximum: int = INT32_MAX,
+                hint: str = ""):
+    """A count argument (a sample size n, a number k of importance samples): a Python or NumPy
+    integer, or an integer scalar tensor, in [minimum, maximum]. Returns it unchanged.
+
+    Symbolic tensors are checked in the graph (InvalidArgumentError); anything else that is not
+    an integer raises a TypeError, and a value out of range a ValueError.
+    """
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        if not value.dtype.is_integer:
+            raise TypeError(f"{owner}: {what} must be an integer; received a {value.dtype.name} "
+                            "tensor.")
+        if value.shape.rank not in (None, 0):
+            raise ValueError(f"{owner}: {what} must be a scalar; received shape {value.shape}.")
+        if not tf.executing_eagerly():
+            wide = tf.cast(value, tf.int64)
+            check = tf.debugging.Assert(
+                tf.logical_and(wide >= minimum, wide <= maximum),
+                [f"[tfp_survae] {owner}: {what} must lie in [{minimum}, {maximum}]{hint}; "
+                 "received", wide])
+            with tf.control_dependencies([check]):
+                return tf.identity(value)
+        number = int(value.numpy())
+    elif _is_int(value):
+        number = int(value)
+    else:
+        raise TypeError(f"{owner}: {what} must be an integer; received {type(value).__name__}: "
+                        f"{value!r}.")
+    if not minimum <= number <= maximum:
+        raise ValueError(f"{owner}: {what} must lie in [{minimum}, {maximum}]{hint}; received "
+                         f"{number}.")
+    return value
 
 
 def seed_or_random(seed) -> tf.Tensor:
@@ -147,6 +215,73 @@ def as_integer(owner: str, what: str, x) -> tf.Tensor:
     return tf.convert_to_tensor(array)
 
 
+def backing_variables(layers, *, trainable_only: bool = False) -> list:
+    """The `tf.Variable`s behind the Keras variables of `layers`, each once, in order.
+
+    Keras 3 variables are invisible to `tf.Module` and to TFP's optimizers; the `tf.Variable`
+    each one wraps is the same storage, so training it trains the layer.
+    """
+    found, seen = [], set()
+    for layer in layers:
+        for v in layer.trainable_variables if trainable_only else layer.variables:
+            backing = getattr(v, "value", v)
+            if not isinstance(backing, tf.Variable):
+                backing = v
+            if id(backing) not in seen:
+                seen.add(id(backing))
+                found.append(backing)
+    return found
+
+
+FLOAT16_MAX = 65504.0
+
+
+def run_network(owner: str, network, inputs, **kwargs):
+    """Calls `network` on `inputs`. A network computing in float16 (mixed_float16) would turn a
+    finite input beyond the float16 range (|x| > 65504) into Inf and its output into NaN; such
+    an input raises a ValueError instead (a check op in graphs) that says what to change."""
+    if getattr(network, "compute_dtype", None) == "float16" and inputs.dtype != tf.float16:
+        message = (f"{owner}: a network computing in float16 (mixed_float16) received values "
+                   f"beyond the float16 range (|x| > {FLOAT16_MAX:g}), which it would turn into "
+                   "Inf and NaN. Rescale the data, or use the 'mixed_bfloat16' or 'float32' "
+                   "policy.")
+        too_large = tf.reduce_any(tf.abs(tf.cast(inputs, tf.float32)) > FLOAT16_MAX)
+        if tf.executing_eagerly():
+            if bool(too_large):
+                raise ValueError(message)
+        else:
+            check = tf.debugging.Assert(tf.logical_not(too_large), [f"[tfp_survae] {message}"])
+            with tf.control_dependencies([check]):
+                inputs = tf.identity(inputs)
+    return network(inputs, **kwargs)
+
+
+def check_network_output(owner: str, network, input_event, expected_event, dtype,
+                         role: str) -> None:
+    """Raises a ValueError unless `network` maps [batch] + `input_event` to exactly
+    [batch] + `expected_event` (checked when the layer is built, so a network of the wrong
+    width can never broadcast into a wrong likelihood).
+
+    Uses the network's `compute_output_shape`, or one call on a batch of zeros where it has
+    none.
+    """
+    input_shape = (None,) + tuple(int(d) for d in input_event)
+    try:
+        produced = tf.TensorShape(network.compute_output_shape(input_shape))
+    except Exception:  # noqa: BLE001 (layers without a shape function)
+        produced = None
+    if produced is None or produced.rank is None or not produced[1:].is_fully_defined():
+        probe = tf.zeros((1,) + input_shape[1:], dtype)
+        produced = network(probe).shape
+    expected = [int(d) for d in expected_event]
+    if produced[1:].as_list() != expected:
+        raise ValueError(
+            f"{owner}: {role} must map inputs of shape {list(input_shape)} to outputs of shape "
+            f"{[None] + expected}; it gives {produced.as_list()}. Set the network's output "
+            f"width to {expected[-1]}."
+        )
+
+
 def _is_serialized_keras_object(value) -> bool:
     return isinstance(value, dict) and "class_name" in value and "config" in value
 
@@ -166,17 +301,24 @@ def deserialize_sublayers(config: dict) -> dict:
     return out
 
 
-def check_finite(owner: str, x: tf.Tensor) -> tf.Tensor:
-    """x, after checking it holds no NaN or Inf (ValueError eagerly, a check op in graphs)."""
+def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True):
+    """The one data check used by `Flow` and by every transform's public methods: x must be
+    [batch] + `event_shape` (a static check) and, with `finite`, hold no NaN or Inf (a
+    ValueError eagerly; a check op in graphs, which `fit`, `evaluate` and `predict` report as a
+    ValueError and which XLA compiles away). Returns x."""
+    check_event_shape(owner, what, x, event_shape)
+    if not finite:
+        return x
     if tf.executing_eagerly():
-        bad = np.argwhere(~np.isfinite(x.numpy()))
+        values = x.numpy()
+        bad = np.argwhere(~np.isfinite(values))
         if len(bad):
             raise ValueError(
-                f"{owner}: data x contains NaN or Inf ({len(bad)} values; the first at index "
-                f"{tuple(int(i) for i in bad[0])}: {x.numpy()[tuple(bad[0])]})."
+                f"{owner}: {what} contains NaN or Inf ({len(bad)} values; the first at index "
+                f"{tuple(int(i) for i in bad[0])}: {values[tuple(bad[0])]})."
             )
         return x
-    return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: data x contains NaN or Inf")
+    return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
 
 
 def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:

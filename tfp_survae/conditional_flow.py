@@ -36,6 +36,10 @@ class ConditionalFlow(ConditionalDistribution):
     def is_conditional(self) -> bool:
         return self.flow.condition_shape is not None
 
+    @property
+    def reparameterized(self) -> bool:
+        return self.flow.reparameterized
+
     def build(self, context_shape=None):
         if context_shape is None or self.flow.condition_shape is None:
             return

@@ -43,9 +43,7 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
       batch_k: importance samples per chunk.
       condition: optional condition tensor, one per example.
     """
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"iwbo needs k >= 1 importance samples; received k={k}.")
+    k = int(_utils.check_count("iwbo", "k (the number of importance samples)", k, minimum=1))
     x = flow.check_data(x)
     if flow.is_exact:
         return flow.log_prob(x, condition=condition)

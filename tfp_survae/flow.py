@@ -93,6 +93,12 @@ class Flow(FitMixin, keras.Model):
         return _chain.is_exact(self.base, self._chain)
 
     @property
+    def reparameterized(self) -> bool:
+        """True when `sample` is a differentiable map of reparameterized noise: the base is
+        reparameterized and so is every transform's forward (`reparameterized_forward`)."""
+        return self.base.reparameterized and all(t.reparameterized_forward for t in self._chain)
+
+    @property
     def integer_data(self) -> bool:
         return bool(self._chain) and self._chain[0].integer_data
 
@@ -108,22 +114,28 @@ class Flow(FitMixin, keras.Model):
         """Converts x to the flow's data dtype and checks its event shape and values.
 
         A wrong dtype or event shape raises a ValueError; so do NaN or Inf values (eagerly; in a
-        compiled function a check op raises, which `fit` reports as a ValueError).
+        compiled function a check op raises, which `fit` reports as a ValueError). The same
+        check (`_utils.check_values`) guards every transform's public methods.
         """
         owner = f"Flow '{self.name}'"
         if self.integer_data:
             x = _utils.as_integer(owner, "data x", x)
         else:
             x = _utils.as_float(owner, "data x", x, self.dtype)
-        _utils.check_event_shape(owner, "data x", x, self.event_shape)
-        if not self.integer_data:
-            x = _utils.check_finite(owner, x)
-        return x
+        return _utils.check_values(owner, "data x", x, self.event_shape,
+                                   finite=not self.integer_data)
 
     def log_prob(self, x, seed=None, *, condition=None, training=None):
-        """log p(x) (exact) or a one-sample ELBO estimate of it, shape [batch], in nats."""
+        """log p(x) (exact) or a one-sample ELBO estimate of it, shape [batch], in nats.
+
+        x is checked once here (dtype, event shape, NaN or Inf: a ValueError naming them), and
+        so is `condition` for a conditional flow. Called eagerly, a NaN result from finite data
+        (the values overflow the dtype) raises a ValueError too; inside `fit` a NaN loss stops
+        training and restores the last finite weights (`training.StopOnInvalidLoss`).
+        """
         x = self.check_data(x)
-        return _chain.chain_log_prob(
+        condition = self.check_condition(condition, x)
+        log_p = _chain.chain_log_prob(
             self._chain,
             lambda z, c, s: _chain.base_log_prob(self.base, z, c, s),
             x,
@@ -131,6 +143,34 @@ class Flow(FitMixin, keras.Model):
             condition=condition,
             training=training,
         )
+        if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(log_p))):
+            raise ValueError(
+                f"Flow '{self.name}': log_prob turned finite data into NaN (the values overflow "
+                f"{log_p.dtype.name}, or the weights have diverged); rescale the data or "
+                "compute in float64."
+            )
+        return log_p
+
+    def check_condition(self, condition, x=None):
+        """Checks `condition` against `condition_shape`: required, [batch] + condition_shape,
+        and a batch as large as x's; None passes through for an unconditional flow."""
+        owner = f"Flow '{self.name}'"
+        if self.condition_shape is None:
+            return condition
+        if condition is None:
+            raise ValueError(
+                f"{owner} is conditional (condition_shape={self.condition_shape}); pass "
+                "condition= with shape [batch] + condition_shape."
+            )
+        condition = _utils.as_float(owner, "condition", condition, self.dtype)
+        _utils.check_event_shape(owner, "condition", condition, self.condition_shape)
+        if x is not None and x.shape[0] is not None and condition.shape[0] is not None and \
+                x.shape[0] != condition.shape[0]:
+            raise ValueError(
+                f"{owner}: condition has {condition.shape[0]} rows but the data has "
+                f"{x.shape[0]}; pass one condition per example."
+            )
+        return condition
 
     def log_prob_function(self, *, jit_compile: bool = True, with_seed: bool = False):
         """A compiled `log_prob` for repeated calls: evaluation loops, serving, small batches.
@@ -139,23 +179,27 @@ class Flow(FitMixin, keras.Model):
         a seed ([2] int32) with `with_seed`; without, a lower-bound flow uses the seed (0, 0).
         Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
         shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
-        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). Under XLA a
-        seed fed in at run time draws other numbers than eager execution does for that seed
-        (TensorFlow's XLA random kernels); pass `jit_compile=False` to reproduce eager draws.
+        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). The shapes of
+        x and seed are checked in the graph, outside XLA: a wrong shape raises an
+        InvalidArgumentError naming the argument. Under XLA a seed fed in at run time draws
+        other numbers than eager execution does for that seed (TensorFlow's XLA random
+        kernels); pass `jit_compile=False` to reproduce eager draws.
         """
-        dtype = tf.int32 if self.integer_data else tf.as_dtype(self.dtype)
-        x_spec = tf.TensorSpec([None] + self.event_shape.as_list(), dtype)
-        if with_seed:
-            fn = tf.function(lambda x, seed: self.log_prob(x, seed=seed), jit_compile=jit_compile)
-            return fn.get_concrete_function(x_spec, tf.TensorSpec([2], tf.int32))
-        fn = tf.function(lambda x: self.log_prob(x, seed=(0, 0)), jit_compile=jit_compile)
-        return fn.get_concrete_function(x_spec)
+        from tfp_survae import _endpoints
 
-    def sample_function(self, *, jit_compile: bool = True):
-        """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar and seed
+        return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
+                                      with_seed=with_seed)
+
+    def sample_function(self, *, jit_compile: bool = True, max_sample_size: int | None = None):
+        """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
+        [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
         [2] int32; see `log_prob_function`."""
-        fn = tf.function(lambda n, seed: self.sample(n, seed=seed), jit_compile=jit_compile)
-        return fn.get_concrete_function(tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32))
+        from tfp_survae import _endpoints
+
+        limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
+            _endpoints.check_limit("max_sample_size", max_sample_size)
+        return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",
+                                    jit_compile=jit_compile)
 
     def initialize(self, x, *, condition=None):
         """Data-dependent initialisation (ActNorm, as Glow): one eager pass over a batch of x.
@@ -166,7 +210,13 @@ class Flow(FitMixin, keras.Model):
         self.log_prob(x, seed=(0, 0), condition=condition, training=True)
 
     def sample(self, n, seed=None, *, condition=None):
-        """Draws `n` examples x, shape [n] + event_shape, by running the forwards."""
+        """Draws `n` examples x, shape [n] + event_shape, by running the forwards.
+
+        `n` is a non-negative integer (or an integer scalar tensor). `seed` is a pair of int32
+        values (a, b), an int a (meaning (a, 0)) or a shape-[2] integer tensor; the same seed
+        gives the same draws here, in compiled functions and in an exported SavedModel.
+        """
+        n = _utils.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
         seed = self.seed_generator.next() if seed is None else seed
         x, _ = _chain.chain_sample(
             self._chain,
@@ -183,6 +233,7 @@ class Flow(FitMixin, keras.Model):
         For a flow with deterministic inverses the log-density is accumulated during sampling
         (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate).
         """
+        n = _utils.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
         seed = _utils.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
         one_pass = all(not t.stochastic_inverse for t in self._chain)
         sample_seed, density_seed = _utils.split_seed(seed, 2)
@@ -210,6 +261,20 @@ class Flow(FitMixin, keras.Model):
         from tfp_survae.transformed_distribution import TransformedDistribution
 
         return TransformedDistribution(self.base, self._chain)
+
+    def as_bijector(self):
+        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x) sharing the
+        same layers and variables; see `tfp_survae.FlowBijector`.
+
+        Raises a ValueError naming the first transform that is not a bijection.
+        """
+        from tfp_survae.flow_bijector import FlowBijector
+
+        latent = self.event_shape
+        for t in self._chain:
+            latent = t.inverse_event_shape(latent)
+        return FlowBijector(self._chain, self.event_shape, latent, dtype=self.dtype,
+                            name=f"{self.name}_bijector")
 
     # ----------------------------------------------------------------------------------------
     # Keras.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain
+from tfp_survae import _chain, _utils
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.flow import Flow
 
@@ -13,21 +13,47 @@ tfd = tfp.distributions
 
 __all__ = ["TransformedDistribution"]
 
+_NO_CLOSED_FORM = (
+    "A SurVAE flow has no closed-form {what}. Estimate it by Monte Carlo from `sample` (and "
+    "`log_prob`), e.g. {example}."
+)
+
+
+def _no_closed_form(what: str, example: str):
+    raise NotImplementedError(_NO_CLOSED_FORM.format(what=what, example=example))
+
 
 class TransformedDistribution(tfd.Distribution):
     """A `tfd.Distribution` of x built from a base distribution and SurVAE transforms.
 
     The SurVAE counterpart of `tfd.TransformedDistribution`: `transforms` (data to latent) may be
     surjective or stochastic. `log_prob` is exact or a one-sample ELBO estimate exactly as
-    `Flow.log_prob`; `sample` runs the forwards. Leading sample and batch dimensions are
-    flattened through the transforms, so the distribution composes with `tfd.Independent`,
-    `tfd.Sample` and `tfd.JointDistribution*`. A base with a batch shape gives the distribution
-    that batch shape (the transforms are shared across it).
+    `Flow.log_prob`; `sample` runs the forwards.
+
+    It behaves as a TFP distribution in every respect a flow can honour:
+
+    * **Shapes.** A base with a batch shape gives the distribution that batch shape (the
+      transforms are shared across it). `log_prob` takes any leading sample dimensions and
+      broadcasts them against the batch shape, as TFP does: with batch shape [3] and event [4], x
+      of shape [7, 1, 4] gives [7, 3] and x of shape [4] gives [3]. So the view composes with
+      `tfd.Independent`, `tfd.Sample`, `tfd.MixtureSameFamily`, `tfd.Mixture` and the
+      `tfd.JointDistribution*` family.
+    * **Variables.** `variables` and `trainable_variables` are exactly the variables of the base
+      and the transforms (the `tf.Variable`s behind their Keras variables), so `tf.Module`
+      collection, `tfp.math.minimize` and `tfp.vi.fit_surrogate_posterior` find them without a
+      variable list. They are live: training the view trains the flow and the reverse.
+    * **Reparameterization.** `FULLY_REPARAMETERIZED` when the base is and every transform's
+      forward is a differentiable map of reparameterized noise (`reparameterized_forward`);
+      otherwise `NOT_REPARAMETERIZED` (a learned discrete choice, a non-reparameterized decoder,
+      rounding).
+    * Statistics with no closed form (`mean`, `variance`, `entropy`, `cdf`, `quantile`, KL
+      divergences, ...) raise a NotImplementedError that says how to estimate them.
 
     Args:
       distribution: the base: a `tfd.Distribution`, a tfp_survae distribution layer or a `Flow`
         (layers stay live: trained variables are read on every call).
       transforms: Transform layers, from data to latent.
+      event_shape: the data event shape, when it cannot be inferred from the base.
     """
 
     def __init__(self, distribution, transforms, *, event_shape=None, validate_args=False,
@@ -39,23 +65,32 @@ class TransformedDistribution(tfd.Distribution):
             base_event = distribution.event_shape
             self._base_batch_shape = distribution.batch_shape
             dtype = distribution.dtype
+            base_reparameterized = (
+                distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
+            )
         elif isinstance(distribution, (ConditionalDistribution, Flow)):
             base_event = distribution.event_shape
             self._base_batch_shape = tf.TensorShape([])
             dtype = tf.as_dtype(distribution.dtype)
+            base_reparameterized = distribution.reparameterized
         else:
             raise TypeError(
                 "TransformedDistribution takes a tfd.Distribution, a tfp_survae distribution "
                 f"layer or a Flow as its base; received {type(distribution).__name__}."
             )
+        if not self._base_batch_shape.is_fully_defined():
+            raise ValueError(
+                "TransformedDistribution needs a base with a static batch shape; received "
+                f"{self._base_batch_shape}."
+            )
         self._data_event_shape = _chain.build_chain(self._chain, base_event, event_shape)
         self._integer_data = bool(self._chain) and self._chain[0].integer_data
-        all_bijective = all(t.bijective for t in self._chain)
-        reparameterized = (
-            isinstance(distribution, tfd.Distribution)
-            and distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
-            and all_bijective
+        reparameterized = base_reparameterized and all(
+            t.reparameterized_forward for t in self._chain
         )
+        self._layers = [t for t in self._chain]
+        if not isinstance(distribution, tfd.Distribution):
+            self._layers.insert(0, distribution)
         super().__init__(
             dtype=tf.int32 if self._integer_data else dtype,
             reparameterization_type=(
@@ -66,6 +101,8 @@ class TransformedDistribution(tfd.Distribution):
             parameters=parameters,
             name=name or "SurVAETransformedDistribution",
         )
+        # tf.Module collects variables by walking attributes: hold the flow's here too.
+        self._flow_variables = tuple(self.variables)
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
@@ -79,6 +116,30 @@ class TransformedDistribution(tfd.Distribution):
     def is_exact(self) -> bool:
         return _chain.is_exact(self._base, self._chain)
 
+    # ----------------------------------------------------------------------------------------
+    # Variables.
+
+    def _collect(self, trainable_only: bool) -> tuple:
+        found = _utils.backing_variables(self._layers, trainable_only=trainable_only)
+        if isinstance(self._base, tfd.Distribution):
+            base = self._base.trainable_variables if trainable_only else self._base.variables
+            known = {id(v) for v in found}
+            found += [v for v in base if id(v) not in known]
+        return tuple(found)
+
+    @property
+    def variables(self):
+        """Every variable of the base and the transforms (live)."""
+        return self._collect(trainable_only=False)
+
+    @property
+    def trainable_variables(self):
+        """The trainable variables of the base and the transforms (live)."""
+        return self._collect(trainable_only=True)
+
+    # ----------------------------------------------------------------------------------------
+    # Shapes.
+
     def _batch_shape(self):
         return self._base_batch_shape
 
@@ -91,41 +152,139 @@ class TransformedDistribution(tfd.Distribution):
     def _event_shape_tensor(self):
         return tf.constant(self._data_event_shape.as_list(), tf.int32)
 
+    def _flatten_value(self, x):
+        """x broadcast against the batch shape, then flattened to [-1] + event; also returns the
+        broadcast leading shape (sample dimensions, then batch)."""
+        event = self._data_event_shape
+        if self._integer_data:
+            x = _utils.as_integer(self.name, "value x", x)
+        else:
+            x = _utils.as_float(self.name, "value x", x, self.dtype)
+        if x.shape.rank is not None and (
+            x.shape.rank < event.rank or not x.shape[x.shape.rank - event.rank:]
+            .is_compatible_with(event)
+        ):
+            raise ValueError(
+                f"{self.name}: expected a value whose trailing dimensions are the event shape "
+                f"{event.as_list()}; received shape {x.shape.as_list()}."
+            )
+        leading = tf.shape(x)[: tf.rank(x) - event.rank]
+        if self._base_batch_shape.rank:
+            leading = tf.broadcast_dynamic_shape(leading, self._batch_shape_tensor())
+            x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
+        flat = tf.reshape(x, [-1] + event.as_list())
+        flat = _utils.check_values(self.name, "value x", flat, event,
+                                   finite=not self._integer_data)
+        return flat, leading
+
+    # ----------------------------------------------------------------------------------------
+    # Density and sampling.
+
     def _base_log_prob(self, z, condition, seed):
         if isinstance(self._base, tfd.Distribution):
             return self._base.log_prob(z)
         return _chain.base_log_prob(self._base, z, condition, seed)
 
     def _log_prob(self, x, seed=None, condition=None, training=None):
-        x = tf.convert_to_tensor(x)
-        event_rank = self._data_event_shape.rank
-        leading = tf.shape(x)[: tf.rank(x) - event_rank]
-        flat = tf.reshape(x, tf.concat([[-1], self._data_event_shape.as_list()], axis=0))
-        batch_rank = self._base_batch_shape.rank
+        flat, leading = self._flatten_value(x)
 
         def base_log_prob(z, c, s):
-            if batch_rank == 0:
+            if not self._base_batch_shape.rank:
                 return self._base_log_prob(z, c, s)
-            z_unflat = tf.reshape(z, tf.concat([leading, tf.shape(z)[1:]], axis=0))
-            return tf.reshape(self._base_log_prob(z_unflat, c, s), [-1])
+            # Restore the batch dimensions the base broadcasts over ([-1] absorbs the copies of
+            # an exact preimage enumeration).
+            z = tf.reshape(z, tf.concat([[-1], leading, tf.shape(z)[1:]], axis=0))
+            return tf.reshape(self._base_log_prob(z, c, s), [-1])
 
         log_p = _chain.chain_log_prob(
             self._chain, base_log_prob, flat, seed=seed, condition=condition, training=training
         )
         return tf.reshape(log_p, leading)
 
+    def _base_sample(self, n, seed, condition):
+        """Base samples [n] + batch + latent event, flattened to [-1] + latent event."""
+        if isinstance(self._base, tfd.Distribution):
+            z = self._base.sample(n, seed=seed)
+        else:
+            z, _ = _chain.base_sample_and_log_prob(self._base, n, condition, seed)
+        z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
+        leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
+        flat = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], axis=0))
+        return flat, leading
+
     def _sample_n(self, n, seed=None, condition=None):
         seed = tfp.random.sanitize_seed(seed)
         base_seed, chain_seed = tfp.random.split_seed(seed, 2)
-        if isinstance(self._base, tfd.Distribution):
-            z = self._base.sample(n, seed=base_seed)
-        else:
-            z, _ = _chain.base_sample_and_log_prob(self._base, n, condition, base_seed)
-        z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
-        leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
-        z = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], axis=0))
+        z, leading = self._base_sample(n, base_seed, condition)
         x, _ = _chain.chain_sample(
             self._chain, lambda m, c, s: (z, None), tf.shape(z)[0], seed=chain_seed,
             condition=condition,
         )
         return tf.reshape(x, tf.concat([leading, tf.shape(x)[1:]], axis=0))
+
+    def _sample_and_log_prob(self, sample_shape, seed, **kwargs):
+        if any(t.stochastic_inverse for t in self._chain) or self._base_batch_shape.rank:
+            return super()._sample_and_log_prob(sample_shape, seed=seed, **kwargs)
+        # One pass: every inverse is deterministic, so V accumulates along the forwards.
+        condition = kwargs.get("condition")
+        n = tf.reduce_prod(tf.cast(sample_shape, tf.int32))
+        seed = tfp.random.sanitize_seed(seed)
+        base_seed, chain_seed = tfp.random.split_seed(seed, 2)
+        z, _ = self._base_sample(n, base_seed, condition)
+        x, log_p = _chain.chain_sample(
+            self._chain, lambda m, c, s: (z, self._base_log_prob(z, c, s)), n,
+            seed=chain_seed, condition=condition, with_log_prob=True,
+        )
+        shape = tf.concat([tf.cast(sample_shape, tf.int32), tf.shape(x)[1:]], axis=0)
+        return tf.reshape(x, shape), tf.reshape(log_p, tf.cast(sample_shape, tf.int32))
+
+    # ----------------------------------------------------------------------------------------
+    # What a flow cannot compute in closed form.
+
+    def _mean(self, **kwargs):
+        _no_closed_form("mean", "tf.reduce_mean(dist.sample(10_000), axis=0)")
+
+    def _variance(self, **kwargs):
+        _no_closed_form("variance", "tf.math.reduce_variance(dist.sample(10_000), axis=0)")
+
+    def _stddev(self, **kwargs):
+        _no_closed_form("standard deviation", "tf.math.reduce_std(dist.sample(10_000), axis=0)")
+
+    def _covariance(self, **kwargs):
+        _no_closed_form("covariance", "tfp.stats.covariance(dist.sample(10_000))")
+
+    def _mode(self, **kwargs):
+        _no_closed_form("mode", "the sample with the largest log_prob among many")
+
+    def _entropy(self, **kwargs):
+        _no_closed_form("entropy", "-tf.reduce_mean(dist.log_prob(dist.sample(10_000)))")
+
+    def _cdf(self, value, **kwargs):
+        _no_closed_form("cdf", "the fraction of samples below the value")
+
+    def _log_cdf(self, value, **kwargs):
+        _no_closed_form("log cdf", "the log of the fraction of samples below the value")
+
+    def _survival_function(self, value, **kwargs):
+        _no_closed_form("survival function", "the fraction of samples above the value")
+
+    def _log_survival_function(self, value, **kwargs):
+        _no_closed_form("log survival function", "the log fraction of samples above the value")
+
+    def _quantile(self, value, **kwargs):
+        _no_closed_form("quantile", "tfp.stats.percentile(dist.sample(10_000), q)")
+
+    def _cross_entropy(self, other, **kwargs):
+        _no_closed_form("cross entropy", "-tf.reduce_mean(other.log_prob(dist.sample(10_000)))")
+
+
+def _kl_by_monte_carlo(a, b, name=None):
+    _no_closed_form(
+        "KL divergence",
+        "x = p.sample(10_000); tf.reduce_mean(p.log_prob(x) - q.log_prob(x)) for KL(p || q)",
+    )
+
+
+tfd.RegisterKL(TransformedDistribution, TransformedDistribution)(_kl_by_monte_carlo)
+tfd.RegisterKL(TransformedDistribution, tfd.Distribution)(_kl_by_monte_carlo)
+tfd.RegisterKL(tfd.Distribution, TransformedDistribution)(_kl_by_monte_carlo)

@@ -44,6 +44,12 @@ class ConditionalDistribution(keras.layers.Layer):
     def is_conditional(self) -> bool:
         return self.network is not None
 
+    @property
+    def reparameterized(self) -> bool:
+        """True when a sample is a differentiable function of its parameters (reparameterized
+        noise); False for discrete samples, whose gradients need a score function."""
+        return not self.discrete
+
     def build(self, context_shape=None):
         """Builds the network for contexts of `context_shape` (batch axis included)."""
         if self.network is not None and context_shape is not None and not self.network.built:
@@ -123,7 +129,7 @@ class ConditionalDistribution(keras.layers.Layer):
     def _params(self, context, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
-        out = tf.cast(self.network(context), dtype)
+        out = tf.cast(_utils.run_network(f"{type(self).__name__} '{self.name}'", self.network, context), dtype)
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
         if out.shape[-1] is not None and out.shape[-1] != expected_last:
@@ -176,6 +182,10 @@ class TFPDistribution(ConditionalDistribution):
         kwargs.setdefault("dtype", distribution.dtype)
         super().__init__(distribution.event_shape, **kwargs)
         self.tfp_distribution = distribution
+
+    @property
+    def reparameterized(self) -> bool:
+        return self.tfp_distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
 
     def distribution(self, context=None, num=None):
         return self.tfp_distribution

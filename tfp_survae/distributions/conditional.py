@@ -146,7 +146,7 @@ class ConditionalCategorical(ConditionalDistribution):
         self.num_classes = int(num_classes)
 
     def logits(self, context, dtype=None):
-        logits = tf.cast(self.network(self._context(context)), dtype or self.dtype)
+        logits = tf.cast(_utils.run_network(self.name, self.network, self._context(context)), dtype or self.dtype)
         expected = self.event_shape.as_list() + [self.num_classes]
         if logits.shape[1:].is_fully_defined() and logits.shape[1:].as_list() != expected:
             raise ValueError(
@@ -187,7 +187,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         super().__init__([int(num_items)], network=network, **kwargs)
 
     def log_scores(self, context, dtype=None):
-        scores = tf.cast(self.network(self._context(context)), dtype or self.dtype)
+        scores = tf.cast(_utils.run_network(self.name, self.network, self._context(context)), dtype or self.dtype)
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
     def distribution(self, context=None, num=None):

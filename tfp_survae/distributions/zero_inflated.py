@@ -51,6 +51,12 @@ class ZeroInflated(ConditionalDistribution):
         self.built = True
 
     @property
+    def reparameterized(self) -> bool:
+        # Whether an element is zero is a discrete choice; a learned pi has no reparameterized
+        # gradient.
+        return not self.zero_logits.trainable and self.positive.reparameterized
+
+    @property
     def zero_probability(self) -> tf.Tensor:
         return tf.sigmoid(tf.convert_to_tensor(self.zero_logits))
 

@@ -1,10 +1,10 @@
-"""Export a flow as a SavedModel for serving: plain TensorFlow, explicit seeds."""
+"""Export a flow as a SavedModel for serving: plain TensorFlow, explicit seeds, checked inputs."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from tfp_survae.evaluation import iwbo_loop
+from tfp_survae import _endpoints, _utils
 
 __all__ = ["export_flow", "DEFAULT_SEED"]
 
@@ -12,43 +12,49 @@ __all__ = ["export_flow", "DEFAULT_SEED"]
 DEFAULT_SEED = (0, 0)
 
 
-def export_flow(flow, path: str, *, iwbo_chunk: int = 100, verbose: bool = False) -> str:
+def export_flow(flow, path: str, *, iwbo_chunk: int = 100,
+                max_sample_size: int = _endpoints.DEFAULT_MAX_SAMPLE_SIZE,
+                max_iwbo_k: int = _endpoints.DEFAULT_MAX_IWBO_K) -> str:
     """Writes `flow` as a SavedModel that serves without Keras, TFP or tfp_survae.
 
-    Endpoints (also SavedModel signatures, listed by `saved_model_cli show --all`):
+    Endpoints (attributes of the loaded object, and SavedModel signatures of the same names,
+    listed by `saved_model_cli show --all`):
 
     * `log_prob(x)`: [batch] log-likelihoods in nats (for a lower-bound flow, the ELBO with
       the fixed seed DEFAULT_SEED);
-    * `sample(n, seed)`: n examples;
+    * `sample(n, seed)`: n examples, 0 <= n <= `max_sample_size`;
     * for a lower-bound flow, also `log_prob_with_seed(x, seed)` and `iwbo(x, k, seed)` (k
-      importance samples, in chunks of `iwbo_chunk`).
+      importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`).
 
-    Every random draw comes from the explicit int32 `seed` input ([2]), so the graph holds no
-    stateful random ops and equal seeds give equal results everywhere. Inputs are typed:
-    x is [None] + event shape in the flow's data dtype; a wrong shape or dtype is rejected.
+    What a client can rely on:
+
+    * Inputs are typed (x in the flow's data dtype, n, k and seed int32) and checked inside the
+      graph before any work: x must be [batch] + event shape, seed a pair [2], n and k scalars
+      in range. A bad request raises `tf.errors.InvalidArgumentError` whose message names the
+      endpoint and the argument (a wrong dtype: "input #i was expected to be a ... tensor").
+    * A rejected request leaves nothing behind: the endpoints are concrete functions, which take
+      no lock, so other threads are never blocked by it (a polymorphic `tf.function` with an
+      input signature keeps its lock after a binding error in TF 2.21).
+    * Every random draw comes from the explicit int32 `seed` input, so the graph holds no
+      stateful random ops: the served `sample(n, [a, b])` makes the same draws as
+      `flow.sample(n, seed=(a, b))`, and values agree to float32 rounding (the served graph
+      may fuse operations differently).
 
     Returns the path.
     """
-    import keras
-
-    dtype = tf.int32 if flow.integer_data else tf.as_dtype(flow.dtype)
-    x_spec = tf.TensorSpec([None] + flow.event_shape.as_list(), dtype, name="x")
-    seed_spec = tf.TensorSpec([2], tf.int32, name="seed")
-    count_spec = tf.TensorSpec([], tf.int32, name="n")
-    default_seed = tf.constant(DEFAULT_SEED, tf.int32)
-
-    archive = keras.export.ExportArchive()
-    archive.track(flow)
-    archive.add_endpoint("log_prob", lambda x: flow.log_prob(x, seed=default_seed),
-                         input_signature=[x_spec])
-    archive.add_endpoint("sample", lambda n, seed: flow.sample(n, seed=seed),
-                         input_signature=[count_spec, seed_spec])
+    max_sample_size = _endpoints.check_limit("max_sample_size", max_sample_size)
+    max_iwbo_k = _endpoints.check_limit("max_iwbo_k", max_iwbo_k)
+    iwbo_chunk = _endpoints.check_limit("iwbo_chunk", iwbo_chunk)
+    endpoints = {
+        "log_prob": _endpoints.log_prob_fn(flow, with_seed=False, default_seed=DEFAULT_SEED),
+        "sample": _endpoints.sample_fn(flow, max_sample_size=max_sample_size),
+    }
     if not flow.is_exact:
-        archive.add_endpoint("log_prob_with_seed", lambda x, seed: flow.log_prob(x, seed=seed),
-                             input_signature=[x_spec, seed_spec])
-        archive.add_endpoint(
-            "iwbo", lambda x, k, seed: iwbo_loop(flow, x, k, seed, iwbo_chunk),
-            input_signature=[x_spec, tf.TensorSpec([], tf.int32, name="k"), seed_spec],
-        )
-    archive.write_out(path, verbose=verbose)
+        endpoints["log_prob_with_seed"] = _endpoints.log_prob_fn(flow, where="log_prob_with_seed")
+        endpoints["iwbo"] = _endpoints.iwbo_fn(flow, chunk=iwbo_chunk, max_k=max_iwbo_k)
+    module = tf.Module()
+    module.flow_variables = _utils.backing_variables([flow])
+    for name, function in endpoints.items():
+        setattr(module, name, function)
+    tf.saved_model.save(module, path, signatures=endpoints)
     return path

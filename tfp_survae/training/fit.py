@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import keras
@@ -22,34 +23,92 @@ ERROR_TAG = "[tfp_survae]"
 
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
-    """Stops training when the loss becomes NaN or infinite, with a warning naming the batch.
+    """Stops training when the loss becomes NaN or infinite, restoring the last finite state.
 
-    `Flow.fit` adds it unless `stop_on_invalid_loss=False`. With steps_per_execution = N the
-    loss is seen every N batches, so the warning names the range of batches.
+    `Flow.fit` adds it unless `stop_on_invalid_loss=False`. After each call of the compiled
+    training loop (`steps_per_execution` batches) whose loss is finite and whose weights are
+    all finite, it keeps a copy of the model's variables and the optimizer's state. When the
+    loss turns NaN or infinite (NaN or Inf in the data under XLA, which compiles the data checks
+    away; data so large that the likelihood overflows; too large a learning rate), it puts that
+    copy back, so `fit` never leaves non-finite weights, stops training and warns, naming the
+    epoch and the range of batches in which it happened.
     """
 
     def __init__(self):
         super().__init__()
         self._epoch = 0
+        self._snapshot = None
         self.message = None
+
+    def _state(self):
+        variables = list(self.model.variables)
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            variables += list(optimizer.variables)
+        return variables
+
+    def _take_snapshot(self):
+        values = [np.array(v.numpy(), copy=True) for v in self._state()]
+        if all(np.all(np.isfinite(a)) for a in values if np.issubdtype(a.dtype, np.floating)):
+            self._snapshot = values
+
+    def _restore(self):
+        if self._snapshot is None:
+            return False
+        state = self._state()
+        if len(state) != len(self._snapshot):
+            return False
+        for variable, value in zip(state, self._snapshot):
+            variable.assign(value)
+        return True
+
+    def on_train_begin(self, logs=None):
+        self._take_snapshot()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or np.isfinite(loss):
+        if loss is None:
+            return
+        if np.isfinite(loss):
+            self._take_snapshot()
             return
         steps = getattr(self.model, "steps_per_execution", 1) or 1
         first = max(0, batch - steps + 1)
-        where = f"batch {batch}" if first == batch else f"batches {first}-{batch}"
+        last = batch
+        epoch_steps = (self.params or {}).get("steps")
+        if epoch_steps:
+            last = min(last, int(epoch_steps) - 1)
+        where = f"batch {last}" if first == last else f"batches {first}-{last}"
+        restored = self._restore()
         self.message = (
             f"Flow '{self.model.name}': the loss became {loss} at epoch {self._epoch + 1}, "
-            f"{where}; training stopped. NaN or Inf in the data, or too large a learning rate, "
-            "are the usual causes."
+            f"{where}; training stopped"
+            + (" and the weights and optimizer state were restored to their last finite values"
+               if restored else "")
+            + ". NaN or Inf in the data, data of extreme magnitude, or too large a learning "
+            "rate are the usual causes."
         )
         warnings.warn(self.message, RuntimeWarning, stacklevel=2)
         self.model.stop_training = True
+
+
+def _check_not_empty(method: str, x) -> None:
+    """Keras returns {} or [] for empty data; a flow raises instead."""
+    if x is None:
+        raise ValueError(f"{method}() needs data x; received None.")
+    if isinstance(x, tf.data.Dataset):
+        empty = int(x.cardinality()) == 0
+    elif isinstance(x, dict):
+        empty = any(len(np.asarray(v)) == 0 for v in x.values())
+    elif isinstance(x, (np.ndarray, tf.Tensor, list, tuple)):
+        empty = len(x) == 0 or (hasattr(x, "shape") and x.shape[0] == 0)
+    else:
+        return
+    if empty:
+        raise ValueError(f"{method}() received no data (an empty array or dataset).")
 
 
 class FitMixin:
@@ -93,15 +152,55 @@ class FitMixin:
             if not any(isinstance(c, StopOnInvalidLoss) for c in callbacks):
                 callbacks.append(StopOnInvalidLoss())
             kwargs["callbacks"] = callbacks
+        _check_not_empty("fit", x)
         self._initialize_on_first_batch(x, kwargs.get("batch_size"))
-        try:
+        self._build_optimizer()
+        with self._tagged_errors_as_value_errors():
             return super().fit(x, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """Keras `evaluate` on batches of data x: the loss in nats and bits/dim."""
+        if y is not None:
+            raise ValueError("A Flow models x alone; evaluate() takes no targets y.")
+        _check_not_empty("evaluate", x)
+        with self._tagged_errors_as_value_errors():
+            return super().evaluate(x, **kwargs)
+
+    def predict(self, x, **kwargs):
+        """Keras `predict`: log p(x) (or its ELBO) per example."""
+        _check_not_empty("predict", x)
+        with self._tagged_errors_as_value_errors():
+            return super().predict(x, **kwargs)
+
+    def _build_optimizer(self):
+        """Creates the optimizer's variables eagerly, before any compiled step: a step that
+        failed while tracing then cannot leave a half-initialised function behind."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            with self.distribute_strategy.scope():
+                optimizer.build(self.trainable_variables)
+
+    @contextlib.contextmanager
+    def _tagged_errors_as_value_errors(self):
+        """Turns the data checks' errors from compiled functions into ValueErrors, and drops
+        the compiled functions of a call that failed, so the next call traces afresh."""
+        try:
+            yield
         except tf.errors.InvalidArgumentError as error:
+            self._reset_compiled_functions()
             message = error.message
             if ERROR_TAG not in message:
                 raise
             first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0]
             raise ValueError(first.strip(" []")) from None
+        except BaseException:
+            self._reset_compiled_functions()
+            raise
+
+    def _reset_compiled_functions(self):
+        self.train_function = None
+        self.test_function = None
+        self.predict_function = None
 
     def _initialize_on_first_batch(self, x, batch_size=None):
         """Runs the first batch through `initialize` if a layer needs data-dependent setup."""

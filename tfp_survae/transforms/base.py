@@ -47,6 +47,8 @@ class Transform(keras.layers.Layer):
       lower_bound: V is a one-sample ELBO term (equal to `stochastic_inverse`).
       integer_data: x must hold integers (dequantization).
       min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
+      reparameterized_forward: `forward` is a differentiable map of z and of reparameterized
+        noise (see the property).
     """
 
     bijective = False
@@ -57,6 +59,7 @@ class Transform(keras.layers.Layer):
     exact = False
     owns_seed_generator = True  # composites leave seeding to their parts
     config_sublayers: tuple = ()  # attributes holding layers, serialized by get_config
+    differentiable_forward = True  # False where forward rounds (dequantization)
 
     def __init__(self, *, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -74,6 +77,25 @@ class Transform(keras.layers.Layer):
     @property
     def lower_bound(self) -> bool:
         return self.stochastic_inverse
+
+    @property
+    def reparameterized_forward(self) -> bool:
+        """True when `forward` is a differentiable map of z and of reparameterized noise, so
+        gradients of a sample statistic flow through `sample` (TFP's FULLY_REPARAMETERIZED).
+
+        False when the forward rounds (dequantization), samples a discrete choice from a learned
+        distribution (the `classifier` of an inference Abs, Max, MaxPool2D or Sort), or samples
+        from a distribution layer that is not reparameterized (the `decoder`). A fixed, uniform
+        discrete choice holds no parameters and keeps the forward reparameterized.
+        """
+        if not self.differentiable_forward:
+            return False
+        if not self.stochastic_forward:
+            return True
+        if getattr(self, "classifier", None) is not None:
+            return False
+        decoder = getattr(self, "decoder", None)
+        return decoder is None or decoder.reparameterized
 
     @property
     def event_shape(self) -> tf.TensorShape:
@@ -113,7 +135,12 @@ class Transform(keras.layers.Layer):
     # Public methods: argument checks, then the subclass's implementation.
 
     def inverse_and_log_det(self, x, *, seed=None, condition=None, training=None):
-        """Inference direction: x -> (z, V(x, z)) with V of shape [batch]."""
+        """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
+
+        x is checked first (`tfp_survae._utils.check_values`): its dtype, its event shape and,
+        for float data, that it holds no NaN or Inf (a ValueError naming them; in a compiled
+        function a check op, which XLA compiles away).
+        """
         z, log_det, _ = self.inverse_with_score(
             x, seed=seed, condition=condition, training=training
         )
@@ -123,26 +150,33 @@ class Transform(keras.layers.Layer):
         """Inference direction x -> z (drops V)."""
         return self.inverse_and_log_det(x, seed=seed, condition=condition, training=training)[0]
 
-    def inverse_with_score(self, x, *, seed=None, condition=None, training=None):
+    def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
+                           validate: bool = True):
         """`inverse_and_log_det` plus the log-probability of any learned discrete choice.
 
         Returns (z, V, score) where score is None unless the inverse sampled a discrete choice from
-        a learned distribution (see the class docstring). Used by `Flow`.
+        a learned distribution (see the class docstring). Used by `Flow`, which checks the data
+        once at its entry and passes `validate=False` (the dtype and shape are still checked; the
+        values are not scanned again).
         """
-        x = self._check_data(x)
+        x = self._check_data(x, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_inverse else None
         out = self._inverse_and_log_det(x, seed=seed, condition=condition, training=training)
         z, log_det = out[0], out[1]
         score = out[2] if len(out) > 2 else None
-        return z, self._check_log_det(log_det, x), score
+        log_det = self._check_log_det(log_det, x)
+        if validate:
+            z, log_det = self._check_results("inverse", z, log_det)
+        return z, log_det, score
 
-    def forward(self, z, *, seed=None, condition=None):
-        """Generative direction: z -> x."""
-        z = self._check_latent(z)
+    def forward(self, z, *, seed=None, condition=None, validate: bool = True):
+        """Generative direction: z -> x (z checked as x is in `inverse_and_log_det`)."""
+        z = self._check_latent(z, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_forward else None
-        return self._forward(z, seed=seed, condition=condition)
+        x = self._forward(z, seed=seed, condition=condition)
+        return self._check_results("forward", x)[0] if validate else x
 
-    def forward_and_log_det(self, z, *, seed=None, condition=None):
+    def forward_and_log_det(self, z, *, seed=None, condition=None, validate: bool = True):
         """Generative direction with the contribution: z -> (x, V(x, z)).
 
         V has the same meaning as in `inverse_and_log_det` (what the transform adds to log p(z)).
@@ -153,10 +187,11 @@ class Transform(keras.layers.Layer):
                 f"{self.name} ({type(self).__name__}) has a stochastic inverse, so V at a "
                 "forward sample is not defined; use inverse_and_log_det on the sample."
             )
-        z = self._check_latent(z)
+        z = self._check_latent(z, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_forward else None
         x, log_det = self._forward_and_log_det(z, seed=seed, condition=condition)
-        return x, self._check_log_det(log_det, z)
+        log_det = self._check_log_det(log_det, z)
+        return self._check_results("forward", x, log_det) if validate else (x, log_det)
 
     def call(self, inputs, training=None):
         """Keras entry point: `transform(x)` is `inverse_and_log_det(x)`."""
@@ -237,20 +272,43 @@ class Transform(keras.layers.Layer):
             return _utils.as_integer(self._owner, "data x", x)
         return _utils.as_float(self._owner, "data x", x, self.dtype)
 
-    def _check_data(self, x) -> tf.Tensor:
+    def _check_data(self, x, check_values: bool = True) -> tf.Tensor:
         x = self._convert_data(x)
         self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
-        _utils.check_event_shape(self._owner, "data x", x, self.event_shape)
-        return x
+        return _utils.check_values(self._owner, "data x", x, self.event_shape,
+                                   finite=check_values and not self.integer_data)
 
-    def _check_latent(self, z) -> tf.Tensor:
+    def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
         z = _utils.as_float(self._owner, "latent z", z, self.dtype)
         if not self.built and z.shape.rank:
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
-        _utils.check_event_shape(
-            self._owner, "latent z", z, self.inverse_event_shape(self.event_shape)
-        )
-        return z
+        return _utils.check_values(self._owner, "latent z", z,
+                                   self.inverse_event_shape(self.event_shape),
+                                   finite=check_values)
+
+    def _check_results(self, direction: str, out, log_det=None):
+        """Finite inputs must give finite outputs (and a V that is not NaN; -inf marks a point
+        outside the image of a surjection): float32 overflow of huge inputs, or a network that
+        diverged, raises a ValueError here rather than returning NaN (eagerly; a check op in
+        graphs)."""
+        message = (f"{self._owner}: the {direction} direction turned finite inputs into NaN or "
+                   "Inf (the values overflow this dtype, or the layer's weights have diverged); "
+                   "rescale the data or compute in float64")
+        results = [out] + ([] if log_det is None else [log_det])
+        if tf.executing_eagerly():
+            if out.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(out))) or (
+                    log_det is not None and bool(tf.reduce_any(tf.math.is_nan(log_det)))):
+                raise ValueError(message + ".")
+            return results
+        checks = []
+        if out.dtype.is_floating:
+            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(out)),
+                                              [f"[tfp_survae] {message}"]))
+        if log_det is not None:
+            checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(
+                log_det))), [f"[tfp_survae] {message}"]))
+        with tf.control_dependencies(checks):
+            return [tf.identity(r) for r in results]
 
     def _ensure_built(self, event_shape, what, tensor):
         if self.built:
@@ -259,6 +317,13 @@ class Transform(keras.layers.Layer):
             raise ValueError(
                 f"{self._owner}: expected {what} with a batch axis then the event; received a "
                 f"tensor of shape {tensor.shape}."
+            )
+        if not tf.TensorShape(event_shape).is_fully_defined():
+            raise ValueError(
+                f"{self._owner}: cannot build from {what} of shape {tensor.shape} (its event "
+                "shape is not fully known, as in a tf.function traced with None dimensions). "
+                "Build the layer first: layer.build((None, *event_shape)), or call it once "
+                "eagerly."
             )
         self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
 
@@ -357,6 +422,9 @@ class Sequential(Transform):
     stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
     stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
     integer_data = property(lambda self: bool(self.transforms) and self.transforms[0].integer_data)
+    reparameterized_forward = property(
+        lambda self: all(t.reparameterized_forward for t in self.transforms)
+    )
 
     @property
     def lower_bound(self) -> bool:
@@ -385,12 +453,13 @@ class Sequential(Transform):
     def _draw_seed(self, seed):
         return None if seed is None else _utils.to_stateless_seed(seed)
 
-    def inverse_with_score(self, x, *, seed=None, condition=None, training=None):
-        x = self._check_data(x)
+    def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
+                           validate: bool = True):
+        x = self._check_data(x, check_values=validate)
         total, score = 0.0, None
         for t, s in zip(self.transforms, _utils.split_seed(seed, len(self.transforms))):
             x, log_det, part_score = t.inverse_with_score(
-                x, seed=s, condition=condition, training=training
+                x, seed=s, condition=condition, training=training, validate=False
             )
             total = total + log_det
             if part_score is not None:
@@ -400,14 +469,14 @@ class Sequential(Transform):
     def _forward(self, z, *, seed, condition):
         seeds = _utils.split_seed(seed, len(self.transforms))
         for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z = t.forward(z, seed=s, condition=condition)
+            z = t.forward(z, seed=s, condition=condition, validate=False)
         return z
 
     def _forward_and_log_det(self, z, *, seed, condition):
         total = 0.0
         seeds = _utils.split_seed(seed, len(self.transforms))
         for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition)
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
             total = total + log_det
         return z, total
 

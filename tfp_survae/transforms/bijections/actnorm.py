@@ -17,11 +17,16 @@ class ActNorm(Bijection):
     Forward: x = z * exp(s) + b. Inverse: z = (x - b) * exp(-s).
     V = -N * sum_c s_c, with N the number of positions per feature (h * w for an image).
 
-    On the first batch it sees in the inverse direction, b and s are set so that z has zero mean
-    and unit variance per feature (Kingma and Dhariwal, 2018); the flag saves with the model.
-    `Flow.fit` runs that first batch eagerly before compiling its training step (as Glow's
-    initialisation pass), which also keeps the step free of the initialisation branch under
-    tf.distribute strategies.
+    Data-dependent initialisation (Kingma and Dhariwal, 2018): on the first *training* batch it
+    sees in the inverse direction (`fit`'s first batch, `flow.initialize(x)`, or a call with
+    `training=True`), b and s are set so that z has zero mean and unit variance per feature.
+    That batch must hold at least 2 examples (a ValueError otherwise: one example has no
+    variance). Evaluation, sampling and serving (`training` None or False) never change the
+    layer: an ActNorm that was never initialised computes the identity (b = 0, s = 0, V = 0),
+    the same for every call and every request order. The flag saves with the model. `Flow.fit`
+    runs the first batch eagerly before compiling its training step (as Glow's initialisation
+    pass), which also keeps the step free of the initialisation branch under tf.distribute
+    strategies.
 
     References:
       Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
@@ -57,6 +62,19 @@ class ActNorm(Bijection):
             self._positions *= int(d)
 
     def _initialize_from(self, x):
+        if tf.executing_eagerly() and int(tf.shape(x)[0]) < 2:
+            raise ValueError(
+                f"{self._owner}: data-dependent initialisation needs a batch of at least 2 "
+                f"examples; received {int(tf.shape(x)[0])}. Initialise on a training batch "
+                "(flow.initialize(x) or fit)."
+            )
+        elif not tf.executing_eagerly():
+            enough = tf.debugging.assert_greater_equal(
+                tf.shape(x)[0], 2,
+                message=f"[tfp_survae] {self._owner}: data-dependent initialisation needs a "
+                "batch of at least 2 examples")
+            with tf.control_dependencies([enough]):
+                x = tf.identity(x)
         axes = list(range(x.shape.rank - 1))
         mean, variance = tf.nn.moments(x, axes=axes)
         log_scale = 0.5 * tf.math.log(variance + self.epsilon)
@@ -68,7 +86,9 @@ class ActNorm(Bijection):
         return tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        if tf.executing_eagerly():
+        if training is not True:
+            pass  # evaluation and serving never initialise
+        elif tf.executing_eagerly():
             if not bool(self.initialized.numpy()):
                 self._initialize_from(x)
             self._known_initialized = True

@@ -49,7 +49,10 @@ class AffineCoupling(Bijection):
       network: Keras layer mapping x_a (concatenated with the condition on the last axis) to
         [shift, raw log-scale] side by side on the last axis, each of x_b's shape. None: a
         default with a zero-initialised output, so the layer starts as the identity: an MLP for
-        vectors, a SetTransformer for sets [N, D], a DenseNet for images [h, w, c].
+        vectors, a SetTransformer for sets [N, D], a DenseNet for images [h, w, c] sized to the
+        image (the paper's from 32 x 32 pixels up: 64 channels, depth 10, growth 64; depth 4,
+        growth 32 from 16 x 16; 32 channels, depth 2, growth 16 below). The network's output
+        shape is checked when the layer is built: a wrong width is a ValueError.
       mask: "half" splits `axis`: the first `num_identity` entries (default: half, rounded
         down) condition the rest. "checkerboard" splits an image [h, w, c] by a spatial
         checkerboard; the network then sees the whole image with the transformed pixels zeroed
@@ -131,20 +134,56 @@ class AffineCoupling(Bijection):
             transformed = list(event)
             transformed[axis] = size - self._split
             net_out = 2 * transformed[-1]
+        params_shape = (list(event) if self.mask == "checkerboard" else transformed)[:-1]
         if self.condition_shape is not None:
             net_in_shape[-1] += self.condition_shape[-1]
         if self.network is None:
-            self.network = _default_network(len(event), net_out, self.hidden_units,
-                                            self.dtype_policy)
+            self.network = _default_network(
+                len(event), net_out, self.hidden_units, self.dtype_policy,
+                image_pixels=event[0] * event[1] if len(event) == 3 else 0)
         if not self.network.built:
             self.network.build((None,) + tuple(net_in_shape))
+        _utils.check_network_output(
+            self._owner, self.network, net_in_shape, params_shape + [net_out], self.dtype,
+            "the coupling network (a shift and a log-scale for each transformed entry, side by "
+            "side on the last axis)",
+        )
 
     def _network_params(self, inputs, condition, training):
+        condition = self._checked_condition(condition, inputs)
         if condition is not None:
             inputs = tf.concat([inputs, tf.cast(condition, inputs.dtype)], axis=-1)
-        out = tf.cast(self.network(inputs, training=training), inputs.dtype)
+        out = tf.cast(_utils.run_network(self._owner, self.network, inputs, training=training), inputs.dtype)
         shift, raw = tf.split(out, 2, axis=-1)
         return shift, _log_scale(raw, self.scale_fn, self.scale_bound)
+
+    def _checked_condition(self, condition, inputs):
+        """The condition, after checking it against `condition_shape` (its last axis is
+        concatenated to the network's input, so the other axes match the input's)."""
+        if self.condition_shape is None:
+            if condition is not None:
+                raise ValueError(
+                    f"{self._owner} was built without condition_shape, so it takes no "
+                    "condition; received one of shape "
+                    f"{list(getattr(condition, 'shape', []))}. Pass condition_shape= to make "
+                    "it conditional."
+                )
+            return None
+        if condition is None:
+            raise ValueError(
+                f"{self._owner} is conditional (condition_shape={self.condition_shape}); pass "
+                "condition= with shape [batch] + condition_shape."
+            )
+        condition = tf.convert_to_tensor(condition)
+        expected = tf.TensorShape([None] + inputs.shape[1:-1].as_list()
+                                  + [self.condition_shape[-1]])
+        if not condition.shape.is_compatible_with(expected):
+            raise ValueError(
+                f"{self._owner}: expected condition of shape {expected.as_list()} (the batch, "
+                f"the network input's other axes, then {self.condition_shape[-1]} condition "
+                f"features); received shape {condition.shape.as_list()}."
+            )
+        return condition
 
     def _halves(self, t):
         size = t.shape[self._split_axis]
@@ -193,7 +232,18 @@ class AffineCoupling(Bijection):
         return config
 
 
-def _default_network(event_rank, outputs, hidden_units, dtype_policy):
+def _image_network_size(pixels: int) -> dict:
+    """DenseNet settings for images of `pixels` = height x width: the paper's (64 channels,
+    depth 10, growth 64; 3.7 M parameters per coupling) from 32 x 32 up, smaller below, so a
+    tiny image does not carry a CIFAR-sized network."""
+    if pixels >= 32 * 32:
+        return dict(channels=64, depth=10, growth=64)
+    if pixels >= 16 * 16:
+        return dict(channels=64, depth=4, growth=32)
+    return dict(channels=32, depth=2, growth=16)
+
+
+def _default_network(event_rank, outputs, hidden_units, dtype_policy, image_pixels=0):
     """A zero-initialised network suited to the event: vectors, sets or images."""
     from tfp_survae import nn
 
@@ -203,6 +253,7 @@ def _default_network(event_rank, outputs, hidden_units, dtype_policy):
     if event_rank == 2:
         return nn.SetTransformer(outputs, dtype=dtype_policy, name="network")
     if event_rank == 3:
-        return nn.DenseNet(outputs, dtype=dtype_policy, name="network")
+        return nn.DenseNet(outputs, dtype=dtype_policy, name="network",
+                           **_image_network_size(image_pixels))
     raise ValueError(f"No default coupling network for events of rank {event_rank}; pass one.")
 

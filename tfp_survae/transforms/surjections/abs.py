@@ -75,7 +75,7 @@ class _AbsBase(Surjection):
 
     def _sign_log_prob(self, signs, logits):
         if logits is None:
-            return tf.fill([tf.shape(signs)[0]], tf.cast(-self._num_folded * math.log(2.0),
+            return tf.fill([tf.shape(signs)[0]], tf.constant(-self._num_folded * math.log(2.0),
                                                          signs.dtype))
         return _utils.sum_except_batch(_discrete.sign_log_prob(signs, logits))
 

@@ -21,6 +21,7 @@ __all__ = ["UniformDequantization", "VariationalDequantization"]
 
 class _Dequantization(Surjection, kind="generative"):
     integer_data = True
+    differentiable_forward = False  # forward rounds to integers
 
     def __init__(self, num_values: int = 256, output_dtype: str = "int32", **kwargs):
         super().__init__(**kwargs)
@@ -54,6 +55,9 @@ class _Dequantization(Surjection, kind="generative"):
         return tf.where(valid, tf.cast(x, self.dtype), tf.constant(float("nan"), self.dtype))
 
     def _forward(self, z, *, seed, condition):
+        # A NaN latent has no integer value (a cast would give -2**31): refuse it here, where
+        # it is about to be rounded, even when the caller skipped the value scan.
+        z = _utils.check_values(self._owner, "latent z", z, z.shape[1:], finite=True)
         x = tf.floor(z * self.num_values)
         x = tf.clip_by_value(x, 0.0, self.num_values - 1.0)
         return tf.cast(x, self.output_dtype)

@@ -93,7 +93,7 @@ class _AxisMax(Surjection):
 
     def _index_log_prob(self, k, logits, dtype):
         if logits is None:
-            per = tf.fill(tf.shape(k), tf.cast(-math.log(self._size), dtype))
+            per = tf.fill(tf.shape(k), tf.constant(-math.log(self._size), dtype))
         else:
             per = _discrete.categorical_log_prob(logits, k)
         return _utils.sum_except_batch(per)
@@ -306,7 +306,7 @@ class MaxPool2D(Surjection, kind="inference"):
 
     def _index_log_prob(self, k, logits, dtype):
         if logits is None:
-            return tf.fill([tf.shape(k)[0]], tf.cast(-_utils.num_elements(self._pooled)
+            return tf.fill([tf.shape(k)[0]], tf.constant(-_utils.num_elements(self._pooled)
                                                      * math.log(4.0), dtype))
         return _utils.sum_except_batch(_discrete.categorical_log_prob(logits, k))
 

@@ -72,7 +72,7 @@ class _SortBase(Surjection):
     def _perm_log_prob(self, perm, log_scores, dtype):
         if log_scores is None:
             return tf.fill([tf.shape(perm)[0]],
-                           tf.cast(-_discrete.log_factorial(self._size), dtype))
+                           tf.constant(-_discrete.log_factorial(self._size), dtype))
         return _discrete.plackett_luce_log_prob(log_scores, perm)
 
     def _sample_perm(self, log_scores, t, seed):

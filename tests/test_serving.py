@@ -1,0 +1,218 @@
+"""Serving never wedges or lies: checked endpoints, canonical seeds, bounded sizes, threads."""
+
+import concurrent.futures
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_survae as ts
+
+INVALID = tf.errors.InvalidArgumentError
+
+
+def abs_flow():
+    return ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs()])
+
+
+def lower_bound_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([3]), [
+        ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+        ts.AffineCoupling(hidden_units=[8]),
+    ])
+
+
+@pytest.fixture(scope="module")
+def served_abs(tmp_path_factory):
+    flow = abs_flow()
+    return flow, tf.saved_model.load(flow.export(str(tmp_path_factory.mktemp("abs"))))
+
+
+@pytest.fixture(scope="module")
+def served_bound(tmp_path_factory):
+    flow = lower_bound_flow()
+    path = flow.export(str(tmp_path_factory.mktemp("bound")), max_sample_size=50,
+                       max_iwbo_k=40)
+    return flow, tf.saved_model.load(path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding 2: wrong shapes are rejected, in the export and in the compiled functions.
+
+
+@pytest.mark.parametrize("shape", [[3, 3], [3, 1], [3], [2, 3, 2], []])
+def test_served_log_prob_rejects_wrong_shapes(served_abs, shape):
+    flow, served = served_abs
+    x = tf.ones(shape)
+    for call in (lambda: served.log_prob(x), lambda: served.signatures["log_prob"](x=x),
+                 lambda: flow.log_prob_function()(x),
+                 lambda: flow.log_prob_function(with_seed=True)(x, tf.constant([1, 2]))):
+        with pytest.raises(INVALID, match=r"x must have shape \[batch, 2\]"):
+            call()
+
+
+def test_served_endpoints_reject_bad_seeds_counts_and_dtypes(served_bound):
+    flow, served = served_bound
+    x = tf.ones([4, 2])
+    with pytest.raises(INVALID, match="seed must be a pair"):
+        served.sample(tf.constant(3), tf.constant([1, 2, 3]))
+    with pytest.raises(INVALID, match="seed must be a pair"):
+        served.log_prob_with_seed(x, tf.constant(5))
+    with pytest.raises(INVALID, match="n must be a scalar"):
+        served.sample(tf.constant([3]), tf.constant([1, 2]))
+    with pytest.raises(INVALID, match="float tensor but is a int32"):
+        served.log_prob(tf.ones([4, 2], tf.int32))
+    with pytest.raises(INVALID, match="seed must be a pair"):
+        flow.sample_function()(tf.constant(3), tf.constant([1]))
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding 4: bad k gives an error, never NaN.
+
+
+@pytest.mark.parametrize("k", [0, -5, 41])
+def test_served_iwbo_rejects_k_out_of_range(served_bound, k):
+    _, served = served_bound
+    with pytest.raises(INVALID, match=r"k must lie in \[1, 40\]"):
+        served.iwbo(tf.ones([2, 2]), tf.constant(k), tf.constant([1, 2]))
+
+
+def test_local_iwbo_rejects_bad_k():
+    flow = lower_bound_flow()
+    x = np.ones([2, 2], "float32")
+    with pytest.raises(ValueError, match="k .*must lie in"):
+        ts.evaluation.iwbo(flow, x, 2**31, seed=(1, 2))
+    with pytest.raises(ValueError, match="k .*must lie in"):
+        ts.evaluation.iwbo(flow, x, 0, seed=(1, 2))
+    for k in (1.5, True, "3"):
+        with pytest.raises(TypeError, match="k .*must be an integer"):
+            ts.evaluation.iwbo(flow, x, k, seed=(1, 2))
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding 5: sample sizes are bounded before anything is allocated.
+
+
+def test_sample_size_is_bounded(served_bound, served_abs):
+    flow, served = served_bound
+    with pytest.raises(INVALID, match=r"n must lie in \[0, 50\]"):
+        served.sample(tf.constant(51), tf.constant([1, 2]))
+    _, served_default = served_abs
+    start = time.perf_counter()
+    with pytest.raises(INVALID, match=r"n must lie in \[0, 100000\].*max_sample_size"):
+        served_default.sample(tf.constant(10**9), tf.constant([1, 2]))
+    assert time.perf_counter() - start < 5.0
+    with pytest.raises(INVALID, match=r"n must lie in \[0, 7\]"):
+        flow.sample_function(max_sample_size=7)(tf.constant(8), tf.constant([1, 2]))
+    assert served.sample(tf.constant(0), tf.constant([1, 2])).shape == (0, 2)
+    with pytest.raises(ValueError, match="max_sample_size must lie in"):
+        flow.export("unused", max_sample_size=0)
+
+
+@pytest.mark.parametrize("n", [1.5, "3", True, 1e9])
+def test_local_sample_rejects_non_integer_n(n):
+    with pytest.raises(TypeError, match="n must be an integer"):
+        abs_flow().sample(n, seed=(1, 2))
+
+
+def test_local_sample_rejects_negative_n():
+    with pytest.raises(ValueError, match=r"n must lie in \[0, "):
+        abs_flow().sample(-1, seed=(1, 2))
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding 3: one seed conversion; the same draws locally and served.
+
+EXTREME_SEEDS = [(-1, 2), (2**31 - 1, 5), (123456, -7), (-(2**31), 0), (0, 0)]
+
+
+@pytest.mark.parametrize("seed", EXTREME_SEEDS)
+def test_seeds_give_the_same_draws_locally_and_served(served_bound, seed):
+    flow, served = served_bound
+    local = flow.sample(16, seed=seed)
+    remote = served.sample(tf.constant(16), tf.constant(seed, tf.int32))
+    np.testing.assert_allclose(remote, local, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(flow.sample(16, seed=tf.constant(seed, tf.int32)), local,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(flow.sample(16, seed=np.array(seed, np.int64)), local,
+                               rtol=1e-6, atol=1e-6)
+    x = np.random.RandomState(1).randn(5, 2).astype("float32")
+    np.testing.assert_allclose(served.log_prob_with_seed(x, tf.constant(seed, tf.int32)),
+                               flow.log_prob(x, seed=seed), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(served.iwbo(x, tf.constant(7), tf.constant(seed, tf.int32)),
+                               ts.evaluation.iwbo(flow, x, 7, seed=seed, batch_k=100),
+                               rtol=1e-5, atol=1e-5)
+    compiled = flow.sample_function(jit_compile=False)(tf.constant(16), tf.constant(seed))
+    np.testing.assert_allclose(compiled, local, rtol=1e-6, atol=1e-6)
+
+
+def test_an_int_seed_is_the_pair_with_zero():
+    flow = lower_bound_flow()
+    np.testing.assert_array_equal(flow.sample(4, seed=5), flow.sample(4, seed=(5, 0)))
+
+
+@pytest.mark.parametrize("seed,error", [
+    ((1.5, 2), TypeError), ((1, 2.0), TypeError), ((True, 2), TypeError), ("12", TypeError),
+    ((1, 2, 3), ValueError), ((2**31, 0), ValueError), ((0, -(2**31) - 1), ValueError),
+    (2**40, ValueError), (np.array([1.0, 2.0]), TypeError),
+    (tf.constant([1.0, 2.0]), TypeError), (tf.constant([1, 2, 3]), ValueError),
+    (tf.constant([2**31, 1], tf.int64), ValueError),
+])
+def test_bad_seeds_raise(seed, error):
+    flow = lower_bound_flow()
+    x = np.ones([2, 2], "float32")
+    with pytest.raises(error, match="seed"):
+        flow.sample(2, seed=seed)
+    with pytest.raises(error, match="seed"):
+        flow.log_prob(x, seed=seed)
+    with pytest.raises(error, match="seed"):
+        ts.evaluation.iwbo(flow, x, 3, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding 1: a rejected request never blocks another thread.
+
+
+def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):
+    flow, served = served_bound
+    rng = np.random.RandomState(3)
+    xs = [rng.randn(4, 2).astype("float32") for _ in range(8)]
+    seeds = [tf.constant([i, -i], tf.int32) for i in range(8)]
+    expected_lp = [served.log_prob_with_seed(x, s).numpy() for x, s in zip(xs, seeds)]
+    expected_sample = [served.sample(tf.constant(3), s).numpy() for s in seeds]
+    bad_requests = [
+        lambda: served.log_prob(tf.ones([4, 3])),
+        lambda: served.log_prob(tf.ones([4, 2], tf.float64)),
+        lambda: served.sample(tf.constant(3), tf.constant([1, 2, 3])),
+        lambda: served.sample(tf.constant(10**6), tf.constant([1, 2])),
+        lambda: served.iwbo(tf.ones([4, 2]), tf.constant(0), tf.constant([1, 2])),
+        lambda: served.log_prob_with_seed(tf.ones([4, 2]), tf.constant(3)),
+    ]
+
+    def client(worker):
+        wrong, rejected, slowest = 0, 0, 0.0
+        for i in range(200):
+            start = time.perf_counter()
+            if i % 4 == 3:
+                try:
+                    bad_requests[(worker + i) % len(bad_requests)]()
+                except INVALID:
+                    rejected += 1
+            elif i % 2:
+                got = served.log_prob_with_seed(xs[worker], seeds[worker]).numpy()
+                wrong += not np.array_equal(got, expected_lp[worker])
+            else:
+                got = served.sample(tf.constant(3), seeds[worker]).numpy()
+                wrong += not np.array_equal(got, expected_sample[worker])
+            slowest = max(slowest, time.perf_counter() - start)
+        return wrong, rejected, slowest
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client, w) for w in range(8)]
+        outcomes = [f.result(timeout=120) for f in futures]
+    assert sum(o[0] for o in outcomes) == 0
+    assert sum(o[1] for o in outcomes) == 8 * 50
+    assert max(o[2] for o in outcomes) < 5.0

@@ -1,0 +1,329 @@
+"""A flow as a first-class TFP citizen: variables, reparameterization, batch shapes, bijector."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_survae as ts
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+
+def coupling_flow(dtype="float32", seed=3):
+    keras.utils.set_random_seed(seed)
+    net = lambda: ts.MLP([8], 2, activation="tanh", output_initializer="glorot_uniform",  # noqa
+                         dtype=dtype)
+    return ts.Flow(ts.StandardNormal([2], dtype=dtype),
+                   [ts.AffineCoupling(net()), ts.Reverse(), ts.AffineCoupling(net())],
+                   dtype=dtype)
+
+
+def ids(variables):
+    return sorted(id(v) for v in variables)
+
+
+def backing(flow_variables):
+    return [v.value for v in flow_variables]
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. Variables.
+
+
+def test_view_exposes_exactly_the_flow_variables_and_stays_live():
+    flow = coupling_flow()
+    dist = flow.as_distribution()
+    assert len(dist.trainable_variables) == len(flow.trainable_variables) == 8
+    assert ids(dist.trainable_variables) == ids(backing(flow.trainable_variables))
+    transform_vars = [v for t in flow.chain for v in t.variables]
+    assert ids(dist.variables) == ids(backing(transform_vars))
+
+    class Holder(tf.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.d = d
+
+    assert len(Holder(dist).trainable_variables) == 8
+    # Live both ways.
+    x = np.random.RandomState(0).randn(5, 2).astype("float32")
+    dist.trainable_variables[0].assign_add(tf.ones_like(dist.trainable_variables[0]))
+    np.testing.assert_allclose(dist.log_prob(x), flow.log_prob(x), rtol=1e-6)
+    flow.trainable_variables[1].assign(flow.trainable_variables[1] + 0.5)
+    np.testing.assert_allclose(dist.log_prob(x), flow.log_prob(x), rtol=1e-6)
+
+
+def test_tfp_math_minimize_trains_the_view_with_and_without_a_variable_list():
+    x = np.random.RandomState(1).randn(64, 2).astype("float32") * [1.0, 0.3] + [1.0, -2.0]
+    for explicit in (True, False):
+        flow = coupling_flow()
+        dist = flow.as_distribution()
+        before = float(-tf.reduce_mean(flow.log_prob(x)))
+        kwargs = {"trainable_variables": dist.trainable_variables} if explicit else {}
+        tfp.math.minimize(lambda: -tf.reduce_mean(dist.log_prob(x)), num_steps=30,
+                          optimizer=keras.optimizers.Adam(0.05), **kwargs)
+        assert float(-tf.reduce_mean(flow.log_prob(x))) < before - 0.5
+
+
+def test_fit_surrogate_posterior_trains_the_view_without_a_variable_list():
+    target = tfd.MultivariateNormalDiag([1.0, -1.0], [0.5, 2.0])
+    flow = coupling_flow()
+    dist = flow.as_distribution()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "gradients may be biased" warning
+        losses = tfp.vi.fit_surrogate_posterior(
+            target.log_prob, surrogate_posterior=dist, optimizer=keras.optimizers.Adam(0.05),
+            num_steps=150, sample_size=64, seed=(1, 2),
+        )
+    assert float(tf.reduce_mean(losses[-20:])) < 0.5 * float(losses[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. Reparameterization.
+
+
+def test_reparameterization_type_is_computed_from_the_parts():
+    full, none = tfd.FULLY_REPARAMETERIZED, tfd.NOT_REPARAMETERIZED
+    assert coupling_flow().as_distribution().reparameterization_type == full
+    # Fixed, uniform discrete choices hold no parameters.
+    assert ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs()]).as_distribution() \
+        .reparameterization_type == full
+    assert ts.Flow(ts.StandardNormal([2]), [ts.StochasticPermutation()]).reparameterized
+    # A learned sign classifier in the forward direction is a discrete choice with parameters.
+    learned = ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs(classifier=ts.MLP([4], 2))])
+    assert learned.as_distribution().reparameterization_type == none
+    # Sampling a Bernoulli decoder, or rounding, is not differentiable.
+    decoder = ts.ConditionalBernoulli([2], ts.MLP([4], 2))
+    assert not ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=decoder)],
+                       event_shape=[4]).reparameterized
+    assert ts.TransformedDistribution(ts.StandardUniform([2]), [ts.UniformDequantization(4)]) \
+        .reparameterization_type == none
+    # A Gaussian decoder samples by reparameterization; a non-reparameterized base is not.
+    gauss = ts.ConditionalNormal([2], ts.MLP([4], 4))
+    assert ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=gauss)],
+                   event_shape=[4]).reparameterized
+    gamma = tfd.Independent(tfd.Gamma([2.0, 2.0], 1.0), 1)
+    assert gamma.reparameterization_type == full  # implicit reparameterization
+    assert ts.TransformedDistribution(
+        tfd.Independent(tfd.Poisson([2.0, 3.0]), 1), []).reparameterization_type == none
+
+
+@pytest.mark.parametrize("surjective", [False, True])
+def test_sample_gradient_matches_finite_differences(surjective):
+    """d/dtheta E[f(x)] through `sample` equals a central finite difference (float64)."""
+    keras.utils.set_random_seed(5)
+    transforms = [ts.AffineCoupling(ts.MLP([6], 2, activation="tanh",
+                                           output_initializer="glorot_uniform",
+                                           dtype="float64"), dtype="float64")]
+    event = None
+    if surjective:
+        decoder = ts.ConditionalNormal([2], ts.MLP([6], 4, activation="tanh",
+                                                   output_initializer="glorot_uniform",
+                                                   dtype="float64"), dtype="float64")
+        transforms = [ts.Abs(dtype="float64"), ts.Slice(2, decoder=decoder, dtype="float64"),
+                      *transforms]
+        event = [4]
+    flow = ts.Flow(ts.StandardNormal([2], dtype="float64"), transforms, event_shape=event,
+                   dtype="float64")
+    dist = flow.as_distribution()
+    assert dist.reparameterization_type == tfd.FULLY_REPARAMETERIZED
+
+    def statistic():
+        x = dist.sample(256, seed=(4, 2))
+        return tf.reduce_mean(tf.sin(x) + x**2)
+
+    for variable in dist.trainable_variables[:4]:
+        with tf.GradientTape() as tape:
+            value = statistic()
+        grad = tape.gradient(value, variable)
+        assert grad is not None
+        index = (0,) * variable.shape.rank
+        h = 1e-5
+        original = variable.numpy()
+        bumped = original.copy()
+        bumped[index] += h
+        variable.assign(bumped)
+        up = float(statistic())
+        bumped[index] -= 2 * h
+        variable.assign(bumped)
+        down = float(statistic())
+        variable.assign(original)
+        np.testing.assert_allclose(grad.numpy()[index], (up - down) / (2 * h), rtol=1e-5,
+                                   atol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Batch shapes like TFP.
+
+
+def batched_view():
+    loc = np.array([[0.0, 1.0, -1.0, 0.5], [2.0, -1.0, 0.0, 0.0], [-3.0, 0.5, 1.0, 2.0]],
+                   "float32")
+    base = tfd.Independent(tfd.Normal(loc, [1.0, 2.0, 0.5, 1.5]), 1)  # batch [3], event [4]
+    transforms = [ts.BijectorTransform(tfb.Scale(2.0)), ts.Reverse()]
+    return base, ts.TransformedDistribution(base, transforms), tfd.TransformedDistribution(
+        base, tfb.Chain([tfb.Scale(2.0), tfb.Permute([3, 2, 1, 0])]))
+
+
+def test_log_prob_broadcasts_against_the_batch_shape_like_tfp():
+    _, dist, reference = batched_view()
+    rng = np.random.RandomState(2)
+    for shape, expected_shape in [((7, 1, 4), (7, 3)), ((4,), (3,)), ((5, 3, 4), (5, 3)),
+                                  ((2, 6, 3, 4), (2, 6, 3)), ((1, 4), (3,))]:
+        x = rng.randn(*shape).astype("float32")
+        got = dist.log_prob(x)
+        assert got.shape == expected_shape
+        np.testing.assert_allclose(got, reference.log_prob(x), rtol=1e-5)
+        np.testing.assert_allclose(dist.prob(x), reference.prob(x), rtol=1e-5)
+    assert dist.sample([2, 5], seed=(1, 1)).shape == (2, 5, 3, 4)
+    with pytest.raises(ValueError, match="event shape"):
+        dist.log_prob(np.zeros([3, 5], "float32"))
+
+
+def test_broadcasting_through_a_surjection_and_an_exact_preimage_sum():
+    base = tfd.Independent(tfd.Normal(tf.constant([[0.0], [1.0], [-2.0]]), 1.0), 1)
+    folded = ts.TransformedDistribution(base, [ts.GenerativeAbs(exact=True)])
+    x = np.abs(np.random.RandomState(3).randn(6, 1, 1)).astype("float32")
+    mus = np.array([0.0, 1.0, -2.0])
+    from scipy import stats
+
+    expected = np.log(stats.norm.pdf(x[..., 0], mus) + stats.norm.pdf(-x[..., 0], mus))
+    np.testing.assert_allclose(folded.log_prob(x), expected, rtol=1e-5)
+
+
+def test_inside_mixture_same_family_and_mixture():
+    base, dist, reference = batched_view()
+    weights = tf.constant([0.2, 0.5, 0.3])
+    mixture = tfd.MixtureSameFamily(tfd.Categorical(probs=weights), dist)
+    expected = tfd.MixtureSameFamily(tfd.Categorical(probs=weights), reference)
+    x = np.random.RandomState(4).randn(8, 4).astype("float32")
+    np.testing.assert_allclose(mixture.log_prob(x), expected.log_prob(x), rtol=1e-5)
+    assert mixture.sample(5, seed=(2, 2)).shape == (5, 4)
+
+    flow = coupling_flow()
+    parts = [flow.as_distribution(), tfd.MultivariateNormalDiag([3.0, 3.0], [0.5, 0.5])]
+    mix = tfd.Mixture(tfd.Categorical(probs=[0.4, 0.6]), parts)
+    y = np.random.RandomState(5).randn(6, 2).astype("float32")
+    by_hand = np.logaddexp(np.log(0.4) + flow.log_prob(y), np.log(0.6) + parts[1].log_prob(y))
+    np.testing.assert_allclose(mix.log_prob(y), by_hand, rtol=1e-5)
+    assert mix.sample(3, seed=(1, 2)).shape == (3, 2)
+
+
+def test_inside_independent_sample_and_joint_distributions():
+    _, dist, reference = batched_view()
+    x = np.random.RandomState(6).randn(2, 3, 4).astype("float32")
+    np.testing.assert_allclose(tfd.Independent(dist, 1).log_prob(x),
+                               tfd.Independent(reference, 1).log_prob(x), rtol=1e-5)
+    np.testing.assert_allclose(tfd.Sample(dist, 2).log_prob(np.stack([x[0], x[1]], 1)),
+                               tfd.Sample(reference, 2).log_prob(np.stack([x[0], x[1]], 1)),
+                               rtol=1e-5)
+    flow = coupling_flow().as_distribution()
+    y_given = lambda z: tfd.Normal(tf.reduce_sum(z, -1), 0.5)  # noqa: E731
+    named = tfd.JointDistributionNamed({"z": flow, "y": lambda z: y_given(z)})
+    sample = named.sample(4, seed=(3, 4))
+    expected = flow.log_prob(sample["z"]) + y_given(sample["z"]).log_prob(sample["y"])
+    np.testing.assert_allclose(named.log_prob(sample), expected, rtol=1e-5)
+
+    def model():
+        z = yield tfd.JointDistributionCoroutine.Root(flow)
+        yield y_given(z)
+
+    coroutine = tfd.JointDistributionCoroutine(model)
+    z, y = coroutine.sample(4, seed=(5, 6))
+    np.testing.assert_allclose(coroutine.log_prob((z, y)),
+                               flow.log_prob(z) + y_given(z).log_prob(y), rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. as_bijector.
+
+
+def test_as_bijector_matches_the_flow_and_tfp():
+    flow = coupling_flow()
+    bijector = flow.as_bijector()
+    assert isinstance(bijector, tfb.Bijector)
+    assert bijector.forward_min_event_ndims == 1 and bijector.inverse_min_event_ndims == 1
+    assert ids(bijector.trainable_variables) == ids(backing(flow.trainable_variables))
+    x = np.random.RandomState(7).randn(3, 5, 2).astype("float32")
+    base = tfd.MultivariateNormalDiag(tf.zeros(2))
+    pushed = tfd.TransformedDistribution(base, bijector)
+    np.testing.assert_allclose(pushed.log_prob(x), flow.as_distribution().log_prob(x), rtol=1e-5)
+    z = bijector.inverse(x)
+    np.testing.assert_allclose(bijector.forward(z), x, atol=1e-5)
+    np.testing.assert_allclose(bijector.forward_log_det_jacobian(z, 1),
+                               -bijector.inverse_log_det_jacobian(x, 1), rtol=1e-5)
+    # Against the autodiff Jacobian of forward.
+    z0 = tf.constant(z[0, :1])
+    with tf.GradientTape() as tape:
+        tape.watch(z0)
+        out = bijector.forward(z0)
+    jac = tape.batch_jacobian(out, z0)
+    np.testing.assert_allclose(bijector.forward_log_det_jacobian(z0, 1),
+                               np.log(np.abs(np.linalg.det(jac.numpy()))), rtol=1e-4, atol=1e-5)
+    assert bijector.forward_event_shape([7, 2]) == (7, 2)
+    assert list(bijector.inverse_event_shape_tensor([7, 2]).numpy()) == [7, 2]
+
+
+def test_as_bijector_with_a_shape_change():
+    flow = ts.Flow(ts.StandardNormal([1, 1, 4]), [ts.Squeeze2D(), ts.ActNorm()],
+                   event_shape=[2, 2, 1])
+    bijector = flow.as_bijector()
+    assert bijector.forward_event_shape([5, 1, 1, 4]) == (5, 2, 2, 1)
+    x = np.random.RandomState(8).randn(5, 2, 2, 1).astype("float32")
+    np.testing.assert_allclose(bijector.forward(bijector.inverse(x)), x, atol=1e-6)
+
+
+def test_as_bijector_names_the_first_non_bijective_transform():
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Reverse(), ts.Slice(2, name="drop_two")],
+                   event_shape=[4])
+    with pytest.raises(ValueError, match="drop_two.*not bijective"):
+        flow.as_bijector()
+
+
+def test_neutra_hmc_with_the_flow_bijector():
+    """HMC on a correlated Gaussian preconditioned by the flow, through TFP's kernels."""
+    flow = coupling_flow()
+    target = tfd.MultivariateNormalTriL([0.0, 1.0], [[1.0, 0.0], [0.9, 0.3]])
+    kernel = tfp.mcmc.TransformedTransitionKernel(
+        tfp.mcmc.HamiltonianMonteCarlo(target.log_prob, step_size=0.3, num_leapfrog_steps=3),
+        bijector=flow.as_bijector(),
+    )
+    samples, accepted = tfp.mcmc.sample_chain(
+        200, current_state=tf.zeros([4, 2]), kernel=kernel, num_burnin_steps=50,
+        trace_fn=lambda _, results: results.inner_results.is_accepted, seed=(1, 2),
+    )
+    assert samples.shape == (200, 4, 2)
+    assert 0.2 < float(tf.reduce_mean(tf.cast(accepted, tf.float32))) <= 1.0
+    np.testing.assert_allclose(tf.reduce_mean(samples, [0, 1]), [0.0, 1.0], atol=0.35)
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. No closed form: a message that says what to do.
+
+
+@pytest.mark.parametrize("method", ["mean", "variance", "stddev", "mode", "entropy", "covariance"])
+def test_statistics_without_closed_form_say_what_to_use(method):
+    dist = coupling_flow().as_distribution()
+    with pytest.raises(NotImplementedError, match="Monte Carlo from `sample`"):
+        getattr(dist, method)()
+
+
+@pytest.mark.parametrize("method", ["cdf", "log_cdf", "survival_function", "quantile"])
+def test_value_functions_without_closed_form_say_what_to_use(method):
+    dist = coupling_flow().as_distribution()
+    with pytest.raises(NotImplementedError, match="Monte Carlo"):
+        getattr(dist, method)(tf.zeros([2]))
+
+
+def test_kl_divergence_says_what_to_use():
+    dist = coupling_flow().as_distribution()
+    other = tfd.MultivariateNormalDiag(tf.zeros(2))
+    for a, b in [(dist, other), (other, dist), (dist, dist)]:
+        with pytest.raises(NotImplementedError, match="KL divergence.*Monte Carlo"):
+            tfd.kl_divergence(a, b)
+    with pytest.raises(NotImplementedError, match="Monte Carlo"):
+        dist.cross_entropy(other)

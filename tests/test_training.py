@@ -187,7 +187,7 @@ def test_out_of_range_integers_in_training_data():
     flow.compile(keras.optimizers.Adam(1e-2))
     data = np.random.RandomState(0).randint(0, 16, (64, 2))
     data[5, 0] = 16
-    with pytest.raises(ValueError, match=r"expected integer data in \[0, 16\)"):
+    with pytest.raises(ValueError, match=r"expected data x as integers in \[0, 16\)"):
         flow.fit(tf.data.Dataset.from_tensor_slices(data).batch(32), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="from 0 to 16"):
         flow.log_prob(data)

@@ -303,10 +303,14 @@ def deserialize_sublayers(config: dict) -> dict:
 
 def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True):
     """The one data check used by `Flow` and by every transform's public methods: x must be
-    [batch] + `event_shape` (a static check) and, with `finite`, hold no NaN or Inf (a
+    [batch] + `event_shape` with a batch of at least one (static checks) and, with `finite`,
+    hold no NaN or Inf (a
     ValueError eagerly; a check op in graphs, which `fit`, `evaluate` and `predict` report as a
     ValueError and which XLA compiles away). Returns x."""
     check_event_shape(owner, what, x, event_shape)
+    if x.shape.rank and x.shape[0] == 0:
+        raise ValueError(f"{owner}: {what} is an empty batch (shape {x.shape.as_list()}); pass "
+                         "at least one example.")
     if not finite:
         return x
     if tf.executing_eagerly():
@@ -327,12 +331,12 @@ def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
     checks = [
         tf.debugging.assert_greater_equal(
             wide, tf.constant(0, tf.int64),
-            message=f"[tfp_survae] {owner}: expected integer data in [0, {num_values}); received a "
+            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); received a "
             "negative value",
         ),
         tf.debugging.assert_less(
             wide, tf.constant(num_values, tf.int64),
-            message=f"[tfp_survae] {owner}: expected integer data in [0, {num_values}); received a "
+            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); received a "
             f"value >= {num_values}",
         ),
     ]

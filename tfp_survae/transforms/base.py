@@ -295,18 +295,19 @@ class Transform(keras.layers.Layer):
                    "Inf (the values overflow this dtype, or the layer's weights have diverged); "
                    "rescale the data or compute in float64")
         results = [out] + ([] if log_det is None else [log_det])
+        out_ok = tf.reduce_all(tf.math.is_finite(out)) if out.dtype.is_floating else None
+        v_ok = None
+        if log_det is not None:
+            # -inf is a valid V only where a generative surjection marks x outside its image.
+            v_ok = tf.logical_not(tf.reduce_any(
+                tf.math.is_nan(log_det) if self.stochastic_inverse
+                else tf.logical_not(tf.math.is_finite(log_det))))
+        oks = [ok for ok in (out_ok, v_ok) if ok is not None]
         if tf.executing_eagerly():
-            if out.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(out))) or (
-                    log_det is not None and bool(tf.reduce_any(tf.math.is_nan(log_det)))):
+            if not all(bool(ok) for ok in oks):
                 raise ValueError(message + ".")
             return results
-        checks = []
-        if out.dtype.is_floating:
-            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(out)),
-                                              [f"[tfp_survae] {message}"]))
-        if log_det is not None:
-            checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(
-                log_det))), [f"[tfp_survae] {message}"]))
+        checks = [tf.debugging.Assert(ok, [f"[tfp_survae] {message}"]) for ok in oks]
         with tf.control_dependencies(checks):
             return [tf.identity(r) for r in results]
 

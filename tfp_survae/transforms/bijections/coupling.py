@@ -175,7 +175,7 @@ class AffineCoupling(Bijection):
                 "condition= with shape [batch] + condition_shape."
             )
         condition = tf.convert_to_tensor(condition)
-        expected = tf.TensorShape([None] + inputs.shape[1:-1].as_list()
+        expected = tf.TensorShape([inputs.shape[0]] + inputs.shape[1:-1].as_list()
                                   + [self.condition_shape[-1]])
         if not condition.shape.is_compatible_with(expected):
             raise ValueError(

@@ -43,7 +43,7 @@ class _Dequantization(Surjection, kind="generative"):
             low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
             if low < 0 or high >= k:
                 raise ValueError(
-                    f"{self._owner}: expected integer data in [0, {k}) (num_values={k}); received "
+                    f"{self._owner}: expected data x as integers in [0, {k}) (num_values={k}); received "
                     f"values from {low} to {high}."
                 )
             return tf.cast(x, self.dtype)

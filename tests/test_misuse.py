@@ -1,0 +1,152 @@
+"""A property-based sweep of misuse over every public transform (the conformance registry).
+
+For each transform, hypothesis draws a misuse (wrong rank, wrong event size, NaN/Inf or an
+out-of-range integer, an empty batch, a batch of one, huge magnitudes, a wrong dtype, a wrong
+or missing condition), a direction and a row. Every call must either
+
+* raise a ValueError or TypeError whose message names the argument ("data x", "latent z",
+  "condition") or says that the values overflow, or
+* return finite values (V may be -inf only outside a surjection's image) that equal what the
+  same layer computes in float64 (deterministic directions) or on the full batch (a batch of one),
+
+never NaN and never a silently different number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conformance import BATCH, SEED_A, build_transform
+from conformance_cases import CASES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+MISUSES = ("extra_axis", "no_batch_axis", "event_too_large", "non_finite", "empty",
+           "single", "huge", "wrong_dtype", "wrong_condition")
+NAMES = ("data x", "latent z", "condition", "overflow", "NaN or Inf", "not fully known",
+         "empty batch")
+
+_BUILT: dict = {}
+
+
+def built(case):
+    """float32 and float64 copies of the case's transform with the same weights (cached)."""
+    if case.name not in _BUILT:
+        t32, x32, z32, c32 = build_transform(case, "float32")
+        t64, x64, z64, c64 = build_transform(case, "float64")
+        for t, x, c in ((t32, x32, c32), (t64, x64, c64)):  # the event shape comes from valid data
+            t.inverse_and_log_det(x, seed=SEED_A, condition=c)
+        t64.set_weights([np.asarray(w, np.float64) if np.issubdtype(np.asarray(w).dtype,
+                                                                     np.floating)
+                         else w for w in t32.get_weights()])
+        _BUILT[case.name] = (t32, t64, x32, z32, c32)
+    return _BUILT[case.name]
+
+
+def call(t, direction, value, condition, *, pass_condition=True):
+    kwargs = {"seed": SEED_A}
+    if pass_condition:
+        kwargs["condition"] = condition
+    if direction == "inverse":
+        return t.inverse_and_log_det(value, **kwargs)
+    return (t.forward(value, **kwargs), None)
+
+
+def misuse_value(kind, value, row, integer):
+    v = np.array(value)
+    if kind == "extra_axis":
+        return v[..., None]
+    if kind == "no_batch_axis":
+        return v[row]
+    if kind == "event_too_large":
+        if v.ndim == 1:  # scalar events: [batch] becomes [batch, 2]
+            return np.stack([v, v], axis=-1)
+        return np.concatenate([v, v[..., :1]], axis=-1)
+    if kind == "non_finite":
+        v = v.copy()
+        flat = v.reshape(len(v), -1)
+        flat[row, 0] = 2**20 if integer else (np.nan if row % 2 else np.inf)
+        return flat.reshape(v.shape)
+    if kind == "empty":
+        return v[:0]
+    if kind == "single":
+        return v[row:row + 1]
+    if kind == "huge":
+        return v * (2**20 if integer else 1e30)
+    if kind == "wrong_dtype":
+        return v.astype(np.float32) if integer else np.round(v).astype(np.int32)
+    return v
+
+
+def assert_named(error):
+    message = str(error)
+    assert any(name in message for name in NAMES), f"unnamed error: {message}"
+
+
+def finite_or_outside(v):
+    v = np.asarray(v)
+    assert not np.any(np.isnan(v)), "NaN returned"
+    return v
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(MISUSES), direction=st.sampled_from(["inverse", "forward"]),
+       row=st.integers(0, BATCH - 1))
+def test_misuse_is_refused_or_harmless(case, kind, direction, row):
+    t32, t64, x, z, condition = built(case)
+    valid = x if direction == "inverse" else z
+    integer = direction == "inverse" and t32.integer_data
+    deterministic = not (t32.stochastic_inverse if direction == "inverse"
+                         else t32.stochastic_forward)
+    pass_condition = True
+    used_condition = condition
+    if kind == "wrong_condition":
+        if condition is None:
+            used_condition = tf.ones([BATCH, 3], tf.float32)
+        elif row % 2:
+            pass_condition = False
+        else:
+            used_condition = tf.ones([BATCH, condition.shape[-1] + 1], tf.float32)
+    value = misuse_value(kind, valid.numpy(), row, integer)
+    if kind in ("single", "empty") and condition is not None:
+        used_condition = condition[row:row + 1] if kind == "single" else condition[:0]
+    try:
+        out, v = call(t32, direction, value, used_condition, pass_condition=pass_condition)
+    except (ValueError, TypeError) as error:
+        assert_named(error)
+        return
+    # Returned: the numbers must be the right ones.
+    assert kind not in ("extra_axis", "no_batch_axis", "event_too_large", "non_finite",
+                        "wrong_dtype"), f"{kind} was accepted"
+    out = np.asarray(out)
+    if out.dtype.kind == "f":
+        assert np.all(np.isfinite(out)), "non-finite output from finite input"
+    if v is not None:
+        finite_or_outside(v)
+    if kind == "wrong_condition":
+        reference, ref_v = call(t32, direction, value, condition)
+        if deterministic:
+            np.testing.assert_allclose(out, reference, rtol=1e-6, atol=1e-6)
+        return
+    if kind == "empty":
+        assert out.shape[0] == 0
+        return
+    if not deterministic:
+        return
+    if kind == "single":
+        full, full_v = call(t32, direction, valid, condition)
+        condition = used_condition
+        np.testing.assert_allclose(out, np.asarray(full)[row:row + 1], rtol=1e-5, atol=1e-5)
+        if v is not None:
+            np.testing.assert_allclose(v, np.asarray(full_v)[row:row + 1], rtol=1e-5,
+                                       atol=1e-5)
+    c64 = None if condition is None else tf.cast(condition, tf.float64)
+    value64 = value if integer else np.asarray(value, np.float64)
+    out64, v64 = call(t64, direction, value64, c64)
+    scale = np.maximum(np.abs(np.asarray(out64, np.float64)), 1.0)
+    np.testing.assert_array_less(np.abs(out - np.asarray(out64)) / scale, 1e-3)
+    if v is not None:
+        np.testing.assert_allclose(v, v64, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(v64).max()))

@@ -139,6 +139,14 @@ def random_normal(shape, seed, dtype) -> tf.Tensor:
     return tf.random.stateless_normal(shape, to_stateless_seed(seed), dtype=dtype, alg=RNG_ALG)
 
 
+def likelihood_dtype(dtype) -> str:
+    """The float dtype in which a transform built with `dtype` computes its likelihood (a name,
+    a policy, or None: the global policy; float32 under mixed precision)."""
+    import keras
+
+    return keras.dtype_policies.get(dtype or keras.config.dtype_policy()).variable_dtype
+
+
 def sum_except_batch(x: tf.Tensor) -> tf.Tensor:
     """Sums every axis but the leading batch axis, giving shape [batch]."""
     if x.shape.rank == 1:

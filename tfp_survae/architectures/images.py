@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow_probability as tfp
 
+from tfp_survae import _utils
 from tfp_survae.conditional_flow import image_dequantization_flow
 from tfp_survae.distributions import DiagonalNormal
 from tfp_survae.flow import Flow
@@ -39,12 +39,6 @@ IMAGE_PRESETS = {
                   num_steps=2, num_blocks=1, channels=16, depth=2, growth=16, dropout=0.0,
                   gated=False, actnorm=True),
 }
-
-
-def _compute_dtype(dtype) -> str:
-    """The float dtype in which a transform built with `dtype` computes its likelihood (a name,
-    a policy, or None: the global policy; float32 under mixed precision)."""
-    return keras.dtype_policies.get(dtype or keras.config.dtype_policy()).variable_dtype
 
 
 def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **settings) -> Flow:
@@ -97,8 +91,8 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
     else:
         raise ValueError(f"dequantization is 'uniform' or 'flow'; received "
                          f"{config['dequantization']!r}.")
-    transforms += [BijectorTransform(tfb.Shift(np.asarray(0.5, _compute_dtype(dtype))),
-                                    dtype=dtype), Squeeze2D(dtype=dtype)]
+    transforms += [BijectorTransform(tfb.Shift(np.asarray(0.5, _utils.likelihood_dtype(dtype))),
+                                    dtype=dtype), Squeeze2D(order="channel", dtype=dtype)]
     channels = 4 * c
     for scale in range(config["num_scales"]):
         for _ in range(config["num_steps"]):
@@ -113,7 +107,7 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
             if pooling == "max":
                 transforms.append(MaxPool2D(dtype=dtype))
             else:
-                transforms += [Squeeze2D(dtype=dtype), Slice(channels, dtype=dtype)]
+                transforms += [Squeeze2D(order="channel", dtype=dtype), Slice(channels, dtype=dtype)]
             h, w = h // 2, w // 2
         elif config["actnorm"]:
             transforms.append(ActNorm(dtype=dtype))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow_probability as tfp
 
+from tfp_survae import _utils
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
 from tfp_survae.nn import SetTransformer
@@ -27,11 +29,13 @@ def _point_cloud_flow(ordered: bool, num_points, num_dims, num_steps, d_model, n
     if num_dims != 2:
         raise ValueError(f"The point-cloud flows couple one coordinate given the other: they "
                          f"need 2-D points; received num_dims={num_dims}.")
+    float_dtype = _utils.likelihood_dtype(dtype)
     transformer = dict(d_model=d_model, num_heads=num_heads, num_layers=num_layers, d_ff=d_ff,
                        dropout=dropout, dtype=dtype)
     half = num_points // 2
     # data in [0, data_range)^2 -> [-0.5, 0.5)^2
-    transforms = [BijectorTransform(tfb.Chain([tfb.Scale(float(data_range)), tfb.Shift(0.5)]),
+    transforms = [BijectorTransform(tfb.Chain([tfb.Scale(np.asarray(data_range, float_dtype)),
+                                                tfb.Shift(np.asarray(0.5, float_dtype))]),
                                     dtype=dtype)]
     transforms.append(Sort(axis=-2, key=0, dtype=dtype) if ordered
                       else StochasticPermutation(axis=-2, dtype=dtype))

@@ -3,9 +3,10 @@
 from tfp_survae.nn.densenet import DenseBlock, DenseNet, GatedConv
 from tfp_survae.nn.heads import ElementwiseParams
 from tfp_survae.nn.mlp import MLP
-from tfp_survae.nn.transformer import SetTransformer, TransformerBlock
+from tfp_survae.nn.transformer import SetTransformer, TransformerBlock, sigmoid_gelu
 
 __all__ = [
+    "sigmoid_gelu",
     "DenseBlock",
     "DenseNet",
     "ElementwiseParams",

@@ -77,7 +77,9 @@ class ActNorm(Bijection):
                 x = tf.identity(x)
         axes = list(range(x.shape.rank - 1))
         mean, variance = tf.nn.moments(x, axes=axes)
-        log_scale = 0.5 * tf.math.log(variance + self.epsilon)
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), variance.dtype)
+        std = tf.sqrt(variance * count / (count - 1.0))  # unbiased, as the reference code
+        log_scale = tf.math.log(std + self.epsilon)
         self.shift.assign(tf.cast(mean, self.shift.dtype))
         self.log_scale.assign(tf.cast(log_scale, self.log_scale.dtype))
         self.initialized.assign(tf.ones_like(self.initialized))

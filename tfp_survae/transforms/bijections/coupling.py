@@ -12,18 +12,40 @@ from tfp_survae.transforms.base import Bijection
 
 __all__ = ["AffineCoupling"]
 
-_SCALE_FNS = ("exp", "tanh", "sigmoid", "softplus")
+# How the network's raw output r becomes the log-scale s of z_b = x_b * exp(s) + t.
+SCALE_FNS = {
+    "exp": "s = r (RealNVP; the reference code's 'exp')",
+    "softplus": "exp(s) = softplus(r) (the reference code's 'softplus')",
+    "sigmoid": "exp(s) = sigmoid(r + 2) + 1e-3 (the reference code's 'sigmoid')",
+    "tanh_exp": "s = 2 tanh(r / 2) (the reference code's 'tanh_exp')",
+    "tanh": "s = B tanh(r / B), B = scale_bound (a soft clamp; 'tanh_exp' is B = 2)",
+    "shifted_softplus": "exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1 at r = 0)",
+    "glow_sigmoid": "exp(s) = sigmoid(r + 2) (Glow)",
+}
 _SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(_SOFTPLUS_ONE) = 1
 
 
+def _log_softplus(r: tf.Tensor) -> tf.Tensor:
+    """log(softplus(r)), also where softplus(r) underflows (there it equals r)."""
+    small = r < -20.0
+    return tf.where(small, r, tf.math.log(tf.nn.softplus(tf.where(small, tf.zeros_like(r), r))))
+
+
 def _log_scale(raw: tf.Tensor, scale_fn: str, bound: float) -> tf.Tensor:
+    """The log-scale s for the raw network output, as `SCALE_FNS` states."""
     if scale_fn == "exp":
         return raw
+    if scale_fn == "softplus":
+        return _log_softplus(raw)
+    if scale_fn == "sigmoid":
+        return tf.math.log(tf.sigmoid(raw + 2.0) + 1e-3)
+    if scale_fn == "tanh_exp":
+        return 2.0 * tf.tanh(raw / 2.0)
     if scale_fn == "tanh":
         return bound * tf.tanh(raw / bound)
-    if scale_fn == "softplus":  # scale = softplus(raw + c) + 1e-3, 1 at raw = 0
+    if scale_fn == "shifted_softplus":
         return tf.math.log(tf.nn.softplus(raw + _SOFTPLUS_ONE) + 1e-3)
-    return tf.math.log_sigmoid(raw + 2.0)  # "sigmoid", as Glow: scale in (0, 1)
+    return tf.math.log_sigmoid(raw + 2.0)  # "glow_sigmoid"
 
 
 def checkerboard_mask(height: int, width: int, parity: int, dtype) -> tf.Tensor:
@@ -47,24 +69,30 @@ class AffineCoupling(Bijection):
 
     Args:
       network: Keras layer mapping x_a (concatenated with the condition on the last axis) to
-        [shift, raw log-scale] side by side on the last axis, each of x_b's shape. None: a
+        [shift t, raw output r] side by side on the last axis (the first half of the channels
+        is t, the second r), each of x_b's shape. (The reference code orders them [r, t], and
+        interleaves them per channel for images: permute a ported network's last layer.) None: a
         default with a zero-initialised output, so the layer starts as the identity: an MLP for
         vectors, a SetTransformer for sets [N, D], a DenseNet for images [h, w, c] sized to the
         image (the paper's from 32 x 32 pixels up: 64 channels, depth 10, growth 64; depth 4,
         growth 32 from 16 x 16; 32 channels, depth 2, growth 16 below). The network's output
         shape is checked when the layer is built: a wrong width is a ValueError.
       mask: "half" splits `axis`: the first `num_identity` entries (default: half, rounded
-        down) condition the rest. "checkerboard" splits an image [h, w, c] by a spatial
+        down; the reference code conditions on half rounded up, so pass
+        num_identity=ceil(D / 2) for odd D when porting) condition the rest. "checkerboard" splits an image [h, w, c] by a spatial
         checkerboard; the network then sees the whole image with the transformed pixels zeroed
         and predicts parameters for every pixel.
       axis: the event axis split by the "half" mask (-1: features or channels; -2: the points
         of a point cloud [N, D]).
       parity: which checkerboard squares condition (0 or 1).
-      scale_fn: how the raw log-scale becomes s: "tanh" (default; s = bound * tanh(raw / bound),
-        a soft clamp that keeps deep flows stable), "exp" (s = raw, as RealNVP), "sigmoid"
-        (s = log sigmoid(raw + 2), as Glow) or "softplus" (scale = softplus(raw + c) + 1e-3 with
-        scale 1 at raw = 0).
-      scale_bound: the clamp of "tanh".
+      scale_fn: how the network's raw output r becomes the log-scale s (z_b = x_b exp(s) + t):
+        "tanh" (default): s = B tanh(r / B) with B = `scale_bound`, a soft clamp that keeps
+        deep flows stable; "exp": s = r (RealNVP); "softplus": exp(s) = softplus(r);
+        "sigmoid": exp(s) = sigmoid(r + 2) + 1e-3; "tanh_exp": s = 2 tanh(r / 2);
+        "shifted_softplus": exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1 at r = 0);
+        "glow_sigmoid": exp(s) = sigmoid(r + 2) (Glow). "exp", "softplus", "sigmoid" and
+        "tanh_exp" are the PyTorch reference code's functions of the same names.
+      scale_bound: B of "tanh".
       hidden_units: sizes of the default MLP.
       condition_shape: event shape of the `condition` tensor, if the coupling is conditional
         (needed to build the network before training).
@@ -94,8 +122,8 @@ class AffineCoupling(Bijection):
         super().__init__(**kwargs)
         if mask not in ("half", "checkerboard"):
             raise ValueError(f"mask is 'half' or 'checkerboard'; received {mask!r}.")
-        if scale_fn not in _SCALE_FNS:
-            raise ValueError(f"scale_fn is one of {_SCALE_FNS}; received {scale_fn!r}.")
+        if scale_fn not in SCALE_FNS:
+            raise ValueError(f"scale_fn is one of {sorted(SCALE_FNS)}; received {scale_fn!r}.")
         if parity not in (0, 1):
             raise ValueError(f"parity is 0 or 1; received {parity!r}.")
         self.network = network

@@ -14,19 +14,28 @@ __all__ = ["Squeeze2D"]
 class Squeeze2D(Bijection):
     """Space-to-depth: [h, w, c] -> [h / f, w / f, c f^2] (Dinh et al., 2017).
 
-    Inverse: z = tf.nn.space_to_depth(x, f). Forward: x = tf.nn.depth_to_space(z, f). V = 0.
+    Inverse: z[i, j, k] = x[f i + r, f j + s, ch], with the output channel k given by `order`.
+    Forward: its inverse (depth-to-space). V = 0.
 
     Args:
       factor: f, the block size (2 by default); height and width must be multiples of it.
+      order: how the f^2 c output channels are laid out. "position" (TensorFlow's
+        `space_to_depth`): k = (f r + s) c + ch, the block position first. "channel" (the
+        PyTorch reference code's squeeze): k = ch f^2 + f r + s, each input channel's f^2
+        pixels together. The order matters before a `Slice` or `MaxPool2D`, which then factor
+        out other variables; the paper's image presets use "channel", as the reference.
     """
 
     min_event_rank = 3
 
-    def __init__(self, factor: int = 2, **kwargs):
+    def __init__(self, factor: int = 2, order: str = "position", **kwargs):
         super().__init__(**kwargs)
         self.factor = int(factor)
         if self.factor < 2:
             raise ValueError(f"factor must be at least 2; received {factor}.")
+        if order not in ("position", "channel"):
+            raise ValueError(f"order is 'position' or 'channel'; received {order!r}.")
+        self.order = order
 
     def inverse_event_shape(self, x_event_shape):
         shape = tf.TensorShape(x_event_shape).as_list()
@@ -54,13 +63,26 @@ class Squeeze2D(Bijection):
         super().build(input_shape)
         self.inverse_event_shape(self.event_shape)
 
+    def _swap_channel_groups(self, t, groups: int):
+        """[..., a * b] read as [..., groups, rest] -> [..., rest, groups], flattened."""
+        shape = tf.shape(t)
+        channels = t.shape[-1]
+        split = tf.reshape(t, tf.concat([shape[:-1], [groups, channels // groups]], axis=0))
+        swapped = tf.transpose(split, [0, 1, 2, 4, 3])
+        return tf.reshape(swapped, shape)
+
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        return tf.nn.space_to_depth(x, self.factor), tf.zeros([tf.shape(x)[0]], x.dtype)
+        z = tf.nn.space_to_depth(x, self.factor)
+        if self.order == "channel":
+            z = self._swap_channel_groups(z, self.factor**2)
+        return z, tf.zeros([tf.shape(x)[0]], x.dtype)
 
     def _forward(self, z, *, seed, condition):
+        if self.order == "channel":
+            z = self._swap_channel_groups(z, z.shape[-1] // self.factor**2)
         return tf.nn.depth_to_space(z, self.factor)
 
     def get_config(self):
         config = super().get_config()
-        config["factor"] = self.factor
+        config.update(factor=self.factor, order=self.order)
         return config

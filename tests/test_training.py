@@ -200,3 +200,41 @@ def test_odd_image_sizes():
         ts.Squeeze2D().inverse_and_log_det(np.zeros((1, 5, 4, 1), "float32"))
     with pytest.raises(ValueError, match="even height and width.*\\[4, 3, 2\\]"):
         ts.MaxPool2D().inverse_and_log_det(np.zeros((1, 4, 3, 2), "float32"))
+
+
+def _conditional_regularised_flow():
+    keras.utils.set_random_seed(4)
+    net = keras.Sequential([
+        keras.layers.Dense(16, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.1)),
+        keras.layers.Dense(2)])
+    return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(
+        net, condition_shape=[3]), ts.Reverse()], condition_shape=[3])
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_distributed_fit_trains_as_fit_does(policy):
+    """Conditions, regularisation losses and loss scaling count in distributed_fit as in fit."""
+    rng = np.random.RandomState(0)
+    data = {"x": rng.randn(64, 2).astype("float32"),
+            "condition": rng.randn(64, 3).astype("float32")}
+
+    def dataset(_=None):
+        return tf.data.Dataset.from_tensor_slices(data).batch(16).repeat()
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        flow = _conditional_regularised_flow()
+        assert flow.losses  # the L2 penalty is part of the loss
+        flow.compile(keras.optimizers.SGD(0.05), steps_per_execution=1)
+        flow.fit(dataset(), steps_per_epoch=4, epochs=1, verbose=0)
+        trained, _ = ts.training.distributed_fit(
+            _conditional_regularised_flow, dataset, steps_per_epoch=4, epochs=1,
+            make_optimizer=lambda: keras.optimizers.SGD(0.05), verbose=0)
+        if policy == "mixed_float16":
+            assert isinstance(flow.optimizer, keras.optimizers.LossScaleOptimizer)
+        for a, b in zip(trained.weights, flow.weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+        untrained = _conditional_regularised_flow()
+        assert not np.allclose(untrained.weights[-1].numpy(), flow.weights[-1].numpy())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

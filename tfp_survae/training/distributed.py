@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from tfp_survae import _utils
+from tfp_survae.training.fit import training_step, unpack_batch
 
 __all__ = ["distributed_fit"]
 
@@ -43,6 +44,10 @@ def distributed_fit(
 ):
     """Trains a flow with a custom loop under a tf.distribute strategy.
 
+    Each step is `training.training_step`, the step `Flow.fit` runs: the flow's regularisation
+    losses, a `condition` in the batch (a dict with "x" and "condition") and mixed-precision
+    loss scaling count here as they do in `fit`.
+
     Args:
       make_flow: builds the Flow (called inside `strategy.scope()`).
       dataset_fn: `tf.distribute.InputContext` -> a repeating `tf.data.Dataset` of per-replica
@@ -53,7 +58,8 @@ def distributed_fit(
       epochs: epochs to train; with `checkpoint_dir`, an interrupted run resumes after its last
         completed epoch.
       strategy: the strategy (default: the current one).
-      make_optimizer: builds the Keras optimizer (inside the scope).
+      make_optimizer: builds the Keras optimizer (inside the scope); under the
+        "mixed_float16" policy it is wrapped in a LossScaleOptimizer, as `compile` does.
       steps_per_execution: steps per compiled call.
       checkpoint_dir: saves the flow, optimizer and epoch after every epoch (the chief writes
         there; other workers write to a temporary directory, as tf.distribute requires).
@@ -68,6 +74,9 @@ def distributed_fit(
     with strategy.scope():
         flow = make_flow()
         optimizer = make_optimizer()
+        if keras.config.dtype_policy().name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # as Keras' compile
         optimizer.build(flow.trainable_variables)
         epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     replicas = strategy.num_replicas_in_sync
@@ -82,13 +91,8 @@ def distributed_fit(
         if latest:
             checkpoint.restore(latest)
 
-    def step(x):
-        with tf.GradientTape() as tape:
-            nll = -tf.reduce_mean(flow.log_prob(x, training=True))
-            loss = nll / replicas
-        gradients = tape.gradient(loss, flow.trainable_variables)
-        optimizer.apply(gradients, flow.trainable_variables)
-        return nll
+    def step(data):
+        return training_step(flow, optimizer, data, replicas=replicas)
 
     @tf.function
     def train_steps(iterator, steps):
@@ -100,7 +104,8 @@ def distributed_fit(
         return total
 
     if any(getattr(t, "needs_initialization", False) for t in flow.chain):
-        flow.initialize(next(iter(dataset_fn(tf.distribute.InputContext()))))
+        x, condition = unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
+        flow.initialize(x, condition=condition)
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=flow)
     history = {"loss": [], "bits_per_dim": []}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_survae as ts
+
+tfd = tfp.distributions
 
 
 def grid_1d(low, high, num):
@@ -43,3 +49,53 @@ def bin_probabilities_2d(log_prob_fn, low, high, bins, refine=6, dtype="float32"
 
 def total_variation(p, q):
     return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum()
+
+
+# Layer tests: bases, fixed networks, quadrature and sample/density agreement.
+
+
+def normal_base(loc, scale):
+    loc = np.asarray(loc, "float32")
+    return tfd.Independent(tfd.Normal(loc, np.asarray(scale, "float32")), 1)
+
+
+def dense(in_dim, out_dim, kernel, bias):
+    layer = keras.layers.Dense(out_dim)
+    layer.build((None, in_dim))
+    layer.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+    return layer
+
+
+def random_mlp(out, seed, hidden=(16,)):
+    keras.utils.set_random_seed(seed)
+    return ts.MLP(list(hidden), out, activation="tanh")
+
+
+def integral_1d(flow, low, high, num=40000):
+    mids, step = grid_1d(low, high, num)
+    return np.exp(batched(flow.log_prob, mids[:, None])).sum() * step
+
+
+def integral_2d(flow, low, high, num=500):
+    points, area = grid_2d(low, high, num)
+    return np.exp(batched(flow.log_prob, points)).sum() * area
+
+
+def assert_samples_match_2d(flow, low, high, bins=20, num=100_000, tolerance=0.02, seed=(7, 8)):
+    samples = flow.sample(num, seed=seed).numpy()
+    predicted = bin_probabilities_2d(flow.log_prob, low, high, bins)
+    assert predicted.sum() > 0.97, f"the window holds only {predicted.sum():.3f} of the mass"
+    assert total_variation(histogram_2d(samples, low, high, bins), predicted) < tolerance
+
+
+def assert_samples_match_1d(samples, density_fn, low, high, bins=40, tolerance=0.02):
+    counts, edges = np.histogram(samples, bins=bins, range=(low, high))
+    empirical = counts / len(samples)
+    fine, step = grid_1d(low, high, bins * 20)
+    predicted = density_fn(fine).reshape(bins, 20).sum(axis=1) * step
+    assert predicted.sum() > 0.97
+    assert total_variation(empirical, predicted) < tolerance
+
+
+# ------------------------------------------------------------------------------------------
+# Abs

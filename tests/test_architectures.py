@@ -76,10 +76,12 @@ def test_permute_flow_is_exchangeable_and_sort_flow_is_exact():
     x = (np.random.RandomState(2).rand(1, 50, 2) * 28).astype("float32")
     shuffled = x[:, np.random.RandomState(3).permutation(50)]
     np.testing.assert_allclose(sort.log_prob(x), sort.log_prob(shuffled), rtol=1e-5)
-    # PermuteFlow's ELBO starts with a uniform shuffle, so a shuffled cloud gets the same
-    # estimate for the same seed.
-    np.testing.assert_allclose(permute.log_prob(x, seed=(1, 1)),
-                               permute.log_prob(shuffled, seed=(1, 1)), rtol=1e-4)
+    # PermuteFlow's ELBO starts with a uniform shuffle, so a cloud and its shuffle have the same
+    # ELBO in distribution: equal means over many draws (one per row of a tiled batch).
+    draws = [permute.log_prob(np.repeat(cloud, 256, axis=0), seed=(1, 1)).numpy()
+             for cloud in (x, shuffled)]
+    error = np.sqrt(draws[0].var() / 256 + draws[1].var() / 256)
+    assert abs(draws[0].mean() - draws[1].mean()) < 4 * error + 1e-3
 
 
 def test_short_training_lowers_bits_per_dim():

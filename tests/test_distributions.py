@@ -33,7 +33,7 @@ def test_standard_bases(layer, reference):
     x = np.abs(np.random.RandomState(1).rand(10, 3)).astype("float32")
     np.testing.assert_allclose(layer.log_prob(x), reference(x), rtol=1e-5)
     np.testing.assert_allclose(layer.distribution(num=10).log_prob(x), reference(x), rtol=1e-5)
-    sample, log_p = layer.sample_and_log_prob(num=4, seed=(1, 2))
+    sample, log_p = layer.sample_and_log_prob(4, seed=(1, 2))
     assert sample.shape == (4, 3)
     np.testing.assert_allclose(log_p, reference(sample.numpy()), rtol=1e-5)
 
@@ -50,19 +50,19 @@ def test_conditional_normal_and_half_normal():
     normal = ts.ConditionalNormal([2], net)
     params = net(context).numpy()
     expected = scipy.stats.norm(params[:, :2], np.exp(params[:, 2:])).logpdf(x).sum(-1)
-    np.testing.assert_allclose(normal.log_prob(x, context), expected, rtol=1e-5)
+    np.testing.assert_allclose(normal.log_prob(x, condition=context), expected, rtol=1e-5)
     np.testing.assert_allclose(normal.distribution(context).log_prob(x), expected, rtol=1e-5)
-    s, lp = normal.sample_and_log_prob(context, seed=(1, 1))
-    np.testing.assert_allclose(lp, normal.log_prob(s, context), rtol=1e-5)
+    s, lp = normal.sample_and_log_prob(seed=(1, 1), condition=context)
+    np.testing.assert_allclose(lp, normal.log_prob(s, condition=context), rtol=1e-5)
 
     half = ts.ConditionalHalfNormal([4], linear(4, bias=[0.0, 0.1, 0.2, 0.3]))
     x4 = np.abs(np.random.RandomState(4).randn(5, 4)).astype("float32")
     scale = np.exp(half.network(context).numpy())
-    np.testing.assert_allclose(half.log_prob(x4, context),
+    np.testing.assert_allclose(half.log_prob(x4, condition=context),
                                scipy.stats.halfnorm(scale=scale).logpdf(x4).sum(-1), rtol=1e-5)
-    s, lp = half.sample_and_log_prob(context, seed=(1, 1))
+    s, lp = half.sample_and_log_prob(seed=(1, 1), condition=context)
     assert np.all(s.numpy() >= 0)
-    np.testing.assert_allclose(lp, half.log_prob(s, context), rtol=1e-5)
+    np.testing.assert_allclose(lp, half.log_prob(s, condition=context), rtol=1e-5)
 
 
 def test_conditional_bernoulli_and_categorical():
@@ -70,13 +70,13 @@ def test_conditional_bernoulli_and_categorical():
     bern = ts.ConditionalBernoulli([2], linear(2, bias=[0.5, -0.5]))
     x = np.array([[0, 1], [1, 1], [0, 0], [1, 0], [1, 1]], "float32")
     p = 1 / (1 + np.exp(-bern.network(context).numpy()))
-    np.testing.assert_allclose(bern.log_prob(x, context),
+    np.testing.assert_allclose(bern.log_prob(x, condition=context),
                                scipy.stats.bernoulli(p).logpmf(x).sum(-1), rtol=1e-5)
     cat = ts.ConditionalCategorical([], 3, linear(3, bias=[0.0, 1.0, -1.0]))
     logits = cat.network(context).numpy()
     probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     labels = np.array([0, 2, 1, 1, 0])
-    np.testing.assert_allclose(cat.log_prob(labels, context),
+    np.testing.assert_allclose(cat.log_prob(labels, condition=context),
                                np.log(probs[np.arange(5), labels]), rtol=1e-5)
 
 
@@ -95,7 +95,7 @@ def test_plackett_luce_is_normalised_and_matches_tfp():
 def test_plackett_luce_sampling_frequencies():
     layer = ts.ConditionalPlackettLuce(3, linear(3, bias=[1.0, 0.0, -1.0]))
     context = np.zeros((20000, 3), "float32")
-    perms, log_p = layer.sample_and_log_prob(context, seed=(3, 4))
+    perms, log_p = layer.sample_and_log_prob(seed=(3, 4), condition=context)
     perms = perms.numpy()
     codes = perms[:, 0] * 9 + perms[:, 1] * 3 + perms[:, 2]
     for code in np.unique(codes):
@@ -117,8 +117,8 @@ def test_tfp_distribution_layer_round_trips():
 def test_network_output_is_checked():
     layer = ts.ConditionalNormal([2], linear(3))
     with pytest.raises(ValueError, match="must output 2 x 2 = 4"):
-        layer.log_prob(np.zeros((2, 2), "float32"), np.zeros((2, 3), "float32"))
-    with pytest.raises(ValueError, match="context"):
+        layer.log_prob(np.zeros((2, 2), "float32"), condition=np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match="condition"):
         layer.log_prob(np.zeros((2, 2), "float32"))
     with pytest.raises(TypeError, match="network"):
         ts.ConditionalNormal([2], None)

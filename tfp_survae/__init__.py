@@ -2,44 +2,127 @@
 
 Composable bijections, surjections and stochastic transforms with exact or lower-bound
 likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as Keras 3 layers.
+
+Every public name is listed here. `plotting` (matplotlib) loads when first used.
 """
 
-from tfp_survae import (
-    architectures,
-    data,
-    distributions,
-    evaluation,
-    nn,
-    plotting,
-    training,
-    transforms,
-)
+import importlib
+
+from tfp_survae import architectures, data, distributions, evaluation, nn, training, transforms
 from tfp_survae.conditional_flow import (
     ConditionalFlow,
     dequantization_flow,
     image_dequantization_flow,
 )
-from tfp_survae.distributions import *  # noqa: F401,F403
-from tfp_survae.distributions import __all__ as _distributions
+from tfp_survae.distributions import (
+    ConditionalBernoulli,
+    ConditionalCategorical,
+    ConditionalDistribution,
+    ConditionalHalfNormal,
+    ConditionalNormal,
+    ConditionalPlackettLuce,
+    DiagonalNormal,
+    StandardHalfNormal,
+    StandardLogistic,
+    StandardNormal,
+    StandardUniform,
+    TFPDistribution,
+    ZeroInflated,
+)
 from tfp_survae.flow import Flow
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.nn import MLP
 from tfp_survae.transformed_distribution import TransformedDistribution
-from tfp_survae.transforms import *  # noqa: F401,F403
-from tfp_survae.transforms import __all__ as _transforms
+from tfp_survae.transforms import (
+    VAE,
+    Abs,
+    ActNorm,
+    AffineCoupling,
+    Augment,
+    Bijection,
+    BijectorTransform,
+    Conv1x1,
+    Floor,
+    GenerativeAbs,
+    GenerativeMax,
+    GenerativeReLU,
+    GenerativeSort,
+    Max,
+    MaxPool2D,
+    Permute,
+    ReLU,
+    Reverse,
+    Sequential,
+    Slice,
+    Sort,
+    Squeeze2D,
+    StochasticPermutation,
+    StochasticTransform,
+    Surjection,
+    Transform,
+    UniformDequantization,
+    VariationalDequantization,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # flows and their TFP views
     "Flow",
     "TransformedDistribution",
     "FlowBijector",
     "ConditionalFlow",
     "dequantization_flow",
     "image_dequantization_flow",
+    # the transform contract
+    "Transform",
+    "Bijection",
+    "Surjection",
+    "StochasticTransform",
+    "Sequential",
+    # bijections
+    "ActNorm",
+    "AffineCoupling",
+    "BijectorTransform",
+    "Conv1x1",
+    "Permute",
+    "Reverse",
+    "Squeeze2D",
+    # surjections
+    "Abs",
+    "GenerativeAbs",
+    "Augment",
+    "Slice",
+    "Floor",
+    "UniformDequantization",
+    "VariationalDequantization",
+    "Max",
+    "MaxPool2D",
+    "GenerativeMax",
+    "ReLU",
+    "GenerativeReLU",
+    "Sort",
+    "GenerativeSort",
+    # stochastic transforms
+    "VAE",
+    "StochasticPermutation",
+    # distributions
+    "ConditionalDistribution",
+    "TFPDistribution",
+    "ConditionalBernoulli",
+    "ConditionalCategorical",
+    "ConditionalHalfNormal",
+    "ConditionalNormal",
+    "ConditionalPlackettLuce",
+    "DiagonalNormal",
+    "StandardHalfNormal",
+    "StandardLogistic",
+    "StandardNormal",
+    "StandardUniform",
+    "ZeroInflated",
+    # networks
     "MLP",
-    *_transforms,
-    *_distributions,
+    # modules
     "architectures",
     "data",
     "distributions",
@@ -49,3 +132,9 @@ __all__ = [
     "training",
     "transforms",
 ]
+
+
+def __getattr__(name):
+    if name == "plotting":
+        return importlib.import_module("tfp_survae.plotting")
+    raise AttributeError(f"module 'tfp_survae' has no attribute {name!r}")

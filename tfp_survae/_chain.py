@@ -6,16 +6,19 @@ contributions V, add log p(z). `chain_sample` runs the forwards from base sample
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 from tfp_survae import _utils
-from tfp_survae.distributions import ConditionalDistribution
-from tfp_survae.transforms.base import Sequential, Transform
+from tfp_survae.transforms.base import Sequential, Transform, takes_integer_data
 
 
 def is_exact(base, chain) -> bool:
     """True when every transform is exact (or enumerated) and the base is not a lower bound."""
     return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
+
+
+integer_data = takes_integer_data  # one rule for Flow, TransformedDistribution, Sequential
 
 
 def flatten(transforms) -> list:
@@ -33,17 +36,23 @@ def flatten(transforms) -> list:
     return chain
 
 
+def is_density_layer(obj) -> bool:
+    """True for what can be a base: a tfp_survae distribution layer or a Flow. Both have the
+    one density signature `log_prob(x, seed=None, *, condition=None)`,
+    `sample_and_log_prob(n, seed=None, *, condition=None)`, an `event_shape` and a
+    `reparameterized` flag."""
+    return isinstance(obj, keras.layers.Layer) and all(
+        hasattr(obj, name) for name in ("log_prob", "sample_and_log_prob", "event_shape",
+                                        "reparameterized"))
+
+
 def base_log_prob(base, z, condition, seed):
-    """log p(z) of a flow's base: a distribution layer (given the condition) or another Flow."""
-    if isinstance(base, ConditionalDistribution):
-        return base.log_prob(z, context=condition)
-    return base.log_prob(z, seed=seed, condition=condition)
+    """log p(z) of a flow's base: a distribution layer or another Flow (one signature)."""
+    return base.log_prob(z, seed, condition=condition)
 
 
 def base_sample_and_log_prob(base, n, condition, seed):
-    if isinstance(base, ConditionalDistribution):
-        return base.sample_and_log_prob(condition, num=n, seed=seed)
-    return base.sample_and_log_prob(n, seed=seed, condition=condition)
+    return base.sample_and_log_prob(n, seed, condition=condition)
 
 
 def build_chain(chain, base_event_shape, event_shape=None):
@@ -67,7 +76,7 @@ def build_chain(chain, base_event_shape, event_shape=None):
             t.build((None,) + tuple(shape.as_list()))
         elif not t.event_shape.is_compatible_with(shape):
             raise ValueError(
-                f"{t._owner} was built for events of shape {t.event_shape.as_list()}; in this "
+                f"{type(t).__name__} '{t.name}' was built for events of shape {t.event_shape.as_list()}; in this "
                 f"flow it receives {shape.as_list()}."
             )
         shape = t.inverse_event_shape(shape)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfp_survae import _utils
+from tfp_survae.evaluation import iwbo_loop
 
 TAG = "[tfp_survae]"
 
@@ -117,8 +118,6 @@ def sample_fn(flow, *, max_sample_size: int, where="sample", jit_compile=False):
 
 def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
     """A concrete function (x, k, seed) -> the IWBO with 1 <= k <= max_k."""
-    from tfp_survae.evaluation import iwbo_loop
-
     event = flow.event_shape
 
     def entry(x, k, seed):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -142,8 +143,6 @@ def random_normal(shape, seed, dtype) -> tf.Tensor:
 def likelihood_dtype(dtype) -> str:
     """The float dtype in which a transform built with `dtype` computes its likelihood (a name,
     a policy, or None: the global policy; float32 under mixed precision)."""
-    import keras
-
     return keras.dtype_policies.get(dtype or keras.config.dtype_policy()).variable_dtype
 
 
@@ -296,8 +295,6 @@ def _is_serialized_keras_object(value) -> bool:
 
 def deserialize_sublayers(config: dict) -> dict:
     """Returns `config` with serialized Keras objects (and lists of them) deserialized."""
-    import keras
-
     out = dict(config)
     for key, value in config.items():
         if _is_serialized_keras_object(value):

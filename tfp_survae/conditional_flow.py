@@ -6,9 +6,10 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae.distributions import ConditionalDistribution, StandardLogistic
+from tfp_survae.distributions import ConditionalDistribution, DiagonalNormal, StandardLogistic
 from tfp_survae.flow import Flow
-from tfp_survae.transforms import AffineCoupling, BijectorTransform, Reverse
+from tfp_survae.nn import DenseBlock, DenseNet
+from tfp_survae.transforms import AffineCoupling, BijectorTransform, Conv1x1, Reverse, Squeeze2D
 
 tfb = tfp.bijectors
 
@@ -17,7 +18,7 @@ __all__ = ["ConditionalFlow", "dequantization_flow", "image_dequantization_flow"
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalFlow(ConditionalDistribution):
-    """A `Flow` whose `condition` is the context: p(x | c) = flow.log_prob(x, condition=c).
+    """A `Flow` whose `condition` is the condition: p(x | c) = flow.log_prob(x, condition=c).
 
     Use it wherever a conditional distribution is expected (encoders of generative surjections,
     decoders of inference surjections) when a fixed family is too rigid, e.g. the variational
@@ -51,26 +52,27 @@ class ConditionalFlow(ConditionalDistribution):
         if shape[1:] != list(self.flow.condition_shape):
             raise ValueError(
                 f"ConditionalFlow '{self.name}': the flow takes conditions of event shape "
-                f"{self.flow.condition_shape}; the context gives {shape[1:]}."
+                f"{self.flow.condition_shape}; the condition gives {shape[1:]}."
             )
 
-    def _condition(self, context):
-        if context is None or self.context_network is None:
-            return context
-        return self.context_network(context)
+    def _mapped_condition(self, condition):
+        if condition is None or self.context_network is None:
+            return condition
+        return self.context_network(condition)
 
-    def distribution(self, context=None, num=None):
+    def distribution(self, condition=None, num=None):
         raise NotImplementedError(
             "A ConditionalFlow has no closed-form tfd.Distribution; use log_prob and "
             "sample_and_log_prob, or flow.as_distribution()."
         )
 
-    def log_prob(self, x, context=None):
-        return self.flow.log_prob(x, condition=self._condition(context))
+    def log_prob(self, x, seed=None, *, condition=None):
+        return self.flow.log_prob(x, condition=self._mapped_condition(condition))
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        num = self._num(context, num) if context is None else tf.shape(context)[0]
-        return self.flow.sample_and_log_prob(num, seed=seed, condition=self._condition(context))
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        n = self._num(condition, n) if condition is None else tf.shape(condition)[0]
+        return self.flow.sample_and_log_prob(n, seed=seed,
+                                             condition=self._mapped_condition(condition))
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
@@ -126,16 +128,12 @@ def image_dequantization_flow(image_shape, *, num_steps: int = 4, context_channe
                               dtype=None) -> ConditionalFlow:
     """The Flow++ variational dequantizer for images [h, w, c], as the paper's image models.
 
-    A context network (dense block, 2x2 strided convolution, dense block) maps the image to
+    A condition network (dense block, 2x2 strided convolution, dense block) maps the image to
     `context_channels` features at half resolution. From u to the latent: logit, squeeze to
     [h/2, w/2, 4c], a 1x1 convolution, then `num_steps` x (affine coupling with a DenseNet of
-    the untouched half and the context, 1x1 convolution), onto a normal with a trainable mean and
+    the untouched half and the condition, 1x1 convolution), onto a normal with a trainable mean and
     scale per channel.
     """
-    from tfp_survae.distributions import DiagonalNormal
-    from tfp_survae.nn import DenseBlock, DenseNet
-    from tfp_survae.transforms import Conv1x1, Squeeze2D
-
     h, w, c = image_shape
     context_network = keras.Sequential(
         [

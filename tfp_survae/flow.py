@@ -13,9 +13,12 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _utils
-from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
+from tfp_survae import _chain, _endpoints, _utils
+from tfp_survae.distributions import TFPDistribution
+from tfp_survae.training.export import export_flow
 from tfp_survae.training.fit import FitMixin
+from tfp_survae.flow_bijector import FlowBijector
+from tfp_survae.transformed_distribution import TransformedDistribution
 from tfp_survae.transforms.base import Transform
 
 tfd = tfp.distributions
@@ -24,7 +27,7 @@ __all__ = ["Flow"]
 
 
 def _as_base(base):
-    if isinstance(base, (ConditionalDistribution, Flow)):
+    if _chain.is_density_layer(base):
         return base
     if isinstance(base, tfd.Distribution):
         return TFPDistribution(base)
@@ -100,7 +103,7 @@ class Flow(FitMixin, keras.Model):
 
     @property
     def integer_data(self) -> bool:
-        return bool(self._chain) and self._chain[0].integer_data
+        return _chain.integer_data(self._chain)
 
     @property
     def num_dims(self) -> int:
@@ -185,8 +188,6 @@ class Flow(FitMixin, keras.Model):
         other numbers than eager execution does for that seed (TensorFlow's XLA random
         kernels); pass `jit_compile=False` to reproduce eager draws.
         """
-        from tfp_survae import _endpoints
-
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
 
@@ -194,8 +195,6 @@ class Flow(FitMixin, keras.Model):
         """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
         [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
         [2] int32; see `log_prob_function`."""
-        from tfp_survae import _endpoints
-
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",
@@ -251,15 +250,11 @@ class Flow(FitMixin, keras.Model):
 
     def export(self, path: str, **kwargs) -> str:
         """Writes a SavedModel with serving endpoints (see `tfp_survae.training.export_flow`)."""
-        from tfp_survae.training.export import export_flow
-
         return export_flow(self, path, **kwargs)
 
     def as_distribution(self):
         """This flow as a `tfp_survae.TransformedDistribution` (a `tfd.Distribution`) sharing the
         same layers and variables."""
-        from tfp_survae.transformed_distribution import TransformedDistribution
-
         return TransformedDistribution(self.base, self._chain)
 
     def as_bijector(self):
@@ -268,8 +263,6 @@ class Flow(FitMixin, keras.Model):
 
         Raises a ValueError naming the first transform that is not a bijection.
         """
-        from tfp_survae.flow_bijector import FlowBijector
-
         latent = self.event_shape
         for t in self._chain:
             latent = t.inverse_event_shape(latent)

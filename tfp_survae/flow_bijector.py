@@ -35,8 +35,8 @@ class FlowBijector(tfb.Bijector):
         for t in self._chain:
             if not t.bijective:
                 raise ValueError(
-                    f"as_bijector needs a flow of bijections only; {t._owner} "
-                    f"({type(t).__name__}) is not bijective. Use as_distribution() for flows "
+                    f"as_bijector needs a flow of bijections only; {type(t).__name__} "
+                    f"'{t.name}' is not bijective. Use as_distribution() for flows "
                     "with surjective or stochastic layers."
                 )
         self._data_event = tf.TensorShape(data_event_shape)

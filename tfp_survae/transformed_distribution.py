@@ -6,8 +6,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _chain, _utils
-from tfp_survae.distributions import ConditionalDistribution
-from tfp_survae.flow import Flow
 
 tfd = tfp.distributions
 
@@ -68,7 +66,7 @@ class TransformedDistribution(tfd.Distribution):
             base_reparameterized = (
                 distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
             )
-        elif isinstance(distribution, (ConditionalDistribution, Flow)):
+        elif _chain.is_density_layer(distribution):
             base_event = distribution.event_shape
             self._base_batch_shape = tf.TensorShape([])
             dtype = tf.as_dtype(distribution.dtype)
@@ -84,7 +82,7 @@ class TransformedDistribution(tfd.Distribution):
                 f"{self._base_batch_shape}."
             )
         self._data_event_shape = _chain.build_chain(self._chain, base_event, event_shape)
-        self._integer_data = bool(self._chain) and self._chain[0].integer_data
+        self._integer_data = _chain.integer_data(self._chain)
         reparameterized = base_reparameterized and all(
             t.reparameterized_forward for t in self._chain
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tfp_survae import _utils
+from tfp_survae.architectures.images import maxpool_flow, multiscale_flow
+from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
 
 __all__ = ["REFERENCE_PARAMETERS", "count_trainable_parameters", "parameter_report"]
 
@@ -20,9 +22,6 @@ def parameter_report(print_fn=print) -> dict:
 
     Building the two CIFAR-10 flows takes a few seconds and about 1 GB of memory.
     """
-    from tfp_survae.architectures.images import maxpool_flow, multiscale_flow
-    from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
-
     builders = {
         "cifar10 multiscale_flow": lambda: multiscale_flow("cifar10"),
         "cifar10 maxpool_flow": lambda: maxpool_flow("cifar10"),

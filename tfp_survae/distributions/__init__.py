@@ -1,4 +1,4 @@
-"""Bases, encoders and decoders as Keras layers mapping a context to a `tfd.Distribution`."""
+"""Bases, encoders and decoders as Keras layers mapping a condition to a `tfd.Distribution`."""
 
 from tfp_survae.distributions.base import ConditionalDistribution, TFPDistribution
 from tfp_survae.distributions.conditional import (

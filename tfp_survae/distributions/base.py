@@ -1,4 +1,4 @@
-"""Distributions as Keras layers: a (possibly empty) context mapped to a `tfd.Distribution`.
+"""Distributions as Keras layers: a (possibly empty) condition mapped to a `tfd.Distribution`.
 
 They serve as flow bases p(z), decoders p(x | z) of inference surjections and encoders q(z | x) of
 generative surjections and stochastic transforms. Each layer owns its Keras variables and builds a
@@ -20,16 +20,16 @@ __all__ = ["ConditionalDistribution", "TFPDistribution"]
 
 
 class ConditionalDistribution(keras.layers.Layer):
-    """A layer mapping a context tensor (or none) to a distribution over events of `event_shape`.
+    """A layer mapping a condition tensor (or none) to a distribution over events of `event_shape`.
 
-    Subclasses implement `distribution(context, num=None)`, returning a `tfd.Distribution` with
+    Subclasses implement `distribution(condition, num=None)`, returning a `tfd.Distribution` with
     batch shape [batch] and event shape `event_shape`; `num` gives the batch size when there is
-    no context. `log_prob`, `sample` and `sample_and_log_prob` are derived from it; subclasses may
+    no condition. `log_prob`, `sample` and `sample_and_log_prob` are derived from it; subclasses may
     override them with faster closed forms.
 
     Args:
       event_shape: the shape of one sample, without the batch axis.
-      network: an optional Keras layer mapping the context to the distribution's parameters.
+      network: an optional Keras layer mapping the condition to the distribution's parameters.
     """
 
     elementwise = False  # True: log_prob_elements gives one log-density per element
@@ -67,69 +67,72 @@ class ConditionalDistribution(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------------------
 
-    def distribution(self, context=None, num=None) -> tfd.Distribution:
+    def distribution(self, condition=None, num=None) -> tfd.Distribution:
         raise NotImplementedError
 
-    def log_prob(self, x, context=None) -> tf.Tensor:
-        """log p(x | context), shape [batch]."""
+    def log_prob(self, x, seed=None, *, condition=None) -> tf.Tensor:
+        """log p(x | condition), shape [batch] (the signature of `Flow.log_prob`; `seed` is
+        unused by distributions with a closed-form density)."""
         x = tf.convert_to_tensor(x)
         if self.elementwise:
-            return _utils.sum_except_batch(self.log_prob_elements(x, context))
-        return self.distribution(self._context(context, x), num=tf.shape(x)[0]).log_prob(x)
+            return _utils.sum_except_batch(self.log_prob_elements(x, condition=condition))
+        condition = self._checked_condition(condition, x)
+        return self.distribution(condition, num=tf.shape(x)[0]).log_prob(x)
 
-    def log_prob_elements(self, x, context=None) -> tf.Tensor:
+    def log_prob_elements(self, x, *, condition=None) -> tf.Tensor:
         """Per-element log-densities (shape of x) of a distribution with independent elements."""
         raise NotImplementedError(
             f"{type(self).__name__} does not factorise over elements; layers that mask "
             "elements (ReLU) need an elementwise distribution such as ConditionalHalfNormal."
         )
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        """Draws x ~ p(. | context) and returns (x, log p(x | context)).
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        """Draws x ~ p(. | condition) and returns (x, log p(x | condition)).
 
-        `num` is the batch size where there is no context; `seed` a stateless seed.
+        The signature of `Flow.sample_and_log_prob`: `n` is the number of draws where there is
+        no condition (with a condition, one draw per row); `seed` a stateless seed.
         """
-        dist = self.distribution(self._context(context), num=self._num(context, num))
+        dist = self.distribution(self._checked_condition(condition), num=self._num(condition, n))
         x = dist.sample(seed=_utils.seed_or_random(seed))
         return x, dist.log_prob(x)
 
-    def sample(self, context=None, *, num=None, seed=None):
-        return self.sample_and_log_prob(context, num=num, seed=seed)[0]
+    def sample(self, n=None, seed=None, *, condition=None):
+        return self.sample_and_log_prob(n, seed, condition=condition)[0]
 
-    def call(self, context=None):
-        return self.distribution(context)
+    def call(self, condition=None):
+        return self.distribution(condition)
 
     # ----------------------------------------------------------------------------------------
 
-    def _context(self, context, reference=None):
+    def _checked_condition(self, condition, reference=None):
         if self.network is None:
             return None
-        if context is None:
+        if condition is None:
             raise ValueError(
-                f"{type(self).__name__} '{self.name}' has a network and needs a context tensor; "
-                "received context=None."
+                f"{type(self).__name__} '{self.name}' has a network and needs a condition tensor; "
+                "received condition=None."
             )
-        context = tf.convert_to_tensor(context)
+        condition = tf.convert_to_tensor(condition)
         if not self.network.built:
-            self.build(context.shape)
-        return context
+            self.build(condition.shape)
+        return condition
 
-    def _num(self, context, num):
-        if self.network is not None and context is not None:
-            return tf.shape(context)[0]
+    def _num(self, condition, num):
+        if self.network is not None and condition is not None:
+            return tf.shape(condition)[0]
         if num is None:
-            if context is not None:
-                return tf.shape(context)[0]
+            if condition is not None:
+                return tf.shape(condition)[0]
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' needs num= (the batch size) to sample "
-                "without a context."
+                "without a condition."
             )
         return num
 
-    def _params(self, context, num_params: int, dtype):
+    def _params(self, condition, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
-        out = tf.cast(_utils.run_network(f"{type(self).__name__} '{self.name}'", self.network, context), dtype)
+        out = tf.cast(_utils.run_network(f"{type(self).__name__} '{self.name}'", self.network, condition), dtype)
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
         if out.shape[-1] is not None and out.shape[-1] != expected_last:
@@ -159,7 +162,7 @@ class ConditionalDistribution(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class TFPDistribution(ConditionalDistribution):
-    """Wraps any fixed `tfd.Distribution` (scalar batch shape) as a base layer, ignoring context.
+    """Wraps any fixed `tfd.Distribution` (scalar batch shape) as a base layer, ignoring condition.
 
     `Flow(base=tfd.Normal(...), ...)` wraps its base in this automatically. It saves with the
     model when the distribution's parameters are constants (numbers, arrays, nested
@@ -187,15 +190,14 @@ class TFPDistribution(ConditionalDistribution):
     def reparameterized(self) -> bool:
         return self.tfp_distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
 
-    def distribution(self, context=None, num=None):
+    def distribution(self, condition=None, num=None):
         return self.tfp_distribution
 
-    def log_prob(self, x, context=None):
+    def log_prob(self, x, seed=None, *, condition=None):
         return self.tfp_distribution.log_prob(x)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        num = self._num(context, num)
-        x = self.tfp_distribution.sample(num, seed=_utils.seed_or_random(seed))
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        x = self.tfp_distribution.sample(self._num(condition, n), seed=_utils.seed_or_random(seed))
         return x, self.tfp_distribution.log_prob(x)
 
     def get_config(self):

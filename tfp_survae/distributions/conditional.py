@@ -1,4 +1,4 @@
-"""Conditional distributions: a Keras network maps a context to the parameters of a distribution.
+"""Conditional distributions: a Keras network maps a condition to the parameters of a distribution.
 
 They are the encoders q(. | x) and decoders p(. | z) of the surjective and stochastic layers.
 A network's output holds the parameters side by side on its last axis, each with the event's
@@ -32,7 +32,7 @@ __all__ = [
 def _require_network(owner: str, network):
     if network is None or not callable(network):
         raise TypeError(
-            f"{owner} needs a Keras network mapping the context to its parameters; received "
+            f"{owner} needs a Keras network mapping the condition to its parameters; received "
             f"{network!r}. Use StandardNormal / StandardHalfNormal for a fixed distribution."
         )
 
@@ -43,7 +43,7 @@ class ConditionalNormal(ConditionalDistribution):
 
     Args:
       event_shape: shape of x.
-      network: maps the context [batch, ...] to [batch] + event[:-1] + [2 * event[-1]].
+      network: maps the condition [batch, ...] to [batch] + event[:-1] + [2 * event[-1]].
     """
 
     elementwise = True
@@ -52,20 +52,20 @@ class ConditionalNormal(ConditionalDistribution):
         _require_network("ConditionalNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def mean_and_log_scale(self, context, dtype):
-        return self._params(context, 2, dtype)
+    def mean_and_log_scale(self, condition, dtype):
+        return self._params(condition, 2, dtype)
 
-    def distribution(self, context=None, num=None):
-        mean, log_scale = self.mean_and_log_scale(self._context(context), self.dtype)
+    def distribution(self, condition=None, num=None):
+        mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
         return tfd.Independent(tfd.Normal(mean, tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
-        mean, log_scale = self.mean_and_log_scale(self._context(context), x.dtype)
+        mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), x.dtype)
         return normal_log_density((x - mean) * tf.exp(-log_scale), log_scale)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        mean, log_scale = self.mean_and_log_scale(self._context(context), self.dtype)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
         seed = _utils.seed_or_random(seed)
         eps = _utils.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
         x = mean + tf.exp(log_scale) * eps
@@ -82,17 +82,17 @@ class ConditionalHalfNormal(ConditionalDistribution):
         _require_network("ConditionalHalfNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def distribution(self, context=None, num=None):
-        (log_scale,) = self._params(self._context(context), 1, self.dtype)
+    def distribution(self, condition=None, num=None):
+        (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
         return tfd.Independent(tfd.HalfNormal(tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
-        (log_scale,) = self._params(self._context(context), 1, x.dtype)
+        (log_scale,) = self._params(self._checked_condition(condition), 1, x.dtype)
         return half_normal_log_density(x, log_scale)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        (log_scale,) = self._params(self._context(context), 1, self.dtype)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
         seed = _utils.seed_or_random(seed)
         eps = tf.abs(_utils.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
         x = eps * tf.exp(log_scale)
@@ -110,20 +110,20 @@ class ConditionalBernoulli(ConditionalDistribution):
         _require_network("ConditionalBernoulli", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def distribution(self, context=None, num=None):
-        (logits,) = self._params(self._context(context), 1, self.dtype)
+    def distribution(self, condition=None, num=None):
+        (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
         return tfd.Independent(
             tfd.Bernoulli(logits=logits, dtype=self.dtype), self.event_shape.rank
         )
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
         dtype = x.dtype if x.dtype.is_floating else self.dtype
-        (logits,) = self._params(self._context(context), 1, dtype)
+        (logits,) = self._params(self._checked_condition(condition), 1, dtype)
         return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, dtype), logits=logits)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        (logits,) = self._params(self._context(context), 1, self.dtype)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
         uniform = _utils.random_uniform(tf.shape(logits), _utils.seed_or_random(seed), logits.dtype)
         x = tf.cast(uniform < tf.sigmoid(logits), logits.dtype)
         log_p = -tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
@@ -145,8 +145,9 @@ class ConditionalCategorical(ConditionalDistribution):
         super().__init__(event_shape, network=network, **kwargs)
         self.num_classes = int(num_classes)
 
-    def logits(self, context, dtype=None):
-        logits = tf.cast(_utils.run_network(self.name, self.network, self._context(context)), dtype or self.dtype)
+    def logits(self, condition, dtype=None):
+        logits = _utils.run_network(self.name, self.network, self._checked_condition(condition))
+        logits = tf.cast(logits, dtype or self.dtype)
         expected = self.event_shape.as_list() + [self.num_classes]
         if logits.shape[1:].is_fully_defined() and logits.shape[1:].as_list() != expected:
             raise ValueError(
@@ -155,13 +156,13 @@ class ConditionalCategorical(ConditionalDistribution):
             )
         return logits
 
-    def distribution(self, context=None, num=None):
+    def distribution(self, condition=None, num=None):
         return tfd.Independent(
-            tfd.Categorical(logits=self.logits(context), dtype=tf.int32), self.event_shape.rank
+            tfd.Categorical(logits=self.logits(condition), dtype=tf.int32), self.event_shape.rank
         )
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        logits = self.logits(context)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        logits = self.logits(condition)
         x = _discrete.sample_categorical(logits, _utils.seed_or_random(seed))
         return x, _utils.sum_except_batch(_discrete.categorical_log_prob(logits, x))
 
@@ -186,18 +187,18 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         _require_network("ConditionalPlackettLuce", network)
         super().__init__([int(num_items)], network=network, **kwargs)
 
-    def log_scores(self, context, dtype=None):
-        scores = tf.cast(_utils.run_network(self.name, self.network, self._context(context)), dtype or self.dtype)
+    def log_scores(self, condition, dtype=None):
+        scores = tf.cast(_utils.run_network(self.name, self.network, self._checked_condition(condition)), dtype or self.dtype)
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
-    def distribution(self, context=None, num=None):
-        return tfd.PlackettLuce(tf.exp(self.log_scores(context)), dtype=tf.int32)
+    def distribution(self, condition=None, num=None):
+        return tfd.PlackettLuce(tf.exp(self.log_scores(condition)), dtype=tf.int32)
 
-    def log_prob(self, x, context=None):
-        return _discrete.plackett_luce_log_prob(self.log_scores(context), x)
+    def log_prob(self, x, seed=None, *, condition=None):
+        return _discrete.plackett_luce_log_prob(self.log_scores(condition), x)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        log_scores = self.log_scores(context)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        log_scores = self.log_scores(condition)
         seed = _utils.seed_or_random(seed)
         perm = _discrete.plackett_luce_sample(log_scores, seed)
         return perm, _discrete.plackett_luce_log_prob(log_scores, perm)

@@ -39,7 +39,7 @@ def half_normal_log_density(x, log_scale=0.0):
 
 
 class _Standard(ConditionalDistribution):
-    """An unconditional distribution with iid elements over `event_shape` (context ignored)."""
+    """An unconditional distribution with iid elements over `event_shape` (condition ignored)."""
 
     elementwise = True
 
@@ -52,16 +52,16 @@ class _Standard(ConditionalDistribution):
     def _element(self, shape) -> tfd.Distribution:
         raise NotImplementedError
 
-    def distribution(self, context=None, num=None):
-        num = self._num(context, num)
+    def distribution(self, condition=None, num=None):
+        num = self._num(condition, num)
         return tfd.Independent(
             self._element(self._batch_shape(num)),
             reinterpreted_batch_ndims=self.event_shape.rank,
         )
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        num = self._num(context, num)
-        x = self._stateless_sample(self._batch_shape(num), _utils.seed_or_random(seed))
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        x = self._stateless_sample(self._batch_shape(self._num(condition, n)),
+                                   _utils.seed_or_random(seed))
         return x, self.log_prob(x)
 
     def get_config(self):
@@ -82,7 +82,7 @@ class StandardNormal(_Standard):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Normal(zeros, tf.ones_like(zeros))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         return normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
@@ -97,7 +97,7 @@ class StandardUniform(_Standard):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Uniform(zeros, tf.ones_like(zeros))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
         inside = tf.logical_and(x >= 0, x <= 1)
         return tf.where(inside, tf.zeros_like(x), tf.constant(-math.inf, x.dtype))
@@ -113,7 +113,7 @@ class StandardHalfNormal(_Standard):
     def _element(self, shape):
         return tfd.HalfNormal(tf.ones(shape, self.dtype))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         return half_normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
@@ -128,7 +128,7 @@ class StandardLogistic(_Standard):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Logistic(zeros, tf.ones_like(zeros))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
         return tf.math.log_sigmoid(x) + tf.math.log_sigmoid(-x)
 
@@ -161,7 +161,7 @@ class DiagonalNormal(_Standard):
         loc = tf.broadcast_to(tf.convert_to_tensor(self.loc), shape)
         return tfd.Normal(loc, tf.broadcast_to(tf.exp(tf.convert_to_tensor(self.log_scale)), shape))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
         log_scale = tf.cast(self.log_scale, x.dtype)
         return normal_log_density((x - tf.cast(self.loc, x.dtype)) * tf.exp(-log_scale), log_scale)

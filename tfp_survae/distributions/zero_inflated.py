@@ -60,23 +60,23 @@ class ZeroInflated(ConditionalDistribution):
     def zero_probability(self) -> tf.Tensor:
         return tf.sigmoid(tf.convert_to_tensor(self.zero_logits))
 
-    def log_prob_elements(self, x, context=None):
+    def log_prob_elements(self, x, *, condition=None):
         x = tf.convert_to_tensor(x)
         logits = tf.cast(self.zero_logits, x.dtype)
         positive = tf.math.log_sigmoid(-logits) + self.positive.log_prob_elements(
-            tf.maximum(x, 0.0), context
+            tf.maximum(x, 0.0), condition=condition
         )
         positive = tf.where(x > 0, positive, tf.constant(-float("inf"), x.dtype))
         return tf.where(tf.equal(x, 0.0), tf.math.log_sigmoid(logits) + tf.zeros_like(x), positive)
 
-    def sample_and_log_prob(self, context=None, *, num=None, seed=None):
-        num = self._num(context, num)
+    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+        n = self._num(condition, n)
         mask_seed, value_seed = _utils.split_seed(_utils.seed_or_random(seed), 2)
-        values, _ = self.positive.sample_and_log_prob(context, num=num, seed=value_seed)
+        values, _ = self.positive.sample_and_log_prob(n, value_seed, condition=condition)
         uniform = _utils.random_uniform(tf.shape(values), mask_seed, values.dtype)
         zero = uniform < tf.cast(self.zero_probability, values.dtype)
         x = tf.where(zero, tf.zeros_like(values), values)
-        return x, self.log_prob(x, context)
+        return x, self.log_prob(x, condition=condition)
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)

@@ -1,19 +1,21 @@
-"""Training, evaluation, export and distribution for flows the Keras way."""
+"""Training, evaluation, export and distribution for flows the Keras way.
 
-from tfp_survae.training.callbacks import (
-    DensityPlot2D,
-    EpochShuffle,
-    SampleGrid,
-    TensorBoardSamples,
-)
+The callbacks (which plot with matplotlib) load when first used.
+"""
+
+import importlib
+
 from tfp_survae.training.distributed import distributed_fit
 from tfp_survae.training.export import DEFAULT_SEED, export_flow
 from tfp_survae.training.fit import (
     DEFAULT_STEPS_PER_EXECUTION,
     FitMixin,
     StopOnInvalidLoss,
+    training_step,
 )
 from tfp_survae.training.schedules import WarmupExponentialDecay
+
+_CALLBACKS = ("DensityPlot2D", "EpochShuffle", "SampleGrid", "TensorBoardSamples")
 
 __all__ = [
     "DEFAULT_SEED",
@@ -27,4 +29,11 @@ __all__ = [
     "WarmupExponentialDecay",
     "distributed_fit",
     "export_flow",
+    "training_step",
 ]
+
+
+def __getattr__(name):
+    if name in _CALLBACKS:
+        return getattr(importlib.import_module("tfp_survae.training.callbacks"), name)
+    raise AttributeError(f"module 'tfp_survae.training' has no attribute {name!r}")

@@ -2,25 +2,71 @@
 
 from tfp_survae.transforms.base import (
     Bijection,
+    InverseResult,
     Sequential,
     StochasticTransform,
     Surjection,
     Transform,
 )
-from tfp_survae.transforms.bijections import *  # noqa: F401,F403
-from tfp_survae.transforms.bijections import __all__ as _bijections
-from tfp_survae.transforms.stochastic import *  # noqa: F401,F403
-from tfp_survae.transforms.stochastic import __all__ as _stochastic
-from tfp_survae.transforms.surjections import *  # noqa: F401,F403
-from tfp_survae.transforms.surjections import __all__ as _surjections
+from tfp_survae.transforms.bijections import (
+    ActNorm,
+    AffineCoupling,
+    BijectorTransform,
+    Conv1x1,
+    Permute,
+    Reverse,
+    Squeeze2D,
+)
+from tfp_survae.transforms.stochastic import VAE, StochasticPermutation
+from tfp_survae.transforms.surjections import (
+    Abs,
+    Augment,
+    Floor,
+    GenerativeAbs,
+    GenerativeMax,
+    GenerativeReLU,
+    GenerativeSort,
+    Max,
+    MaxPool2D,
+    ReLU,
+    Slice,
+    Sort,
+    UniformDequantization,
+    VariationalDequantization,
+)
 
 __all__ = [
-    "Bijection",
-    "Sequential",
-    "StochasticTransform",
-    "Surjection",
+    # the contract
     "Transform",
-    *_bijections,
-    *_surjections,
-    *_stochastic,
+    "Bijection",
+    "Surjection",
+    "StochasticTransform",
+    "Sequential",
+    "InverseResult",
+    # bijections
+    "ActNorm",
+    "AffineCoupling",
+    "BijectorTransform",
+    "Conv1x1",
+    "Permute",
+    "Reverse",
+    "Squeeze2D",
+    # surjections
+    "Abs",
+    "GenerativeAbs",
+    "Augment",
+    "Slice",
+    "Floor",
+    "UniformDequantization",
+    "VariationalDequantization",
+    "Max",
+    "MaxPool2D",
+    "GenerativeMax",
+    "ReLU",
+    "GenerativeReLU",
+    "Sort",
+    "GenerativeSort",
+    # stochastic
+    "VAE",
+    "StochasticPermutation",
 ]

@@ -12,14 +12,27 @@ References:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
 
 from tfp_survae import _utils
+from tfp_survae.distributions import ConditionalDistribution
 
-__all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential"]
+__all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
+           "InverseResult"]
+
+
+class InverseResult(NamedTuple):
+    """What `_inverse_and_log_det` returns when its inverse sampled a discrete choice from a
+    learned distribution: z, V and `score`, the per-example log-probability of that choice
+    (0-gradient in value; `Flow` turns it into a score-function gradient). Every other
+    transform returns the plain pair (z, V)."""
+
+    z: tf.Tensor
+    log_det: tf.Tensor
+    score: tf.Tensor | None = None
 
 
 class Transform(keras.layers.Layer):
@@ -29,9 +42,9 @@ class Transform(keras.layers.Layer):
     flags, and implement:
 
     * `_inverse_and_log_det(x, *, seed, condition, training)`: x -> (z, V), V of shape [batch].
-      A transform whose inverse samples a discrete choice from a learned distribution returns a
-      third element, the per-example log-probability of the sampled choice; `Flow` turns it into
-      a score-function gradient so the ELBO can train that distribution. It is 0 in value.
+      A transform whose inverse samples a discrete choice from a learned distribution returns an
+      `InverseResult(z, V, score)`, score the per-example log-probability of the sampled choice;
+      `Flow` turns it into a score-function gradient so the ELBO can train that distribution.
     * `_forward(z, *, seed, condition)`: z -> x.
     * `inverse_event_shape` / `forward_event_shape` when the transform changes shape, and `build`
       for its variables (called with `(None,) + data event shape`).
@@ -161,9 +174,8 @@ class Transform(keras.layers.Layer):
         """
         x = self._check_data(x, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_inverse else None
-        out = self._inverse_and_log_det(x, seed=seed, condition=condition, training=training)
-        z, log_det = out[0], out[1]
-        score = out[2] if len(out) > 2 else None
+        z, log_det, score = InverseResult(
+            *self._inverse_and_log_det(x, seed=seed, condition=condition, training=training))
         log_det = self._check_log_det(log_det, x)
         if validate:
             z, log_det = self._check_results("inverse", z, log_det)
@@ -244,8 +256,6 @@ class Transform(keras.layers.Layer):
         event_shape = tf.TensorShape(event_shape).as_list()
         if dist is None:
             dist = default(event_shape, dtype=self.dtype_policy)
-        from tfp_survae.distributions import ConditionalDistribution
-
         if not isinstance(dist, ConditionalDistribution) or (elementwise and not dist.elementwise):
             kind = "an elementwise distribution layer" if elementwise else \
                 "a tfp_survae ConditionalDistribution"
@@ -398,6 +408,12 @@ class StochasticTransform(Transform):
     stochastic_inverse = True
 
 
+def takes_integer_data(chain) -> bool:
+    """True when a chain's data are integers (its first transform dequantizes); `_chain` and
+    `Flow` use this one rule."""
+    return bool(chain) and chain[0].integer_data
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Sequential(Transform):
     """Transforms chained from data to latent: `Sequential([t1, t2])` inverts t1 then t2.
@@ -422,7 +438,7 @@ class Sequential(Transform):
     bijective = property(lambda self: all(t.bijective for t in self.transforms))
     stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
     stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
-    integer_data = property(lambda self: bool(self.transforms) and self.transforms[0].integer_data)
+    integer_data = property(lambda self: takes_integer_data(self.transforms))
     reparameterized_forward = property(
         lambda self: all(t.reparameterized_forward for t in self.transforms)
     )

@@ -7,7 +7,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _utils, nn
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["AffineCoupling"]
@@ -273,8 +273,6 @@ def _image_network_size(pixels: int) -> dict:
 
 def _default_network(event_rank, outputs, hidden_units, dtype_policy, image_pixels=0):
     """A zero-initialised network suited to the event: vectors, sets or images."""
-    from tfp_survae import nn
-
     if event_rank == 1:
         return nn.MLP(hidden_units, outputs, output_initializer="zeros", dtype=dtype_policy,
                       name="network")

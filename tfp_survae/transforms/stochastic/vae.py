@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfp_survae.distributions import ConditionalDistribution
-from tfp_survae.transforms.base import StochasticTransform
+from tfp_survae.transforms.base import InverseResult, StochasticTransform
 
 __all__ = ["VAE"]
 
@@ -60,14 +60,14 @@ class VAE(StochasticTransform):
         self.decoder.build((None,) + tuple(self.encoder.event_shape.as_list()))
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        z, log_q = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        z, log_q = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=x)
         z = tf.cast(z, x.dtype) if z.dtype.is_floating else z
         log_q = tf.cast(log_q, x.dtype)
-        log_det = tf.cast(self.decoder.log_prob(x, context=z), x.dtype) - log_q
+        log_det = tf.cast(self.decoder.log_prob(x, condition=z), x.dtype) - log_q
         if self.encoder.discrete and self.encoder.trainable_weights:
-            return z, log_det, log_q
+            return InverseResult(z, log_det, score=log_q)
         return z, log_det
 
     def _forward(self, z, *, seed, condition):
-        x = self.decoder.sample(z, num=tf.shape(z)[0], seed=seed)
+        x = self.decoder.sample(tf.shape(z)[0], seed, condition=z)
         return tf.cast(x, self.dtype)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _discrete, _utils
-from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms.base import InverseResult, Surjection
 
 __all__ = ["Abs", "GenerativeAbs"]
 
@@ -168,7 +168,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), -log_q)
         if logits is None:
             return z, log_det
-        return z, log_det, log_q
+        return InverseResult(z, log_det, score=log_q)
 
     def _forward(self, z, *, seed, condition):
         folded = self._folded(z)

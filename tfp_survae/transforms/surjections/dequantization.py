@@ -138,7 +138,7 @@ class VariationalDequantization(_Dequantization):
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         x = self._checked_float(x)
         context = x / (self.num_values - 1) - 0.5
-        u, log_q = self.encoder.sample_and_log_prob(context, num=tf.shape(x)[0], seed=seed)
+        u, log_q = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=context)
         z = (x + tf.cast(u, x.dtype)) / self.num_values
         return z, -tf.cast(log_q, x.dtype) - self._log_k_total
 

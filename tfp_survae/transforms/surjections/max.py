@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfp_survae import _discrete, _utils
 from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
-from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms.base import InverseResult, Surjection
 
 __all__ = ["Max", "MaxPool2D", "GenerativeMax"]
 
@@ -158,7 +158,7 @@ class Max(_AxisMax, kind="inference"):
         z, k, gaps = split_max(self._to_last(x, rank))
         logits = self._index_logits(z, training)
         log_det = self._index_log_prob(k, logits, x.dtype) + self.decoder.log_prob(
-            gaps, context=self._gap_context(z, k))
+            gaps, condition=self._gap_context(z, k))
         return z, log_det
 
     def _forward_and_log_det(self, z, *, seed, condition):
@@ -166,7 +166,7 @@ class Max(_AxisMax, kind="inference"):
         logits = self._index_logits(z)
         k = self._sample_index(logits, z, index_seed)
         gaps, log_p = self.decoder.sample_and_log_prob(
-            self._gap_context(z, k), num=tf.shape(z)[0], seed=gap_seed)
+            tf.shape(z)[0], gap_seed, condition=self._gap_context(z, k))
         x = self._from_last(join_max(z, k, tf.cast(gaps, z.dtype)), self.event_shape.rank)
         return x, self._index_log_prob(k, logits, z.dtype) + log_p
 
@@ -218,13 +218,13 @@ class GenerativeMax(_AxisMax, kind="generative"):
         logits = self._index_logits(x, training)
         k = self._sample_index(logits, x, index_seed)
         gaps, log_q_gaps = self.encoder.sample_and_log_prob(
-            self._gap_context(x, k), num=tf.shape(x)[0], seed=gap_seed)
+            tf.shape(x)[0], gap_seed, condition=self._gap_context(x, k))
         z = self._from_last(join_max(x, k, tf.cast(gaps, x.dtype)), self.event_shape.rank + 1)
         log_q_index = self._index_log_prob(k, logits, x.dtype)
         log_det = -log_q_index - tf.cast(log_q_gaps, x.dtype)
         if logits is None:
             return z, log_det
-        return z, log_det, log_q_index
+        return InverseResult(z, log_det, score=log_q_index)
 
     def _forward(self, z, *, seed, condition):
         return tf.reduce_max(self._to_last(z, self.event_shape.rank + 1), axis=-1)
@@ -315,7 +315,7 @@ class MaxPool2D(Surjection, kind="inference"):
         h, w, c = self._pooled
         gaps = tf.reshape(gaps, [-1, h, w, 3 * c])
         log_det = self._index_log_prob(k, self._logits(z, training), x.dtype)
-        return z, log_det + self.decoder.log_prob(gaps, context=z)
+        return z, log_det + self.decoder.log_prob(gaps, condition=z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         index_seed, gap_seed = _utils.split_seed(seed, 2)
@@ -325,7 +325,7 @@ class MaxPool2D(Surjection, kind="inference"):
             tf.zeros(tf.concat([tf.shape(z), [4]], 0), z.dtype) if logits is None else logits,
             index_seed,
         )
-        gaps, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=gap_seed)
+        gaps, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], gap_seed, condition=z)
         t = join_max(z, k, tf.reshape(tf.cast(gaps, z.dtype), [-1, h, w, c, 3]))
         return self._unblocks(t), self._index_log_prob(k, logits, z.dtype) + log_p
 

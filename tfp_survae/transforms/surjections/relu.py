@@ -49,7 +49,7 @@ class ReLU(Surjection, kind="inference"):
             StandardHalfNormal, elementwise=True)
 
     def _log_det(self, x, z):
-        per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), context=z)
+        per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), condition=z)
         return _utils.sum_except_batch(tf.where(tf.equal(z, 0.0), per, tf.zeros_like(per)))
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
@@ -57,7 +57,7 @@ class ReLU(Surjection, kind="inference"):
         return z, self._log_det(x, z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        g, _ = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
+        g, _ = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
         x = tf.where(z > 0, z, -tf.cast(g, z.dtype))
         return x, self._log_det(x, z)
 
@@ -91,10 +91,10 @@ class GenerativeReLU(Surjection, kind="generative"):
             StandardHalfNormal, elementwise=True)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        g, _ = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        g, _ = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=x)
         g = tf.cast(g, x.dtype)
         zero = tf.equal(x, 0.0)
-        per = self.encoder.log_prob_elements(g, context=x)
+        per = self.encoder.log_prob_elements(g, condition=x)
         log_det = -_utils.sum_except_batch(tf.where(zero, per, tf.zeros_like(per)))
         outside = _utils.any_negative(x)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), log_det)

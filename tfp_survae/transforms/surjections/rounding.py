@@ -46,9 +46,9 @@ class Floor(Surjection, kind="inference"):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z = tf.floor(x)
-        return z, self.decoder.log_prob(x - z, context=z)
+        return z, self.decoder.log_prob(x - z, condition=z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        u, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
+        u, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
         return z + tf.cast(u, z.dtype), log_p
 

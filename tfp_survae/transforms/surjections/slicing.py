@@ -107,10 +107,10 @@ class Slice(_AxisSplit, kind="inference"):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z, x2 = self._split(x)
-        return z, self.decoder.log_prob(x2, context=z)
+        return z, self.decoder.log_prob(x2, condition=z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        x2, log_p = self.decoder.sample_and_log_prob(z, num=tf.shape(z)[0], seed=seed)
+        x2, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
         x2 = tf.cast(x2, z.dtype)
         return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
 
@@ -157,7 +157,7 @@ class Augment(_AxisSplit, kind="generative"):
                                                   new_shape, self.event_shape, StandardNormal)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        e, log_q = self.encoder.sample_and_log_prob(x, num=tf.shape(x)[0], seed=seed)
+        e, log_q = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=x)
         z = tf.concat([x, tf.cast(e, x.dtype)], axis=self._event_axis(self.event_shape.rank))
         return z, -log_q
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _discrete
-from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms.base import InverseResult, Surjection
 
 __all__ = ["Sort", "GenerativeSort"]
 
@@ -167,7 +167,7 @@ class GenerativeSort(_SortBase, kind="generative"):
         log_det = tf.where(self._outside(x), tf.constant(-math.inf, x.dtype), -log_q)
         if log_scores is None:
             return self._permute(x, perm), log_det
-        return self._permute(x, perm), log_det, log_q
+        return InverseResult(self._permute(x, perm), log_det, score=log_q)
 
     def _forward(self, z, *, seed, condition):
         return self._sorted(z)[0]

@@ -46,7 +46,9 @@ class _AbsBase(Surjection):
             self._elements = [i % size for i in self.elements]
             self._mask = np.isin(np.arange(size), self._elements)
             self._num_folded = _utils.num_elements(event[:-1]) * len(self._elements)
-        _discrete.build_network(self.classifier, (None,) + tuple(event.as_list()))
+        self._choice = _discrete.DiscreteChoice(self._owner, "sign", self.classifier, 2,
+                                                "sign classifier")
+        self._choice.build((None,) + tuple(event.as_list()))
 
     def _folded(self, t):
         """The folded elements of t, shape [batch] + folded event."""
@@ -65,24 +67,8 @@ class _AbsBase(Surjection):
         )
         return t * full
 
-    def _logits(self, context, folded, training=None):
-        if self.classifier is None:
-            return None
-        return _discrete.network_logits(
-            self._owner, self.classifier, context, folded.shape[1:], folded.dtype,
-            "sign classifier", training=training,
-        )
-
-    def _sign_log_prob(self, signs, logits):
-        if logits is None:
-            return tf.fill([tf.shape(signs)[0]], tf.constant(-self._num_folded * math.log(2.0),
-                                                         signs.dtype))
-        return _utils.sum_except_batch(_discrete.sign_log_prob(signs, logits))
-
-    def _sample_signs(self, logits, like, seed):
-        if logits is None:
-            logits = tf.zeros_like(like)
-        return _discrete.sample_signs(logits, seed)
+    def _logits(self, value, folded, training=None):
+        return self._choice.logits(value, folded.shape[1:], folded.dtype, training)
 
     def get_config(self):
         config = super().get_config()
@@ -115,13 +101,13 @@ class Abs(_AbsBase, kind="inference"):
         folded = self._folded(x)
         signs = tf.where(folded < 0, -tf.ones_like(folded), tf.ones_like(folded))
         z = self._apply_signs(x, signs)
-        return z, self._sign_log_prob(signs, self._logits(z, folded, training))
+        return z, self._choice.log_prob(signs, self._logits(z, folded, training), z.dtype)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         folded = self._folded(z)
         logits = self._logits(z, folded)
-        signs = self._sample_signs(logits, folded, seed)
-        return self._apply_signs(z, signs), self._sign_log_prob(signs, logits)
+        signs = self._choice.sample(logits, folded, seed)
+        return self._apply_signs(z, signs), self._choice.log_prob(signs, logits, signs.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -161,8 +147,8 @@ class GenerativeAbs(_AbsBase, kind="generative"):
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         folded = self._folded(x)
         logits = self._logits(x, folded, training)
-        signs = self._sample_signs(logits, folded, seed)
-        log_q = self._sign_log_prob(signs, logits)
+        signs = self._choice.sample(logits, folded, seed)
+        log_q = self._choice.log_prob(signs, logits, signs.dtype)
         z = self._apply_signs(x, signs)
         outside = _utils.any_negative(folded)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), -log_q)

@@ -6,7 +6,6 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
-import math
 
 import keras
 import tensorflow as tf
@@ -71,7 +70,9 @@ class _AxisMax(Surjection):
                              f"{size}.")
         self._size = size
         reduced = list(reduced_event)
-        _discrete.build_network(self.classifier, [None] + reduced + [1])
+        self._choice = _discrete.DiscreteChoice(self._owner, "index", self.classifier, size,
+                                                "index classifier")
+        self._choice.build([None] + reduced + [1])
         return self._prepare_distribution(gap_distribution, "distribution of the gaps",
                                           reduced + [size - 1], reduced + [1 + size],
                                           StandardHalfNormal)
@@ -85,23 +86,7 @@ class _AxisMax(Surjection):
         return t if axis == -1 else tf.experimental.numpy.moveaxis(t, -1, axis)
 
     def _index_logits(self, value, training=None):
-        if self.classifier is None:
-            return None
-        return _discrete.network_logits(self._owner, self.classifier, value[..., None],
-                                        value.shape[1:].as_list() + [self._size], value.dtype,
-                                        "index classifier", training=training)
-
-    def _index_log_prob(self, k, logits, dtype):
-        if logits is None:
-            per = tf.fill(tf.shape(k), tf.constant(-math.log(self._size), dtype))
-        else:
-            per = _discrete.categorical_log_prob(logits, k)
-        return _utils.sum_except_batch(per)
-
-    def _sample_index(self, logits, value, seed):
-        if logits is None:
-            logits = tf.zeros(tf.concat([tf.shape(value), [self._size]], axis=0), value.dtype)
-        return _discrete.sample_categorical(logits, seed)
+        return self._choice.logits(value[..., None], value.shape[1:], value.dtype, training)
 
     def _gap_context(self, value, k):
         return tf.concat([value[..., None], tf.one_hot(k, self._size, dtype=value.dtype)], -1)
@@ -157,18 +142,18 @@ class Max(_AxisMax, kind="inference"):
         rank = self.event_shape.rank
         z, k, gaps = split_max(self._to_last(x, rank))
         logits = self._index_logits(z, training)
-        log_det = self._index_log_prob(k, logits, x.dtype) + self.decoder.log_prob(
+        log_det = self._choice.log_prob(k, logits, x.dtype) + self.decoder.log_prob(
             gaps, condition=self._gap_context(z, k))
         return z, log_det
 
     def _forward_and_log_det(self, z, *, seed, condition):
         index_seed, gap_seed = _utils.split_seed(seed, 2)
         logits = self._index_logits(z)
-        k = self._sample_index(logits, z, index_seed)
+        k = self._choice.sample(logits, z, index_seed)
         gaps, log_p = self.decoder.sample_and_log_prob(
             tf.shape(z)[0], gap_seed, condition=self._gap_context(z, k))
         x = self._from_last(join_max(z, k, tf.cast(gaps, z.dtype)), self.event_shape.rank)
-        return x, self._index_log_prob(k, logits, z.dtype) + log_p
+        return x, self._choice.log_prob(k, logits, z.dtype) + log_p
 
 
 
@@ -216,11 +201,11 @@ class GenerativeMax(_AxisMax, kind="generative"):
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         index_seed, gap_seed = _utils.split_seed(seed, 2)
         logits = self._index_logits(x, training)
-        k = self._sample_index(logits, x, index_seed)
+        k = self._choice.sample(logits, x, index_seed)
         gaps, log_q_gaps = self.encoder.sample_and_log_prob(
             tf.shape(x)[0], gap_seed, condition=self._gap_context(x, k))
         z = self._from_last(join_max(x, k, tf.cast(gaps, x.dtype)), self.event_shape.rank + 1)
-        log_q_index = self._index_log_prob(k, logits, x.dtype)
+        log_q_index = self._choice.log_prob(k, logits, x.dtype)
         log_det = -log_q_index - tf.cast(log_q_gaps, x.dtype)
         if logits is None:
             return z, log_det
@@ -281,7 +266,9 @@ class MaxPool2D(Surjection, kind="inference"):
                              f"event shape {self.event_shape.as_list()}.")
         h, w, c = self.inverse_event_shape(self.event_shape).as_list()
         self._pooled = [h, w, c]
-        _discrete.build_network(self.classifier, (None, h, w, c))
+        self._choice = _discrete.DiscreteChoice(self._owner, "index", self.classifier, 4,
+                                                "position classifier")
+        self._choice.build((None, h, w, c))
         self.decoder = self._prepare_distribution(self.decoder, "distribution of the gaps",
                                                   [h, w, 3 * c], [h, w, c], StandardHalfNormal)
 
@@ -298,34 +285,21 @@ class MaxPool2D(Surjection, kind="inference"):
         return tf.reshape(t, [-1, 2 * h, 2 * w, c])
 
     def _logits(self, z, training=None):
-        if self.classifier is None:
-            return None
-        h, w, c = self._pooled
-        return _discrete.network_logits(self._owner, self.classifier, z, [h, w, c, 4], z.dtype,
-                                        "position classifier", training=training)
-
-    def _index_log_prob(self, k, logits, dtype):
-        if logits is None:
-            return tf.fill([tf.shape(k)[0]], tf.constant(-_utils.num_elements(self._pooled)
-                                                     * math.log(4.0), dtype))
-        return _utils.sum_except_batch(_discrete.categorical_log_prob(logits, k))
+        return self._choice.logits(z, self._pooled, z.dtype, training)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z, k, gaps = split_max(self._blocks(x))
         h, w, c = self._pooled
         gaps = tf.reshape(gaps, [-1, h, w, 3 * c])
-        log_det = self._index_log_prob(k, self._logits(z, training), x.dtype)
+        log_det = self._choice.log_prob(k, self._logits(z, training), x.dtype)
         return z, log_det + self.decoder.log_prob(gaps, condition=z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         index_seed, gap_seed = _utils.split_seed(seed, 2)
         h, w, c = self._pooled
         logits = self._logits(z)
-        k = _discrete.sample_categorical(
-            tf.zeros(tf.concat([tf.shape(z), [4]], 0), z.dtype) if logits is None else logits,
-            index_seed,
-        )
+        k = self._choice.sample(logits, z, index_seed)
         gaps, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], gap_seed, condition=z)
         t = join_max(z, k, tf.reshape(tf.cast(gaps, z.dtype), [-1, h, w, c, 3]))
-        return self._unblocks(t), self._index_log_prob(k, logits, z.dtype) + log_p
+        return self._unblocks(t), self._choice.log_prob(k, logits, z.dtype) + log_p
 

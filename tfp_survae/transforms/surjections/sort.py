@@ -50,7 +50,9 @@ class _SortBase(Surjection):
         if isinstance(self.key, int) and not (axis != -1 and rank == 2):
             raise ValueError(f"{self._owner}: an int key selects a coordinate of each item, for "
                              "events [K, D] sorted along axis -2.")
-        _discrete.build_network(self.classifier, (None,) + tuple(self.event_shape.as_list()))
+        self._choice = _discrete.DiscreteChoice(self._owner, "order", self.classifier, self._size,
+                                                "permutation scorer")
+        self._choice.build((None,) + tuple(self.event_shape.as_list()))
 
     def _keys(self, x):
         if self.key is None:
@@ -64,21 +66,7 @@ class _SortBase(Surjection):
         return tf.gather(t, perm, axis=self._axis_in_batch, batch_dims=1)
 
     def _log_scores(self, t, training=None):
-        if self.classifier is None:
-            return None
-        return _discrete.network_logits(self._owner, self.classifier, t, [self._size], t.dtype,
-                                        "permutation scorer", training=training)
-
-    def _perm_log_prob(self, perm, log_scores, dtype):
-        if log_scores is None:
-            return tf.fill([tf.shape(perm)[0]],
-                           tf.constant(-_discrete.log_factorial(self._size), dtype))
-        return _discrete.plackett_luce_log_prob(log_scores, perm)
-
-    def _sample_perm(self, log_scores, t, seed):
-        if log_scores is None:
-            log_scores = tf.zeros(tf.stack([tf.shape(t)[0], self._size]), t.dtype)
-        return _discrete.plackett_luce_sample(log_scores, seed)
+        return self._choice.logits(t, [], t.dtype, training)
 
     def _sorted(self, x):
         """(sorted x, the permutation P with x = sorted[P])."""
@@ -114,12 +102,12 @@ class Sort(_SortBase, kind="inference"):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z, perm = self._sorted(x)
-        return z, self._perm_log_prob(perm, self._log_scores(z, training), x.dtype)
+        return z, self._choice.log_prob(perm, self._log_scores(z, training), x.dtype)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         log_scores = self._log_scores(z)
-        perm = self._sample_perm(log_scores, z, seed)
-        return self._permute(z, perm), self._perm_log_prob(perm, log_scores, z.dtype)
+        perm = self._choice.sample(log_scores, z, seed)
+        return self._permute(z, perm), self._choice.log_prob(perm, log_scores, z.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -162,8 +150,8 @@ class GenerativeSort(_SortBase, kind="generative"):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         log_scores = self._log_scores(x, training)
-        perm = self._sample_perm(log_scores, x, seed)
-        log_q = self._perm_log_prob(perm, log_scores, x.dtype)
+        perm = self._choice.sample(log_scores, x, seed)
+        log_q = self._choice.log_prob(perm, log_scores, x.dtype)
         log_det = tf.where(self._outside(x), tf.constant(-math.inf, x.dtype), -log_q)
         if log_scores is None:
             return self._permute(x, perm), log_det

@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from models_tf import (  # noqa: E402
     HandWrittenFlow,
@@ -56,11 +57,14 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def fit_variant(name, model, steps_per_call, units, jit=False, group="", optimizer=None):
+def fit_variant(name, model, steps_per_call, units, jit=False, group="", optimizer=None,
+                compiled_execution=None):
     """Keras fit, timed from the epoch's start to its end (no fit set-up or tf.data teardown).
-    The optimizer is Keras' Adam(1e-3) unless given."""
+    The optimizer is Keras' Adam(1e-3) unless given; `compiled_execution` is passed on to
+    `Flow.compile` when given."""
+    extra = {} if compiled_execution is None else {"compiled_execution": compiled_execution}
     model.compile(optimizer or keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_call,
-                  jit_compile=jit)
+                  jit_compile=jit, **extra)
     data = toy_batches(units)
     timer = EpochTimer()
 
@@ -379,6 +383,122 @@ def profile_section(args) -> str:
         *profile_table(steps, reps)])
 
 
+# ------------------------------------------------------------------------------------------
+# JAX peers and compiled executions.
+
+
+def fit_blocks(name, units, per_call):
+    """Checkerboard batches as numpy blocks [units / per_call, per_call, 128, D]."""
+    data = ts.data.sample_toy("checkerboard", units * BATCH).reshape(units, BATCH, 2)
+    return data.reshape(units // per_call, per_call, BATCH, 2)
+
+
+def jax_section(args) -> str:
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return ("## 8. Against JAX\n\nNot run: jax and optax are not installed in this "
+                "environment (`pip install jax optax flowjax`).")
+    import models_jax as mj
+
+    units, reps = (64, 1) if args.quick else (640, args.repetitions)
+    has_flowjax = importlib.util.find_spec("flowjax") is not None
+    has_torch = importlib.util.find_spec("torch") is not None
+    builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
+                "augmented flow": augmented_flow}
+    lines = ["## 8. Against JAX: one compiled program per execution", "",
+             f"Training: Adam 1e-3, batch 128, {units} steps per repetition, {reps} interleaved "
+             "repetitions after a warm-up, medians. `Flow.fit` runs 32 steps per execution, "
+             "either as one XLA program (`compiled_execution`, the CPU default) or as Keras' "
+             "graph loop of single steps; the hand-written JAX models compute the same "
+             "functions. Ratio = the variant's time / compiled `Flow.fit`'s.", "",
+             "| model | variant | ms / step (median) | range | time vs compiled Flow.fit |",
+             "|---|---|---|---|---|"]
+    for label, build in builders.items():
+        blocks = fit_blocks(label, units, 32)
+        variants = [
+            fit_variant("tfp_survae Flow.fit, compiled execution", build(), 32, units,
+                        compiled_execution=True),
+            fit_variant("tfp_survae Flow.fit, Keras loop", build(), 32, units,
+                        compiled_execution=False),
+        ]
+        model_1, model_32 = mj.HandWritten(label), mj.HandWritten(label)
+        variants.append(Variant("JAX + optax, 1 jit call per step",
+                                lambda n, m=model_1, b=blocks: m.train(b[: n // 32], 1)))
+        variants.append(Variant("JAX + optax, 32 steps per lax.scan",
+                                lambda n, m=model_32, b=blocks: m.train(b[: n // 32], 32)))
+        if label == "coupling flow" and has_flowjax:
+            flowjax_model = mj.FlowJAXCoupling()
+            variants.append(Variant("FlowJAX coupling_flow, 32 per lax.scan",
+                                    lambda n, m=flowjax_model, b=blocks: m.train(b[: n // 32],
+                                                                                 32)))
+        if has_torch:
+            variants += _torch_variants(label, units)
+        results = interleave(variants, units, reps)
+        ours = results["tfp_survae Flow.fit, compiled execution"]["median_ms"]
+        for v in variants:
+            r = results[v.name]
+            lines.append(f"| {label} | {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-"
+                         f"{r['max_ms']:.3f} | {r['median_ms'] / ours:.2f}x |")
+    lines += ["", _image_compiled_table(args)]
+    return "\n".join(lines)
+
+
+def _torch_variants(label, units):
+    import models_torch as pt
+    import torch
+
+    data = torch.tensor(ts.data.sample_toy("checkerboard", units * BATCH)
+                        .reshape(units, BATCH, 2))
+    build = {"coupling flow": lambda: pt.CouplingFlow(), "AbsFlow": lambda: pt.CouplingFlow(
+        abs=True), "augmented flow": lambda: pt.CouplingFlow(augment=2)}[label]
+
+    def train(model, compiled=False):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = (lambda x: -model.log_prob(x).mean())
+        step_loss = torch.compile(loss_fn) if compiled else loss_fn
+
+        def run(n):
+            start = time.perf_counter()
+            for i in range(n):
+                optimizer.zero_grad(set_to_none=True)
+                step_loss(data[i % units]).backward()
+                optimizer.step()
+            return time.perf_counter() - start
+        return run
+
+    variants = [Variant("PyTorch eager", train(build()))]
+    compiled = Variant("PyTorch torch.compile", train(build(), compiled=True))
+    try:
+        compiled.run(2)
+        variants.append(compiled)
+    except Exception:  # noqa: BLE001 (torch.compile needs a C compiler; say nothing then)
+        pass
+    return variants
+
+
+def _image_compiled_table(args) -> str:
+    units, reps = (4, 1) if args.quick else (64, args.repetitions)
+    images = np.random.RandomState(0).randint(0, 256, (units * 16, 8, 8, 1)).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices(images).batch(16).cache()
+    variants = []
+    for enabled in (True, False):
+        keras.utils.set_random_seed(0)
+        flow = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1))
+        flow.compile(keras.optimizers.Adam(1e-3), compiled_execution=enabled)
+        timer = EpochTimer()
+
+        def run(n, flow=flow, timer=timer):
+            flow.fit(data.take(n), epochs=1, verbose=0, callbacks=[timer])
+            return timer.seconds
+
+        variants.append(Variant(f"compiled execution {'on' if enabled else 'off'}", run))
+    results = interleave(variants, units, reps)
+    on = results["compiled execution on"]["median_ms"]
+    off = results["compiled execution off"]["median_ms"]
+    return ("The small image preset (`maxpool_flow(\"small\")`, 8x8x1, batch 16, "
+            f"{units} steps): {on:.2f} ms per step with the compiled execution against "
+            f"{off:.2f} ms with Keras' loop (ratio {on / off:.2f}).")
+
+
 def gpu_section(args) -> str:
     return ("## 6. GPU\n\nNot measured in this run: no GPU was available to the machine that "
             "produced these results. The image-scale section above runs unchanged on a GPU "
@@ -387,7 +507,7 @@ def gpu_section(args) -> str:
 
 SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
             "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section,
-            "profile": profile_section}
+            "profile": profile_section, "jax": jax_section}
 
 
 def versions() -> str:
@@ -395,7 +515,7 @@ def versions() -> str:
 
     found = [f"tensorflow {tf.__version__}", f"tensorflow-probability {tfp.__version__}",
              f"keras {keras.__version__}", f"tfp_survae {ts.__version__}"]
-    for module in ("torch", "zuko"):
+    for module in ("torch", "zuko", "jax", "optax", "flowjax"):
         if importlib.util.find_spec(module):
             found.append(f"{module} {__import__(module).__version__}")
     return ", ".join(found)

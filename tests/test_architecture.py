@@ -47,7 +47,8 @@ def import_graph():
         own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
         for target in list(targets):
             parts = target.split(".")
-            targets |= {".".join(parts[:i]) for i in range(2, len(parts))} - own - {name}
+            targets |= {".".join(parts[:i]) for i in range(2, len(parts))}
+        targets -= own | {name}
     return graph
 
 

@@ -18,6 +18,7 @@ def test_benchmarks_quick(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text()
     for heading in ("1. Abstraction overhead", "2. Against PyTorch", "3. Image scale",
-                    "4. IWBO", "5. Cost curves", "6. GPU", "7. Where a training step goes"):
+                    "4. IWBO", "5. Cost curves", "6. GPU", "7. Where a training step goes",
+                    "8. Against JAX"):
         assert f"## {heading}" in text
     assert "largest difference" in text and "Machine:" in text

@@ -149,4 +149,9 @@ def test_misuse_is_refused_or_harmless(case, kind, direction, row):
     scale = np.maximum(np.abs(np.asarray(out64, np.float64)), 1.0)
     np.testing.assert_array_less(np.abs(out - np.asarray(out64)) / scale, 1e-3)
     if v is not None:
-        np.testing.assert_allclose(v, v64, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(v64).max()))
+        # float32 holds V down to -3.4e38; below, -inf is its rounding of the float64 value.
+        v64 = np.where(np.asarray(v64) < np.finfo(np.float32).min, -np.inf, v64)
+        finite = np.isfinite(v64)
+        np.testing.assert_array_equal(np.isfinite(v), finite)
+        np.testing.assert_allclose(np.asarray(v)[finite], v64[finite], rtol=1e-3,
+                                   atol=1e-3 * max(1.0, np.abs(v64[finite]).max(initial=0.0)))

@@ -76,7 +76,8 @@ def build_chain(chain, base_event_shape, event_shape=None):
             t.build((None,) + tuple(shape.as_list()))
         elif not t.event_shape.is_compatible_with(shape):
             raise ValueError(
-                f"{type(t).__name__} '{t.name}' was built for events of shape {t.event_shape.as_list()}; in this "
+                f"{type(t).__name__} '{t.name}' was built for events of shape "
+                f"{t.event_shape.as_list()}; in this "
                 f"flow it receives {shape.as_list()}."
             )
         shape = t.inverse_event_shape(shape)

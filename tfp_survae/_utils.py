@@ -240,19 +240,24 @@ def backing_variables(layers, *, trainable_only: bool = False) -> list:
     return found
 
 
-FLOAT16_MAX = 65504.0
-
-
 def run_network(owner: str, network, inputs, **kwargs):
-    """Calls `network` on `inputs`. A network computing in float16 (mixed_float16) would turn a
-    finite input beyond the float16 range (|x| > 65504) into Inf and its output into NaN; such
-    an input raises a ValueError instead (a check op in graphs) that says what to change."""
-    if getattr(network, "compute_dtype", None) == "float16" and inputs.dtype != tf.float16:
-        message = (f"{owner}: a network computing in float16 (mixed_float16) received values "
-                   f"beyond the float16 range (|x| > {FLOAT16_MAX:g}), which it would turn into "
-                   "Inf and NaN. Rescale the data, or use the 'mixed_bfloat16' or 'float32' "
-                   "policy.")
-        too_large = tf.reduce_any(tf.abs(tf.cast(inputs, tf.float32)) > FLOAT16_MAX)
+    """Calls `network` on `inputs`, after checking that they fit its compute dtype.
+
+    A network squares its inputs' scale (variances in a LayerNorm, products in attention), so
+    an input beyond the square root of the dtype's largest value (1.8e19 in float32; in
+    float16, whose range ends at 65504, anything beyond 65504) would overflow inside it and
+    come out as Inf, NaN or a silently different number. Such an input raises a ValueError
+    (a check op in graphs) that says what to change.
+    """
+    compute = tf.as_dtype(getattr(network, "compute_dtype", None) or inputs.dtype)
+    if compute.is_floating:
+        largest = float(compute.max)
+        limit = largest if compute == tf.float16 else math.sqrt(largest)
+        message = (f"{owner}: a network computing in {compute.name} received values beyond "
+                   f"{limit:.3g}, which would overflow inside it. Rescale the data, or use a "
+                   "wider dtype ('mixed_bfloat16', 'float32' or 'float64').")
+        wide = tf.float64 if inputs.dtype == tf.float64 else tf.float32
+        too_large = tf.reduce_any(tf.abs(tf.cast(inputs, wide)) > limit)
         if tf.executing_eagerly():
             if bool(too_large):
                 raise ValueError(message)
@@ -336,12 +341,14 @@ def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
     checks = [
         tf.debugging.assert_greater_equal(
             wide, tf.constant(0, tf.int64),
-            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); received a "
+            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
+            "received a "
             "negative value",
         ),
         tf.debugging.assert_less(
             wide, tf.constant(num_values, tf.int64),
-            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); received a "
+            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
+            "received a "
             f"value >= {num_values}",
         ),
     ]

@@ -107,7 +107,8 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
             if pooling == "max":
                 transforms.append(MaxPool2D(dtype=dtype))
             else:
-                transforms += [Squeeze2D(order="channel", dtype=dtype), Slice(channels, dtype=dtype)]
+                transforms += [Squeeze2D(order="channel", dtype=dtype),
+                               Slice(channels, dtype=dtype)]
             h, w = h // 2, w // 2
         elif config["actnorm"]:
             transforms.append(ActNorm(dtype=dtype))

@@ -132,7 +132,8 @@ class ConditionalDistribution(keras.layers.Layer):
     def _params(self, condition, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
-        out = tf.cast(_utils.run_network(f"{type(self).__name__} '{self.name}'", self.network, condition), dtype)
+        owner = f"{type(self).__name__} '{self.name}'"
+        out = tf.cast(_utils.run_network(owner, self.network, condition), dtype)
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
         if out.shape[-1] is not None and out.shape[-1] != expected_last:

@@ -188,7 +188,8 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         super().__init__([int(num_items)], network=network, **kwargs)
 
     def log_scores(self, condition, dtype=None):
-        scores = tf.cast(_utils.run_network(self.name, self.network, self._checked_condition(condition)), dtype or self.dtype)
+        scores = _utils.run_network(self.name, self.network, self._checked_condition(condition))
+        scores = tf.cast(scores, dtype or self.dtype)
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
     def distribution(self, condition=None, num=None):

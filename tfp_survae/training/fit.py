@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _utils
+from tfp_survae.training import compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
@@ -145,11 +146,18 @@ class FitMixin:
     reported as "loss" in nats and "bits_per_dim"."""
 
     def compile(self, optimizer="adam", *, steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
-                **kwargs):
+                compiled_execution="auto", **kwargs):
         """Keras `compile`; the loss is always the negative log-likelihood (bound) in nats.
 
-        `jit_compile` keeps Keras' default "auto": XLA on GPUs and TPUs, off on CPUs, where it
-        measured no faster. `steps_per_execution` defaults to 32 batches per compiled call.
+        Args:
+          optimizer: a Keras optimizer (or its name).
+          steps_per_execution: batches per call of the training loop (32 by default).
+          compiled_execution: run each execution of `steps_per_execution` batches as one XLA
+            program (`training.compiled`): True, False, or "auto" (the default: on where it
+            measured faster, CPUs; GPUs and TPUs keep Keras' loop until measured there). Never
+            under a tf.distribute strategy or with `run_eagerly`.
+          **kwargs: Keras' other `compile` arguments. `jit_compile` (Keras' per-step XLA, used
+            when `compiled_execution` is off) keeps Keras' default "auto".
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
@@ -157,7 +165,33 @@ class FitMixin:
                 f"(received {kwargs['loss']!r})."
             )
         kwargs.pop("loss", None)
+        compiled.resolve(compiled_execution, self)  # checks the value
+        self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config:  # {} or None for a model that was never compiled
+            config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
+        return config
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+            return super().make_train_function(force)
+        self.train_function = compiled.make_function(
+            self, self.train_step, lambda stacked: compiled.check_values(self, stacked))
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is not None and not force:
+            return self.test_function
+        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+            return super().make_test_function(force)
+        self.test_function = compiled.make_function(
+            self, self.test_step, lambda stacked: compiled.check_values(self, stacked))
+        return self.test_function
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)

@@ -297,10 +297,9 @@ class Transform(keras.layers.Layer):
                                    finite=check_values)
 
     def _check_results(self, direction: str, out, log_det=None):
-        """Finite inputs must give finite outputs (and a V that is not NaN; -inf marks a point
-        outside the image of a surjection): float32 overflow of huge inputs, or a network that
-        diverged, raises a ValueError here rather than returning NaN (eagerly; a check op in
-        graphs)."""
+        """Finite inputs must give finite outputs, and a V that is neither NaN nor +inf (-inf is a
+        density of 0): float32 overflow of huge inputs, or a network that diverged, raises a
+        ValueError here rather than returning NaN (eagerly; a check op in graphs)."""
         message = (f"{self._owner}: the {direction} direction turned finite inputs into NaN or "
                    "Inf (the values overflow this dtype, or the layer's weights have diverged); "
                    "rescale the data or compute in float64")
@@ -308,10 +307,10 @@ class Transform(keras.layers.Layer):
         out_ok = tf.reduce_all(tf.math.is_finite(out)) if out.dtype.is_floating else None
         v_ok = None
         if log_det is not None:
-            # -inf is a valid V only where a generative surjection marks x outside its image.
-            v_ok = tf.logical_not(tf.reduce_any(
-                tf.math.is_nan(log_det) if self.stochastic_inverse
-                else tf.logical_not(tf.math.is_finite(log_det))))
+            # V = -inf is a density of 0 (x outside an image or a domain, or a density below
+            # the dtype's range); NaN and +inf are never valid.
+            v_ok = tf.logical_not(tf.reduce_any(tf.logical_or(
+                tf.math.is_nan(log_det), tf.equal(log_det, float("inf")))))
         oks = [ok for ok in (out_ok, v_ok) if ok is not None]
         if tf.executing_eagerly():
             if not all(bool(ok) for ok in oks):

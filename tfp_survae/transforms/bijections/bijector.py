@@ -19,7 +19,8 @@ class BijectorTransform(Bijection):
     """Lifts a stateless `tfb.Bijector` b into a flow.
 
     Forward: x = b.forward(z). Inverse: z = b.inverse(x).
-    V = log |det dz/dx| = b.inverse_log_det_jacobian(x) summed over the whole event.
+    V = log |det dz/dx| = b.inverse_log_det_jacobian(x) summed over the whole event; -inf for
+    an x outside the bijector's domain (e.g. past 1 for a logit), whose density is 0.
 
     The bijector must hold no `tf.Variable`s (Keras 3 cannot see them); its parameters are
     constants. Trainable bijections are layers of their own (AffineCoupling, ActNorm, ...).
@@ -66,7 +67,15 @@ class BijectorTransform(Bijection):
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z = self.bijector.inverse(x)
         log_det = self.bijector.inverse_log_det_jacobian(x, event_ndims=self.event_shape.rank)
-        return z, tf.broadcast_to(log_det, tf.shape(x)[:1])
+        log_det = tf.broadcast_to(log_det, tf.shape(x)[:1])
+        # x outside the bijector's domain (a logit past 1) has density 0: V = -inf, and a
+        # placeholder z = 0 so the base density stays finite.
+        inside = tf.logical_and(
+            tf.reduce_all(tf.reshape(tf.math.is_finite(z), [tf.shape(z)[0], -1]), axis=-1),
+            tf.math.is_finite(log_det))
+        z = tf.where(tf.reshape(inside, [-1] + [1] * (z.shape.rank - 1)), z, tf.zeros_like(z))
+        log_det = tf.where(inside, log_det, tf.constant(-float("inf"), log_det.dtype))
+        return z, log_det
 
     def _forward(self, z, *, seed, condition):
         return self.bijector.forward(z)

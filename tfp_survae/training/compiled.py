@@ -1,0 +1,116 @@
+"""One XLA program per execution of `steps_per_execution` batches (`fit` and `evaluate`).
+
+Keras runs `steps_per_execution` as a graph loop that launches one step at a time (XLA or not)
+with an iterator call between. Here the batches of an execution are pulled from the iterator
+and stacked outside, checked (NaN, Inf, integers out of range: the checks XLA would compile
+away), and the whole loop over them runs as one `jit_compile=True` program. Metrics, seeds, the
+score-function surrogate and the invalid-loss guard behave as in Keras' loop; batches whose
+shape differs from the execution's first (a short last batch) run as a program of their own.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfp_survae import _utils
+
+# Where a compiled execution is the default ("auto"), by device class. Measured on a 2-core
+# CPU (benchmarks/RESULTS.md, section 8); GPUs and TPUs keep Keras' loop until measured there.
+AUTO_DEVICE_TYPES = ("CPU",)
+
+
+def resolve(setting, model) -> bool:
+    """True when `fit`/`evaluate` should run compiled executions for `setting` (True, False or
+    "auto") on this model: not eagerly, not under a tf.distribute strategy."""
+    if setting not in (True, False, "auto"):
+        raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
+    if setting is False or model.run_eagerly:
+        return False
+    if tf.distribute.has_strategy() or model.distribute_strategy is not \
+            tf.distribute.get_strategy():
+        return False
+    if setting == "auto":
+        gpus = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
+        device = "GPU" if gpus else "CPU"
+        return device in AUTO_DEVICE_TYPES
+    return True
+
+
+def _pull(iterator, steps: int) -> list:
+    batches = []
+    for _ in range(steps):
+        try:
+            batches.append(next(iterator))
+        except (StopIteration, tf.errors.OutOfRangeError):
+            break
+    return batches
+
+
+def _shape_key(batch):
+    return tuple(tuple(t.shape) for t in tf.nest.flatten(batch))
+
+
+def _groups(batches):
+    """Consecutive runs of batches with the same shapes."""
+    groups, current, key = [], [], None
+    for batch in batches:
+        batch_key = _shape_key(batch)
+        if current and batch_key != key:
+            groups.append(current)
+            current = []
+        current.append(batch)
+        key = batch_key
+    if current:
+        groups.append(current)
+    return groups
+
+
+def make_function(model, step_function, check_batch):
+    """A Keras train/test function: iterator -> logs of the execution's last step.
+
+    `step_function(data)` is the model's train or test step; `check_batch(stacked)` checks the
+    stacked data's values outside XLA (a ValueError or a check op).
+    """
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def run(stacked):
+        count = tf.shape(tf.nest.flatten(stacked)[0])[0]
+        logs = step_function(tf.nest.map_structure(lambda t: t[0], stacked))
+
+        def body(i, _):
+            return i + 1, step_function(tf.nest.map_structure(lambda t: t[i], stacked))
+
+        _, logs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(1), logs))
+        return logs
+
+    def function(iterator):
+        batches = _pull(iterator, model.steps_per_execution)
+        if not batches:
+            raise StopIteration
+        logs = None
+        for group in _groups(batches):
+            stacked = tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
+            check_batch(stacked)
+            logs = run(stacked)
+        return logs
+
+    return function
+
+
+def check_values(model, stacked):
+    """The data checks of `Flow.check_data`, on a stack of batches, before XLA runs."""
+    x, _ = model._unpack(stacked)
+    x = tf.convert_to_tensor(x)
+    owner = f"Flow '{model.name}'"
+    if x.dtype.is_floating:
+        _utils.check_values(owner, "data x", tf.reshape(x, [-1] + x.shape[2:].as_list()),
+                            model.event_shape)
+        return
+    num_values = getattr(model.chain[0], "num_values", None) if model.chain else None
+    if num_values is not None and x.dtype.is_integer:
+        low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
+        if low < 0 or high >= num_values:
+            raise ValueError(
+                f"{owner}: expected data x as integers in [0, {num_values}); received values "
+                f"from {low} to {high}."
+            )

@@ -23,7 +23,8 @@ def test_config_round_trip(case, dtype):
 
 
 def test_every_public_transform_has_a_case():
-    abstract = {ts.Transform, ts.Bijection, ts.Surjection, ts.StochasticTransform}
+    abstract = {ts.Transform, ts.Bijection, ts.Surjection, ts.StochasticTransform,
+                ts.ElementwiseCoupling}
     public = {
         obj for name in ts.__all__
         if inspect.isclass(obj := getattr(ts, name))

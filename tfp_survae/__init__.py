@@ -31,7 +31,7 @@ from tfp_survae.distributions import (
 )
 from tfp_survae.flow import Flow
 from tfp_survae.flow_bijector import FlowBijector
-from tfp_survae.nn import MLP
+from tfp_survae.nn import MADE, MLP
 from tfp_survae.transformed_distribution import TransformedDistribution
 from tfp_survae.transforms import (
     VAE,
@@ -42,14 +42,18 @@ from tfp_survae.transforms import (
     Bijection,
     BijectorTransform,
     Conv1x1,
+    ElementwiseCoupling,
     Floor,
     GenerativeAbs,
     GenerativeMax,
     GenerativeReLU,
     GenerativeSort,
+    LinearLU,
     Max,
+    MaskedAutoregressive,
     MaxPool2D,
     Permute,
+    RationalQuadraticCoupling,
     ReLU,
     Reverse,
     Sequential,
@@ -85,7 +89,11 @@ __all__ = [
     "AffineCoupling",
     "BijectorTransform",
     "Conv1x1",
+    "ElementwiseCoupling",
+    "LinearLU",
+    "MaskedAutoregressive",
     "Permute",
+    "RationalQuadraticCoupling",
     "Reverse",
     "Squeeze2D",
     # surjections
@@ -121,6 +129,7 @@ __all__ = [
     "StandardUniform",
     "ZeroInflated",
     # networks
+    "MADE",
     "MLP",
     # modules
     "architectures",

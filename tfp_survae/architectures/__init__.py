@@ -1,5 +1,6 @@
-"""Ready-made flows of the paper's experiments: images and point clouds."""
+"""Ready-made flows: the paper's image and point-cloud models, and density-estimation defaults."""
 
+from tfp_survae.architectures.density import masked_autoregressive_flow, neural_spline_flow
 from tfp_survae.architectures.images import IMAGE_PRESETS, maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
 from tfp_survae.architectures.report import (
@@ -12,8 +13,10 @@ __all__ = [
     "IMAGE_PRESETS",
     "REFERENCE_PARAMETERS",
     "count_trainable_parameters",
+    "masked_autoregressive_flow",
     "maxpool_flow",
     "multiscale_flow",
+    "neural_spline_flow",
     "parameter_report",
     "permute_flow",
     "sort_flow",

@@ -2,10 +2,12 @@
 
 from tfp_survae.nn.densenet import DenseBlock, DenseNet, GatedConv
 from tfp_survae.nn.heads import ElementwiseParams
+from tfp_survae.nn.made import MADE
 from tfp_survae.nn.mlp import MLP
 from tfp_survae.nn.transformer import SetTransformer, TransformerBlock, sigmoid_gelu
 
 __all__ = [
+    "MADE",
     "sigmoid_gelu",
     "DenseBlock",
     "DenseNet",

@@ -13,7 +13,11 @@ from tfp_survae.transforms.bijections import (
     AffineCoupling,
     BijectorTransform,
     Conv1x1,
+    ElementwiseCoupling,
+    LinearLU,
+    MaskedAutoregressive,
     Permute,
+    RationalQuadraticCoupling,
     Reverse,
     Squeeze2D,
 )
@@ -48,7 +52,11 @@ __all__ = [
     "AffineCoupling",
     "BijectorTransform",
     "Conv1x1",
+    "ElementwiseCoupling",
+    "LinearLU",
+    "MaskedAutoregressive",
     "Permute",
+    "RationalQuadraticCoupling",
     "Reverse",
     "Squeeze2D",
     # surjections

@@ -1,9 +1,14 @@
 """Bijections: exact, deterministic both ways, V = log |det dz/dx|."""
 
 from tfp_survae.transforms.bijections.actnorm import ActNorm
+from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
 from tfp_survae.transforms.bijections.bijector import BijectorTransform
-from tfp_survae.transforms.bijections.conv1x1 import Conv1x1
-from tfp_survae.transforms.bijections.coupling import AffineCoupling
+from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
+from tfp_survae.transforms.bijections.coupling import (
+    AffineCoupling,
+    ElementwiseCoupling,
+    RationalQuadraticCoupling,
+)
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
 from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 
@@ -12,7 +17,11 @@ __all__ = [
     "AffineCoupling",
     "BijectorTransform",
     "Conv1x1",
+    "ElementwiseCoupling",
+    "LinearLU",
+    "MaskedAutoregressive",
     "Permute",
+    "RationalQuadraticCoupling",
     "Reverse",
     "Squeeze2D",
 ]

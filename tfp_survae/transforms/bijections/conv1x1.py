@@ -101,3 +101,23 @@ def _scatter_index(size, rows, cols):
 def _fill(entries, index):
     return tf.gather(tf.concat([tf.zeros([1], entries.dtype), entries], axis=0), index)
 
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class LinearLU(Conv1x1):
+    """An invertible linear map of a vector, LU-parameterised: the dense twin of `Conv1x1`.
+
+    W = P L (U + diag(sign * exp(log_s))) with a fixed permutation P, unit lower-triangular L,
+    strictly upper-triangular U and fixed signs. Inverse: z = x W. Forward: x = z W^-1 (two
+    triangular solves). V = sum(log_s). Initialised at a random rotation.
+
+    References:
+      Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
+      https://arxiv.org/abs/1807.03039
+    """
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"{self._owner}: LinearLU acts on vectors [D]; received event shape "
+                             f"{list(input_shape)[1:]} (use Conv1x1 for images and sets).")
+        super().build(input_shape)

@@ -1,0 +1,137 @@
+"""Ground truth for the spline, autoregressive and LU layers beyond the conformance suite:
+continuity of the spline at its knots and tails, exact round trips, the autoregressive
+structure, and the builders' densities integrating to one."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import batched, grid_2d
+
+import tfp_survae as ts
+from tfp_survae.transforms.bijections.coupling import spline_params
+
+
+def perturbed(layer, x, scale, seed=0):
+    layer.inverse_and_log_det(x)
+    rng = np.random.RandomState(seed)
+    for w in layer.trainable_weights:
+        w.assign(w + scale * rng.randn(*w.shape).astype(w.dtype))
+    return layer
+
+
+def spline_coupling():
+    keras.utils.set_random_seed(2)
+    layer = ts.RationalQuadraticCoupling(hidden_units=[8], num_bins=5, bound=2.0,
+                                         num_identity=1, dtype="float64")
+    return perturbed(layer, np.zeros([1, 2]), 1.0)
+
+
+def test_spline_is_continuous_with_a_continuous_derivative_at_knots_and_tails():
+    layer = spline_coupling()
+    x_a = np.full([1, 1], 0.3)
+    params = tf.split(layer.network(x_a), layer.params_per_element, axis=-1)
+    widths, _, slopes = spline_params(params, layer.num_bins, layer.bound,
+                                      layer.min_bin_width, layer.min_slope)
+    knots = -layer.bound + np.cumsum(np.concatenate([[0.0], widths.numpy()[0, 0]]))
+    np.testing.assert_allclose(knots[[0, -1]], [-2.0, 2.0], atol=1e-12)  # the tails start here
+    knot_slopes = np.concatenate([[1.0], slopes.numpy()[0, 0], [1.0]])  # 1 at the tails
+    eps = 1e-13  # bins can be sharp: the derivative changes by 1e3 within 1e-6 of a knot
+    for knot, slope in zip(knots, knot_slopes):
+        x = np.array([[0.3, knot - eps], [0.3, knot + eps]])
+        z, v = (t.numpy() for t in layer.inverse_and_log_det(x))
+        assert abs(z[1, 1] - z[0, 1]) < 1e-6, f"a jump of z at the knot {knot}"
+        # the derivative reaches the knot's slope from both sides
+        np.testing.assert_allclose(np.exp(v), [slope, slope], rtol=1e-4)
+    # linear tails of slope 1 outside [-B, B]
+    x = np.stack([np.full(7, 0.3), [-5.0, -3.0, -2.0 - 1e-6, 2.0 + 1e-6, 3.0, 5.0, 50.0]], 1)
+    z, v = (t.numpy() for t in layer.inverse_and_log_det(x))
+    np.testing.assert_allclose(z[:, 1], x[:, 1], atol=1e-12)
+    np.testing.assert_allclose(v, 0.0, atol=1e-12)
+    # and monotonic inside
+    grid = np.stack([np.full(2001, 0.3), np.linspace(-2.0, 2.0, 2001)], 1)
+    assert np.all(np.diff(layer.inverse(grid).numpy()[:, 1]) > 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: ts.RationalQuadraticCoupling(hidden_units=[8], num_bins=6, bound=2.0, dtype=d),
+    lambda d: ts.MaskedAutoregressive(transformer="spline", hidden_units=[8], num_bins=6,
+                                      dtype=d),
+    lambda d: ts.MaskedAutoregressive(inverse_autoregressive=True, hidden_units=[8], dtype=d),
+])
+@pytest.mark.parametrize("dtype,scale,tolerance", [("float32", 0.2, 1e-4),
+                                                   ("float64", 0.4, 1e-6)])
+def test_round_trips(make, dtype, scale, tolerance):
+    """forward(inverse(x)) == x: to 1e-4 in float32 for moderately sharp splines, to 1e-6 in
+    float64 for sharp ones (a spline with bins of very unequal widths and heights is
+    ill-conditioned, and float32 loses its inverse there)."""
+    keras.utils.set_random_seed(3)
+    x = (np.random.RandomState(0).randn(256, 4) * 2.0).astype(dtype)  # tails included
+    layer = perturbed(make(dtype), x, scale)
+    z, v = layer.inverse_and_log_det(x)
+    x_again, v_again = layer.forward_and_log_det(z)
+    np.testing.assert_allclose(x_again, x, atol=tolerance)
+    np.testing.assert_allclose(v_again, v, atol=tolerance * 10)
+
+
+@pytest.mark.parametrize("iaf", [False, True])
+def test_autoregressive_jacobian_is_triangular(iaf):
+    keras.utils.set_random_seed(4)
+    layer = perturbed(ts.MaskedAutoregressive(inverse_autoregressive=iaf, hidden_units=[16],
+                                              dtype="float64"), np.zeros([1, 5]), 0.5)
+    x = tf.constant(np.random.RandomState(1).randn(3, 5))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = layer.inverse(x)
+    jac = tape.batch_jacobian(z, x).numpy()
+    np.testing.assert_allclose(np.triu(jac, 1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.log(np.abs(np.linalg.det(jac))),
+                               layer.inverse_and_log_det(x)[1], rtol=1e-10)
+
+
+def test_made_masks_make_outputs_depend_on_earlier_inputs_only():
+    made = ts.MADE(3, [7, 7], output_initializer="glorot_uniform")
+    made.build((None, 4))
+    x = tf.constant(np.random.RandomState(2).randn(2, 4), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = made(x)
+    jac = tape.batch_jacobian(out, x).numpy()[0]  # [12, 4]
+    for p in range(3):
+        block = jac[p * 4:(p + 1) * 4]
+        np.testing.assert_array_equal(np.triu(block) != 0, np.zeros((4, 4), bool))
+        assert np.any(np.tril(block, -1) != 0)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: ts.architectures.neural_spline_flow(2, num_layers=2, hidden_units=[16], num_bins=4),
+    lambda: ts.architectures.masked_autoregressive_flow(2, num_layers=2, hidden_units=[16],
+                                                        transformer="spline", num_bins=4),
+    lambda: ts.architectures.masked_autoregressive_flow(2, num_layers=2, hidden_units=[16]),
+])
+def test_builder_densities_integrate_to_one(build):
+    keras.utils.set_random_seed(5)
+    flow = build()
+    rng = np.random.RandomState(6)
+    for w in flow.trainable_weights:
+        w.assign(w + 0.3 * rng.randn(*w.shape).astype("float32"))
+    points, area = grid_2d(-9.0, 9.0, 600)
+    total = np.exp(batched(flow.log_prob, points)).sum() * area
+    assert total == pytest.approx(1.0, abs=5e-3)
+
+
+def test_conditional_builders():
+    flow = ts.architectures.neural_spline_flow(3, num_layers=2, hidden_units=[8],
+                                               condition_size=2)
+    x, c = np.zeros([4, 3], "float32"), np.ones([4, 2], "float32")
+    assert flow.log_prob(x, condition=c).shape == (4,)
+    assert flow.sample(4, seed=(1, 2), condition=c).shape == (4, 3)
+    with pytest.raises(ValueError, match="condition"):
+        flow.log_prob(x)
+    maf = ts.architectures.masked_autoregressive_flow(1, num_layers=2, hidden_units=[8])
+    assert maf.log_prob(np.zeros([2, 1], "float32")).shape == (2,)
+
+
+def test_linear_lu_takes_vectors_only():
+    with pytest.raises(ValueError, match="vectors"):
+        ts.LinearLU().build((None, 4, 4, 2))

@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
@@ -93,3 +94,14 @@ def test_serving_load_test(tmp_path):
         assert results[name]["requests"] == 800
         assert results[name]["wrong_answers"] == 0
         assert results[name]["max_ms"] < 10_000
+
+
+def test_density_estimation(tmp_path):
+    import density_estimation
+
+    results = density_estimation.main(["--steps", "80", "--train", "512", "--test", "256",
+                                       "--seeds", "0", "--output", str(tmp_path)])
+    assert set(results) == {"two moons", "conditional two moons"}
+    for rows in results.values():
+        assert {"tfp_survae MAF (spline)", "tfp_survae NSF (coupling)"} <= set(rows)
+        assert all(np.isfinite(r["test_nll_mean"]) for r in rows.values())

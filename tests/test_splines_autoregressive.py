@@ -135,3 +135,61 @@ def test_conditional_builders():
 def test_linear_lu_takes_vectors_only():
     with pytest.raises(ValueError, match="vectors"):
         ts.LinearLU().build((None, 4, 4, 2))
+
+
+def test_logistic_mixture_coupling_starts_as_the_identity_and_inverts_by_bisection():
+    x = np.random.RandomState(7).randn(64, 4) * 3.0
+    identity = ts.LogisticMixtureCoupling(num_components=3, dtype="float64")
+    z, v = identity.inverse_and_log_det(x)
+    np.testing.assert_allclose(z, x, atol=1e-12)
+    np.testing.assert_allclose(v, 0.0, atol=1e-12)
+    keras.utils.set_random_seed(8)
+    layer = perturbed(ts.LogisticMixtureCoupling(hidden_units=[8], num_components=3,
+                                                 dtype="float64"), x, 0.5)
+    z, v = layer.inverse_and_log_det(x)
+    x_again, v_again = layer.forward_and_log_det(z)
+    np.testing.assert_allclose(x_again, x, atol=1e-9)  # 60 halvings of the bracket
+    np.testing.assert_allclose(v_again, v, atol=1e-9)
+
+
+def test_logistic_mixture_sampling_has_the_implicit_gradient():
+    keras.utils.set_random_seed(9)
+    layer = perturbed(ts.LogisticMixtureCoupling(hidden_units=[8], num_components=2,
+                                                 dtype="float64"), np.zeros([1, 2]), 0.7)
+    z = tf.constant(np.random.RandomState(1).randn(8, 2))
+    variable = layer.network.weights[0]
+
+    def statistic():
+        return tf.reduce_sum(tf.sin(layer.forward(z)))
+
+    with tf.GradientTape() as tape:
+        value = statistic()
+    grad = tape.gradient(value, variable).numpy()
+    original, h = variable.numpy(), 1e-6
+    bumped = original.copy()
+    bumped[0, 0] += h
+    variable.assign(bumped)
+    up = float(statistic())
+    bumped[0, 0] -= 2 * h
+    variable.assign(bumped)
+    down = float(statistic())
+    variable.assign(original)
+    np.testing.assert_allclose(grad[0, 0], (up - down) / (2 * h), rtol=1e-5, atol=1e-9)
+
+
+def test_batch_normalization_uses_batch_statistics_in_training_and_running_ones_after():
+    layer = ts.BatchNormalization(momentum=0.5, dtype="float64")
+    x = np.random.RandomState(3).randn(100, 3) * [1.0, 2.0, 3.0] + [1.0, -1.0, 0.5]
+    z, v = layer.inverse_and_log_det(x, training=True)
+    np.testing.assert_allclose(z.numpy().mean(0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(z.numpy().std(0), 1.0, atol=1e-4)
+    np.testing.assert_allclose(v, np.full(100, -0.5 * np.log(x.var(0) + 1e-5).sum()),
+                               rtol=1e-10)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * x.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * x.var(0), rtol=1e-10)
+    # Evaluation uses the running statistics and leaves them alone.
+    z_eval, v_eval = layer.inverse_and_log_det(x[:5])
+    expected = (x[:5] - 0.5 * x.mean(0)) / np.sqrt(0.5 + 0.5 * x.var(0) + 1e-5)
+    np.testing.assert_allclose(z_eval, expected, rtol=1e-10)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * x.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(layer.forward(z_eval), x[:5], rtol=1e-10)

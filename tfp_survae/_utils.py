@@ -230,14 +230,21 @@ def backing_variables(layers, *, trainable_only: bool = False) -> list:
     """
     found, seen = [], set()
     for layer in layers:
-        for v in layer.trainable_variables if trainable_only else layer.variables:
-            backing = getattr(v, "value", v)
-            if not isinstance(backing, tf.Variable):
-                backing = v
+        variables = layer.trainable_variables if trainable_only else layer.variables
+        for backing in backing_variables_of(variables):
             if id(backing) not in seen:
                 seen.add(id(backing))
                 found.append(backing)
     return found
+
+
+def backing_variables_of(variables) -> list:
+    """The `tf.Variable` behind each Keras variable (the variable itself otherwise)."""
+    out = []
+    for v in variables:
+        backing = getattr(v, "value", v)
+        out.append(backing if isinstance(backing, tf.Variable) else v)
+    return out
 
 
 def run_network(owner: str, network, inputs, **kwargs):

@@ -94,6 +94,7 @@ def make_function(model, step_function, check_batch):
             logs = run(stacked)
         return logs
 
+    function.run_stacked = run  # the compiled program alone (profiling)
     return function
 
 

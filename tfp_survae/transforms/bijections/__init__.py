@@ -2,11 +2,13 @@
 
 from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
+from tfp_survae.transforms.bijections.batch_norm import BatchNormalization
 from tfp_survae.transforms.bijections.bijector import BijectorTransform
 from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
 from tfp_survae.transforms.bijections.coupling import (
     AffineCoupling,
     ElementwiseCoupling,
+    LogisticMixtureCoupling,
     RationalQuadraticCoupling,
 )
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
@@ -15,10 +17,12 @@ from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 __all__ = [
     "ActNorm",
     "AffineCoupling",
+    "BatchNormalization",
     "BijectorTransform",
     "Conv1x1",
     "ElementwiseCoupling",
     "LinearLU",
+    "LogisticMixtureCoupling",
     "MaskedAutoregressive",
     "Permute",
     "RationalQuadraticCoupling",

@@ -165,6 +165,27 @@ def overhead_section(args) -> str:
 # PyTorch peers.
 
 
+def torch_trainer(model, data, units, fused=False, compiled=False):
+    """`run(n)`: n PyTorch Adam steps (1e-3) on the batches of `data` [units, 128, D]."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+
+    def loss_fn(x):
+        return -model.log_prob(x).mean()
+
+    step_loss = torch.compile(loss_fn) if compiled else loss_fn
+
+    def run(n):
+        start = time.perf_counter()
+        for i in range(n):
+            optimizer.zero_grad(set_to_none=True)
+            step_loss(data[i % units]).backward()
+            optimizer.step()
+        return time.perf_counter() - start
+    return run
+
+
 def torch_section(args) -> str:
     if not (importlib.util.find_spec("torch") and importlib.util.find_spec("zuko")):
         return ("## 2. Against PyTorch\n\nNot run: torch and zuko are not installed in this "
@@ -177,21 +198,7 @@ def torch_section(args) -> str:
     data = torch.tensor(ts.data.sample_toy("checkerboard", units * BATCH).reshape(units, BATCH, 2))
 
     def torch_train(model, fused=False, compiled=False):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
-
-        def loss_fn(x):
-            return -model.log_prob(x).mean()
-
-        step_loss = torch.compile(loss_fn) if compiled else loss_fn
-
-        def run(n):
-            start = time.perf_counter()
-            for i in range(n):
-                optimizer.zero_grad(set_to_none=True)
-                step_loss(data[i % units]).backward()
-                optimizer.step()
-            return time.perf_counter() - start
-        return run
+        return torch_trainer(model, data, units, fused=fused, compiled=compiled)
 
     models = {
         "coupling flow": (survae_flow, lambda: pt.CouplingFlow()),
@@ -451,22 +458,9 @@ def _torch_variants(label, units):
     build = {"coupling flow": lambda: pt.CouplingFlow(), "AbsFlow": lambda: pt.CouplingFlow(
         abs=True), "augmented flow": lambda: pt.CouplingFlow(augment=2)}[label]
 
-    def train(model, compiled=False):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = (lambda x: -model.log_prob(x).mean())
-        step_loss = torch.compile(loss_fn) if compiled else loss_fn
-
-        def run(n):
-            start = time.perf_counter()
-            for i in range(n):
-                optimizer.zero_grad(set_to_none=True)
-                step_loss(data[i % units]).backward()
-                optimizer.step()
-            return time.perf_counter() - start
-        return run
-
-    variants = [Variant("PyTorch eager", train(build()))]
-    compiled = Variant("PyTorch torch.compile", train(build(), compiled=True))
+    variants = [Variant("PyTorch eager", torch_trainer(build(), data, units))]
+    compiled = Variant("PyTorch torch.compile", torch_trainer(build(), data, units,
+                                                              compiled=True))
     try:
         compiled.run(2)
         variants.append(compiled)

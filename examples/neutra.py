@@ -23,7 +23,13 @@ import time
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from variational_inference import CONTOURS, banana_log_prob, fit_surrogate
+from variational_inference import (
+    CONTOURS,
+    banana_log_prob,
+    fit_surrogate,
+    save_figure,
+    target_grid,
+)
 
 tfd = tfp.distributions
 
@@ -66,9 +72,7 @@ def plot(samples, target_log_prob, path, titles):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs, ys = np.linspace(-7, 7, 200), np.linspace(-6, 30, 200)
-    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype("float32")
-    log_p = np.asarray(target_log_prob(tf.constant(grid))).reshape(200, 200)
+    xs, ys, _, log_p = target_grid(target_log_prob, (-7.0, 7.0), (-6.0, 30.0))
     fig, axes = plt.subplots(1, len(samples), figsize=(4.5 * len(samples), 4.5), sharey=True)
     for ax, draws, title in zip(axes, samples, titles):
         ax.contour(xs, ys, log_p, levels=CONTOURS, colors="grey", linewidths=0.8)
@@ -77,10 +81,7 @@ def plot(samples, target_log_prob, path, titles):
         ax.set_title(title, fontsize=9)
         ax.set_xlim(-7, 7)
         ax.set_ylim(-6, 30)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -78,6 +78,23 @@ def elbo(flow, target_log_prob, num: int = 100_000, seed=(7, 7)) -> tuple[float,
     return float(terms.mean()), float(terms.std() / math.sqrt(num))
 
 
+def target_grid(target_log_prob, xlim, ylim, size=200):
+    """(xs, ys, grid points [size^2, 2], log p~ on the grid [size, size]) for contour plots."""
+    xs, ys = np.linspace(*xlim, size), np.linspace(*ylim, size)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype("float32")
+    log_p = np.asarray(target_log_prob(tf.constant(grid))).reshape(size, size)
+    return xs, ys, grid, log_p
+
+
+def save_figure(fig, path):
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot(flow, target_log_prob, path, title):
     import matplotlib
 
@@ -85,20 +102,15 @@ def plot(flow, target_log_prob, path, title):
     import matplotlib.pyplot as plt
 
     lo, hi = (-6.0, 6.0), (-4.0, 10.0)
-    xs, ys = np.linspace(*lo, 200), np.linspace(*hi, 200)
-    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype("float32")
-    q = np.exp(flow.log_prob(grid).numpy()).reshape(200, 200)
-    log_p = np.asarray(target_log_prob(tf.constant(grid))).reshape(200, 200)
+    xs, ys, grid, log_p = target_grid(target_log_prob, lo, hi)
+    q = np.exp(flow.log_prob(grid).numpy()).reshape(len(ys), len(xs))
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(q, origin="lower", extent=(*lo, *hi), cmap="viridis", aspect="auto")
     ax.contour(xs, ys, log_p, levels=CONTOURS, colors="white", linewidths=0.8)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -186,23 +186,30 @@ class FitMixin:
             config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
         return config
 
+    def _compiled_execution(self, step):
+        """The compiled-execution function of `step`, or None where Keras' loop runs."""
+        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+            return None
+        return compiled.make_function(self, step,
+                                      lambda stacked: compiled.check_values(self, stacked))
+
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
             return self.train_function
-        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+        function = self._compiled_execution(self.train_step)
+        if function is None:
             return super().make_train_function(force)
-        self.train_function = compiled.make_function(
-            self, self.train_step, lambda stacked: compiled.check_values(self, stacked))
-        return self.train_function
+        self.train_function = function
+        return function
 
     def make_test_function(self, force=False):
         if self.test_function is not None and not force:
             return self.test_function
-        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+        function = self._compiled_execution(self.test_step)
+        if function is None:
             return super().make_test_function(force)
-        self.test_function = compiled.make_function(
-            self, self.test_step, lambda stacked: compiled.check_values(self, stacked))
-        return self.test_function
+        self.test_function = function
+        return function
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)

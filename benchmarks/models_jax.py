@@ -60,6 +60,37 @@ def couplings_log_det(params, x):
     return x, total
 
 
+def couplings_forward(params, z):
+    """The coupling stack from latent to data (the sampling direction)."""
+    half = z.shape[-1] // 2
+    for i, p in reversed(list(enumerate(params))):
+        if i < len(params) - 1:
+            z = z[:, ::-1]
+        z_a, z_b = z[:, :half], z[:, half:]
+        shift, log_scale = jnp.split(_mlp(p, z_a), 2, axis=-1)
+        z = jnp.concatenate([z_a, (z_b - shift) * jnp.exp(-log_scale)], axis=-1)
+    return z
+
+
+def coupling_sample(params, key, n):
+    return couplings_forward(params, jax.random.normal(key, (n, 2)))
+
+
+def abs_sample(params, key, n):
+    key_z, key_s = jax.random.split(key)
+    u = jax.nn.sigmoid(coupling_sample(params, key_z, n))
+    signs = jnp.where(jax.random.bernoulli(key_s, 0.5, (n, 2)), 1.0, -1.0)
+    return signs * 4.0 * u
+
+
+def augmented_sample(params, key, n):
+    return couplings_forward(params, jax.random.normal(key, (n, 4)))[:, :2]
+
+
+SAMPLERS = {"coupling flow": coupling_sample, "AbsFlow": abs_sample,
+            "augmented flow": augmented_sample}
+
+
 def normal_log_prob(z):
     return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * LOG_2PI
 
@@ -113,6 +144,7 @@ class HandWritten:
         self.step = jax.jit(step)
         self.scan = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
         self.jit_log_prob = jax.jit(lambda params, x, key: self.log_prob(params, x, key))
+        self.jit_sample = jax.jit(SAMPLERS[name], static_argnums=2)
 
     def train(self, blocks, per_call):
         """Runs every batch of `blocks` ([calls, per_call, 128, D]); returns seconds."""

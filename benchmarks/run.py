@@ -445,8 +445,55 @@ def jax_section(args) -> str:
             r = results[v.name]
             lines.append(f"| {label} | {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-"
                          f"{r['max_ms']:.3f} | {r['median_ms'] / ours:.2f}x |")
-    lines += ["", _image_compiled_table(args)]
+    lines += ["", _jax_throughput_table(args, builders, mj), "", _image_compiled_table(args)]
     return "\n".join(lines)
+
+
+def _jax_throughput_table(args, builders, mj) -> str:
+    """log_prob and sampling, examples per second: tfp_survae's XLA-compiled functions against
+    jitted JAX."""
+    import jax
+
+    reps = 1 if args.quick else args.repetitions
+    lines = ["log_prob and sampling, examples per second (medians of interleaved repetitions): "
+             "tfp_survae through `flow.log_prob_function()` / `sample_function()` (XLA), JAX "
+             "through `jax.jit`; ratio = tfp_survae / JAX:", "",
+             "| model | operation | batch | tfp_survae | JAX | ratio |", "|---|---|---|---|---|---|"]
+    for label, build in builders.items():
+        flow, model = build(), mj.HandWritten(label)
+        log_prob, sample = flow.log_prob_function(), flow.sample_function()
+        key, seed = jax.random.PRNGKey(0), tf.constant([1, 2])
+        for op, batch in (("log_prob", 128), ("log_prob", 4096), ("sample", 4096)):
+            x = ts.data.sample_toy("checkerboard", batch).astype("float32")
+            if label == "AbsFlow":
+                x = np.clip(x, -3.9, 3.9)
+            calls = 2 if args.quick else (50 if batch <= 128 else 10)
+            if op == "log_prob":
+                x_tf = tf.constant(x)
+                ours = lambda: log_prob(x_tf).numpy()  # noqa: E731
+                theirs = lambda: jax.block_until_ready(  # noqa: E731
+                    model.jit_log_prob(model.params, x, key))
+            else:
+                count = tf.constant(batch)
+                ours = lambda: sample(count, seed).numpy()  # noqa: E731
+                theirs = lambda: jax.block_until_ready(  # noqa: E731
+                    model.jit_sample(model.params, key, batch))
+            variants = [Variant(name, _calls(fn, calls)) for name, fn in
+                        (("tfp_survae", ours), ("JAX", theirs))]
+            results = interleave(variants, calls, reps)
+            rates = {name: batch / (results[name]["median_ms"] / 1e3) for name in results}
+            lines.append(f"| {label} | {op} | {batch} | {rates['tfp_survae']:,.0f} | "
+                         f"{rates['JAX']:,.0f} | {rates['tfp_survae'] / rates['JAX']:.2f}x |")
+    return "\n".join(lines)
+
+
+def _calls(fn, calls):
+    def run(n):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return time.perf_counter() - start
+    return run
 
 
 def _torch_variants(label, units):

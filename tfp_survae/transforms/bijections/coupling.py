@@ -284,7 +284,8 @@ class AffineCoupling(ElementwiseCoupling):
         shape is checked when the layer is built: a wrong width is a ValueError.
       mask: "half" splits `axis`: the first `num_identity` entries (default: half, rounded
         down; the reference code conditions on half rounded up, so pass
-        num_identity=ceil(D / 2) for odd D when porting) condition the rest. "checkerboard" splits an image [h, w, c] by a spatial
+        num_identity=ceil(D / 2) for odd D when porting) condition the rest. "checkerboard"
+        splits an image [h, w, c] by a spatial
         checkerboard; the network then sees the whole image with the transformed pixels zeroed
         and predicts parameters for every pixel.
       axis: the event axis split by the "half" mask (-1: features or channels; -2: the points
@@ -443,7 +444,8 @@ class LogisticMixtureCoupling(ElementwiseCoupling):
     predicted from x_a. Inverse: z_b = logit(F(x_b)), F = sum_k pi_k sigmoid((x_b - mu_k) /
     s_k). Forward: x_b = F^-1(sigmoid(z_b)) by bisection: the root lies between the components'
     own solutions mu_k + s_k z_b, and `bisection_steps` halvings (60 by default) bring the
-    interval below float64's resolution of it; gradients flow through the implicit function. V = sum log f(x_b) - log F(x_b) - log(1 -
+    interval below float64's resolution of it; gradients flow through the implicit function. V
+    = sum log f(x_b) - log F(x_b) - log(1 -
     F(x_b)), f the mixture density.
 
     The network outputs 3K parameters per entry, as blocks on the last axis: K logits of pi, K

@@ -43,8 +43,8 @@ class _Dequantization(Surjection, kind="generative"):
             low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
             if low < 0 or high >= k:
                 raise ValueError(
-                    f"{self._owner}: expected data x as integers in [0, {k}) (num_values={k}); received "
-                    f"values from {low} to {high}."
+                    f"{self._owner}: expected data x as integers in [0, {k}) (num_values={k}); "
+                    f"received values from {low} to {high}."
                 )
             return tf.cast(x, self.dtype)
         # In graphs a check op raises; XLA compiles check ops away, so out-of-range values also

@@ -8,12 +8,7 @@ import tensorflow as tf
 from tfp_survae import _utils
 from tfp_survae.nn.made import MADE
 from tfp_survae.transforms.base import Bijection
-from tfp_survae.transforms.bijections.coupling import (
-    SCALE_FNS,
-    _log_scale,
-    rational_quadratic_spline,
-    spline_params,
-)
+from tfp_survae.transforms.bijections.coupling import SCALE_FNS, affine_map, spline_map
 
 __all__ = ["MaskedAutoregressive"]
 
@@ -117,18 +112,11 @@ class MaskedAutoregressive(Bijection):
     def _map(self, values, params, inverse: bool):
         """g (inverse=False: data -> latent) or g^-1 applied elementwise; returns the values and
         log g' (at the data side) elementwise."""
+        direction = "forward" if inverse else "inverse"
         if self.transformer == "affine":
-            shift, raw = params
-            log_scale = _log_scale(raw, self.scale_fn, self.scale_bound)
-            if inverse:
-                return (values - shift) * tf.exp(-log_scale), log_scale
-            return values * tf.exp(log_scale) + shift, log_scale
-        spline = rational_quadratic_spline(
-            *spline_params(params, self.num_bins, self.bound, self.min_bin_width,
-                           self.min_slope), self.bound)
-        if inverse:
-            return spline.inverse(values), -spline.inverse_log_det_jacobian(values, 0)
-        return spline.forward(values), spline.forward_log_det_jacobian(values, 0)
+            return affine_map(values, params, self.scale_fn, self.scale_bound, direction)
+        return spline_map(values, params, self.num_bins, self.bound, self.min_bin_width,
+                          self.min_slope, direction)
 
     def _one_pass(self, values, conditioning, condition, inverse):
         out, log_det = self._map(values, self._params(conditioning, condition), inverse)

@@ -319,14 +319,10 @@ class AffineCoupling(ElementwiseCoupling):
         self.scale_bound = float(scale_bound)
 
     def _inverse_elements(self, x_b, params):
-        shift, raw = params
-        log_scale = _log_scale(raw, self.scale_fn, self.scale_bound)
-        return x_b * tf.exp(log_scale) + shift, log_scale
+        return affine_map(x_b, params, self.scale_fn, self.scale_bound, "inverse")
 
     def _forward_elements(self, z_b, params):
-        shift, raw = params
-        log_scale = _log_scale(raw, self.scale_fn, self.scale_bound)
-        return (z_b - shift) * tf.exp(-log_scale), log_scale
+        return affine_map(z_b, params, self.scale_fn, self.scale_bound, "forward")
 
     def get_config(self):
         config = super().get_config()
@@ -352,6 +348,28 @@ def spline_params(params, num_bins: int, bound: float, min_bin_width: float,
 def rational_quadratic_spline(widths, heights, slopes, bound: float) -> tfb.Bijector:
     """TFP's monotonic rational-quadratic spline on [-B, B], the identity outside."""
     return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-bound)
+
+
+def affine_map(values, params, scale_fn: str, bound: float, direction: str):
+    """The elementwise affine map g(x) = x exp(s) + t with params [t, raw s]: "inverse" applies
+    g (data to latent), "forward" its inverse. Returns the values and log g' elementwise (the
+    same in both directions: it does not depend on x)."""
+    shift, raw = params
+    log_scale = _log_scale(raw, scale_fn, bound)
+    if direction == "inverse":
+        return values * tf.exp(log_scale) + shift, log_scale
+    return (values - shift) * tf.exp(-log_scale), log_scale
+
+
+def spline_map(values, params, num_bins: int, bound: float, min_bin_width: float,
+               min_slope: float, direction: str):
+    """The elementwise rational-quadratic spline g with 3K - 1 raw params: "inverse" applies g
+    (data to latent), "forward" its inverse. Returns the values and log g' at the data side."""
+    spline = rational_quadratic_spline(
+        *spline_params(params, num_bins, bound, min_bin_width, min_slope), bound)
+    if direction == "inverse":
+        return spline.forward(values), spline.forward_log_det_jacobian(values, event_ndims=0)
+    return spline.inverse(values), -spline.inverse_log_det_jacobian(values, event_ndims=0)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -403,19 +421,15 @@ class RationalQuadraticCoupling(ElementwiseCoupling):
         self.params_per_element = 3 * num_bins - 1
         super().__init__(network, **kwargs)
 
-    def _spline(self, params):
-        return rational_quadratic_spline(
-            *spline_params(params, self.num_bins, self.bound, self.min_bin_width,
-                           self.min_slope), self.bound)
+    def _map(self, values, params, direction):
+        return spline_map(values, params, self.num_bins, self.bound, self.min_bin_width,
+                          self.min_slope, direction)
 
     def _inverse_elements(self, x_b, params):
-        spline = self._spline(params)
-        return spline.forward(x_b), spline.forward_log_det_jacobian(x_b, event_ndims=0)
+        return self._map(x_b, params, "inverse")
 
     def _forward_elements(self, z_b, params):
-        spline = self._spline(params)
-        x_b = spline.inverse(z_b)
-        return x_b, -spline.inverse_log_det_jacobian(z_b, event_ndims=0)
+        return self._map(z_b, params, "forward")
 
     def get_config(self):
         config = super().get_config()

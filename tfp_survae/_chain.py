@@ -10,15 +10,12 @@ import keras
 import tensorflow as tf
 
 from tfp_survae import _utils
-from tfp_survae.transforms.base import Sequential, Transform, takes_integer_data
+from tfp_survae.transforms.base import Sequential, Transform
 
 
 def is_exact(base, chain) -> bool:
     """True when every transform is exact (or enumerated) and the base is not a lower bound."""
     return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
-
-
-integer_data = takes_integer_data  # one rule for Flow, TransformedDistribution, Sequential
 
 
 def flatten(transforms) -> list:

@@ -107,7 +107,7 @@ def log_prob_fn(flow, *, where="log_prob", jit_compile=False, with_seed=True,
 def sample_fn(flow, *, max_sample_size: int, where="sample", jit_compile=False):
     """A concrete function (n, seed) -> n samples, with 0 <= n <= max_sample_size."""
     inner = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=jit_compile)
-    hint = " (the export's max_sample_size)"
+    hint = " (max_sample_size)"
 
     def entry(n, seed):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
@@ -122,7 +122,7 @@ def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
 
     def entry(x, k, seed):
         x = checked_data(where, x, event)
-        k = checked_count(where, "k", k, 1, max_k, " (the export's max_iwbo_k)")
+        k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
         return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk)
 
     return tf.function(entry).get_concrete_function(data_spec(flow), count_spec("k"), SEED_SPEC)

@@ -301,6 +301,17 @@ def check_network_output(owner: str, network, input_event, expected_event, dtype
         )
 
 
+def unpack_batch(data):
+    """A batch as (x, condition): x alone, (x,), or a dict with "x" (or one value) and an
+    optional "condition"."""
+    if isinstance(data, (tuple, list)):
+        data = data[0]
+    if isinstance(data, dict):
+        x = data["x"] if "x" in data else next(iter(data.values()))
+        return x, data.get("condition")
+    return data, None
+
+
 def _is_serialized_keras_object(value) -> bool:
     return isinstance(value, dict) and "class_name" in value and "config" in value
 
@@ -321,9 +332,8 @@ def deserialize_sublayers(config: dict) -> dict:
 def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True):
     """The one data check used by `Flow` and by every transform's public methods: x must be
     [batch] + `event_shape` with a batch of at least one (static checks) and, with `finite`,
-    hold no NaN or Inf (a
-    ValueError eagerly; a check op in graphs, which `fit`, `evaluate` and `predict` report as a
-    ValueError and which XLA compiles away). Returns x."""
+    hold no NaN or Inf (a ValueError eagerly; a check op in graphs, which `fit`, `evaluate`
+    and `predict` report as a ValueError and which XLA compiles away). Returns x."""
     check_event_shape(owner, what, x, event_shape)
     if x.shape.rank and x.shape[0] == 0:
         raise ValueError(f"{owner}: {what} is an empty batch (shape {x.shape.as_list()}); pass "
@@ -342,6 +352,16 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bo
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
 
 
+def check_in_range(owner: str, x, num_values: int) -> None:
+    """Eagerly: raises a ValueError unless the integers x lie in [0, num_values)."""
+    low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
+    if low < 0 or high >= num_values:
+        raise ValueError(
+            f"{owner}: expected data x as integers in [0, {num_values}) (num_values="
+            f"{num_values}); received values from {low} to {high}."
+        )
+
+
 def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
     """Graph-mode check that integer `x` lies in [0, num_values); returns x."""
     wide = tf.cast(x, tf.int64)
@@ -349,14 +369,12 @@ def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
         tf.debugging.assert_greater_equal(
             wide, tf.constant(0, tf.int64),
             message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
-            "received a "
-            "negative value",
+            "received a negative value",
         ),
         tf.debugging.assert_less(
             wide, tf.constant(num_values, tf.int64),
             message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
-            "received a "
-            f"value >= {num_values}",
+            f"received a value >= {num_values}",
         ),
     ]
     with tf.control_dependencies(checks):

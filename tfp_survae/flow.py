@@ -19,7 +19,7 @@ from tfp_survae.training.export import export_flow
 from tfp_survae.training.fit import FitMixin
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.transformed_distribution import TransformedDistribution
-from tfp_survae.transforms.base import Transform
+from tfp_survae.transforms.base import Transform, takes_integer_data
 
 tfd = tfp.distributions
 
@@ -103,7 +103,7 @@ class Flow(FitMixin, keras.Model):
 
     @property
     def integer_data(self) -> bool:
-        return _chain.integer_data(self._chain)
+        return takes_integer_data(self._chain)
 
     @property
     def num_dims(self) -> int:

@@ -99,19 +99,11 @@ def make_function(model, step_function, check_batch):
 
 
 def check_values(model, stacked):
-    """The data checks of `Flow.check_data`, on a stack of batches, before XLA runs."""
-    x, _ = model._unpack(stacked)
+    """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
+    before XLA runs, which would compile those checks away."""
+    x, _ = _utils.unpack_batch(stacked)
     x = tf.convert_to_tensor(x)
-    owner = f"Flow '{model.name}'"
-    if x.dtype.is_floating:
-        _utils.check_values(owner, "data x", tf.reshape(x, [-1] + x.shape[2:].as_list()),
-                            model.event_shape)
-        return
-    num_values = getattr(model.chain[0], "num_values", None) if model.chain else None
-    if num_values is not None and x.dtype.is_integer:
-        low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
-        if low < 0 or high >= num_values:
-            raise ValueError(
-                f"{owner}: expected data x as integers in [0, {num_values}); received values "
-                f"from {low} to {high}."
-            )
+    x = model.check_data(tf.reshape(x, [-1] + x.shape[2:].as_list()))
+    num_values = getattr(model.chain[0], "num_values", None) if model.integer_data else None
+    if num_values is not None:
+        _utils.check_in_range(f"Flow '{model.name}'", x, num_values)

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from tfp_survae import _utils
-from tfp_survae.training.fit import training_step, unpack_batch
+from tfp_survae.training.fit import training_step
 
 __all__ = ["distributed_fit"]
 
@@ -104,7 +104,7 @@ def distributed_fit(
         return total
 
     if any(getattr(t, "needs_initialization", False) for t in flow.chain):
-        x, condition = unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
+        x, condition = _utils.unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
         flow.initialize(x, condition=condition)
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=flow)

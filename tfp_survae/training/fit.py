@@ -39,8 +39,7 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
     training loop (`steps_per_execution` batches) whose loss is finite and whose weights are
     all finite, it keeps a copy of the model's variables and the optimizer's state, on their
     device (one compiled call; it doubles the memory those take; about 0.05 ms per step of the
-    paper's 2-D flow on a 2-core CPU). When the
-    loss turns NaN or infinite (NaN or Inf in the data under XLA, which compiles the data checks
+    paper's 2-D flow on a 2-core CPU). When the loss turns NaN or infinite (NaN or Inf in the data under XLA, which compiles the data checks
     away; data so large that the likelihood overflows; too large a learning rate), it puts that
     copy back, so `fit` never leaves non-finite weights, stops training and warns, naming the
     epoch and the range of batches in which it happened.
@@ -107,17 +106,6 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
-def unpack_batch(data):
-    """A batch as (x, condition): x alone, (x,), or a dict with "x" (or one value) and an
-    optional "condition"."""
-    if isinstance(data, (tuple, list)):
-        data = data[0]
-    if isinstance(data, dict):
-        x = data["x"] if "x" in data else next(iter(data.values()))
-        return x, data.get("condition")
-    return data, None
-
-
 def training_step(flow, optimizer, data, *, replicas: int = 1):
     """One optimisation step on a batch: the negative log-likelihood (or ELBO) plus the flow's
     regularisation losses, scaled for mixed precision by the optimizer, divided over `replicas`
@@ -125,7 +113,7 @@ def training_step(flow, optimizer, data, *, replicas: int = 1):
 
     The one step `Flow.fit` and `distributed_fit` share.
     """
-    x, condition = unpack_batch(data)
+    x, condition = _utils.unpack_batch(data)
     with tf.GradientTape() as tape:
         nll = -tf.reduce_mean(flow.log_prob(x, condition=condition, training=True))
         loss = nll + tf.add_n(flow.losses) if flow.losses else nll
@@ -293,15 +281,12 @@ class FitMixin:
             batch = x[0]
         else:
             batch = x[: batch_size or 32]
-        x, condition = self._unpack(batch)
+        x, condition = _utils.unpack_batch(batch)
         self.initialize(x, condition=condition)
 
     @property
     def metrics(self):
         return [self._nll_tracker, self._bpd_tracker]
-
-    def _unpack(self, data):
-        return unpack_batch(data)
 
     def _update_metrics(self, nll):
         self._nll_tracker.update_state(nll)
@@ -312,10 +297,10 @@ class FitMixin:
         return self._update_metrics(training_step(self, self.optimizer, data))
 
     def test_step(self, data):
-        x, condition = self._unpack(data)
+        x, condition = _utils.unpack_batch(data)
         nll = -tf.reduce_mean(self.log_prob(x, condition=condition, training=False))
         return self._update_metrics(nll)
 
     def predict_step(self, data):
-        x, condition = self._unpack(data)
+        x, condition = _utils.unpack_batch(data)
         return self.log_prob(x, condition=condition, training=False)

@@ -408,8 +408,8 @@ class StochasticTransform(Transform):
 
 
 def takes_integer_data(chain) -> bool:
-    """True when a chain's data are integers (its first transform dequantizes); `_chain` and
-    `Flow` use this one rule."""
+    """True when a chain's data are integers (its first transform dequantizes): the one rule of
+    Sequential, Flow and TransformedDistribution."""
     return bool(chain) and chain[0].integer_data
 
 
@@ -480,6 +480,8 @@ class Sequential(Transform):
             total = total + log_det
             if part_score is not None:
                 score = part_score if score is None else score + part_score
+        if validate:
+            x, total = self._check_results("inverse", x, total)
         return x, total, score
 
     def _forward(self, z, *, seed, condition):

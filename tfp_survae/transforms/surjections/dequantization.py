@@ -40,12 +40,7 @@ class _Dequantization(Surjection, kind="generative"):
         """x as floats after checking 0 <= x < num_values (an error naming the bad value)."""
         k = self.num_values
         if tf.executing_eagerly():
-            low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
-            if low < 0 or high >= k:
-                raise ValueError(
-                    f"{self._owner}: expected data x as integers in [0, {k}) (num_values={k}); "
-                    f"received values from {low} to {high}."
-                )
+            _utils.check_in_range(self._owner, x, k)
             return tf.cast(x, self.dtype)
         # In graphs a check op raises; XLA compiles check ops away, so out-of-range values also
         # become NaN, which makes the loss NaN instead of silently wrong.

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _chain, _utils
+from tfp_survae.transforms.base import takes_integer_data
 
 tfd = tfp.distributions
 
@@ -82,7 +83,7 @@ class TransformedDistribution(tfd.Distribution):
                 f"{self._base_batch_shape}."
             )
         self._data_event_shape = _chain.build_chain(self._chain, base_event, event_shape)
-        self._integer_data = _chain.integer_data(self._chain)
+        self._integer_data = takes_integer_data(self._chain)
         reparameterized = base_reparameterized and all(
             t.reparameterized_forward for t in self._chain
         )
@@ -200,20 +201,22 @@ class TransformedDistribution(tfd.Distribution):
         return tf.reshape(log_p, leading)
 
     def _base_sample(self, n, seed, condition):
-        """Base samples [n] + batch + latent event, flattened to [-1] + latent event."""
+        """Base samples [n] + batch + latent event, flattened to [-1] + latent event; also the
+        leading shape, and log p(z) where the base layer gives it with the sample (else None)."""
+        log_p = None
         if isinstance(self._base, tfd.Distribution):
             z = self._base.sample(n, seed=seed)
         else:
-            z, _ = _chain.base_sample_and_log_prob(self._base, n, condition, seed)
+            z, log_p = _chain.base_sample_and_log_prob(self._base, n, condition, seed)
         z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
         leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
         flat = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], axis=0))
-        return flat, leading
+        return flat, leading, log_p
 
     def _sample_n(self, n, seed=None, condition=None):
         seed = tfp.random.sanitize_seed(seed)
         base_seed, chain_seed = tfp.random.split_seed(seed, 2)
-        z, leading = self._base_sample(n, base_seed, condition)
+        z, leading, _ = self._base_sample(n, base_seed, condition)
         x, _ = _chain.chain_sample(
             self._chain, lambda m, c, s: (z, None), tf.shape(z)[0], seed=chain_seed,
             condition=condition,
@@ -228,9 +231,11 @@ class TransformedDistribution(tfd.Distribution):
         n = tf.reduce_prod(tf.cast(sample_shape, tf.int32))
         seed = tfp.random.sanitize_seed(seed)
         base_seed, chain_seed = tfp.random.split_seed(seed, 2)
-        z, _ = self._base_sample(n, base_seed, condition)
+        z, _, base_log_p = self._base_sample(n, base_seed, condition)
+        if base_log_p is None:
+            base_log_p = self._base_log_prob(z, condition, None)
         x, log_p = _chain.chain_sample(
-            self._chain, lambda m, c, s: (z, self._base_log_prob(z, c, s)), n,
+            self._chain, lambda m, c, s: (z, base_log_p), n,
             seed=chain_seed, condition=condition, with_log_prob=True,
         )
         shape = tf.concat([tf.cast(sample_shape, tf.int32), tf.shape(x)[1:]], axis=0)

@@ -34,6 +34,8 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
     np.testing.assert_allclose(result["mirrored_fit"], result["single_fit"], rtol=2e-3)
     np.testing.assert_allclose(result["mirrored_loop"], result["single_loop"], rtol=2e-3)
     np.testing.assert_allclose(result["single_loop"], result["single_fit"], rtol=2e-3)
+    assert result["halted_losses_are_nan"] == [True, True]
+    assert result["halted_weights_unchanged"] and result["halted_iterations"] == 0
 
 
 @pytest.mark.slow

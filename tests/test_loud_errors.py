@@ -101,20 +101,20 @@ def small_flow():
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
-def test_fit_under_xla_restores_finite_weights_after_a_non_finite_loss(bad_value):
+def test_fit_under_xla_applies_no_step_after_a_non_finite_loss(bad_value):
     flow = small_flow()
     # Keras' own loop with per-step XLA: the data checks are compiled away.
     flow.compile(keras.optimizers.Adam(1e-2), jit_compile=True, compiled_execution=False)
     before = [w.numpy() for w in flow.weights]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        flow.fit(nan_data(bad_value), batch_size=64, epochs=2, verbose=0)
+        flow.fit(nan_data(bad_value), batch_size=64, epochs=2, verbose=0, shuffle=False)
     messages = [str(w.message) for w in caught if "training stopped" in str(w.message)]
-    assert messages and "batches 0-3" in messages[0] and "restored" in messages[0]
+    assert messages and "batches 0-3" in messages[0] and "No step with a non-finite" in messages[0]
     assert all(np.all(np.isfinite(w.numpy())) for w in flow.weights)
     assert all(np.all(np.isfinite(v.numpy())) for v in flow.optimizer.variables
                if "float" in str(v.dtype))
-    for w, b in zip(flow.weights, before):  # the NaN batch came in the first execution
+    for w, b in zip(flow.weights, before):  # the first batch holds a NaN: nothing was applied
         np.testing.assert_array_equal(w.numpy(), b)
 
 
@@ -147,6 +147,33 @@ def test_the_warning_names_the_batches_of_the_bad_execution():
     with pytest.warns(RuntimeWarning, match=r"epoch 1, batches 2-3; training stopped"):
         flow.fit(x, batch_size=64, epochs=1, verbose=0, shuffle=False)
     assert all(np.all(np.isfinite(w.numpy())) for w in flow.weights)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_steps_before_the_first_invalid_batch_are_applied_and_none_after(compiled_execution):
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[128:192] *= 1e30  # batch 2 of 0-3 is finite but overflows the likelihood
+    flow = small_flow()  # XLA either way: the overflow checks are compiled away
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                 jit_compile=True)
+    with pytest.warns(RuntimeWarning, match="epoch 1, batches 0-3; training stopped"):
+        flow.fit(x, batch_size=64, epochs=3, verbose=0, shuffle=False)
+    reference = small_flow()  # the same start, trained on batches 0 and 1 alone
+    reference.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                      jit_compile=True)
+    reference.fit(x[:128], batch_size=64, epochs=1, verbose=0, shuffle=False)
+    for w, r in zip(flow.weights, reference.weights):
+        np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-6, atol=1e-7)
+    for v, r in zip(flow.optimizer.variables, reference.optimizer.variables):
+        np.testing.assert_allclose(v.numpy(), r.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_learning_rate_that_overflows_the_weights_is_named():
+    flow = small_flow()
+    flow.compile(keras.optimizers.SGD(1e38))
+    x = np.random.RandomState(0).randn(256, 2).astype("float32") * 1e4  # gradients ~1e4
+    with pytest.warns(RuntimeWarning, match="weights are not finite.*learning rate"):
+        flow.fit(x, batch_size=64, epochs=1, verbose=0)
 
 
 # 4. A failed fit does not poison the next one.

@@ -134,7 +134,8 @@ class Flow(FitMixin, keras.Model):
         x is checked once here (dtype, event shape, NaN or Inf: a ValueError naming them), and
         so is `condition` for a conditional flow. Called eagerly, a NaN result from finite data
         (the values overflow the dtype) raises a ValueError too; inside `fit` a NaN loss stops
-        training and restores the last finite weights (`training.StopOnInvalidLoss`).
+        training, and no step with a non-finite loss or gradient is applied
+        (`training.training_step`, `training.StopOnInvalidLoss`).
         """
         x = self.check_data(x)
         condition = self.check_condition(condition, x)

@@ -32,6 +32,29 @@ for name, strategy in (("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/
                                              epochs=2, strategy=strategy,
                                              make_optimizer=make_optimizer, verbose=0)
     results[f"{name}_loop"] = history["loss"]
+# The replicas agree on skipping a step: one replica's invalid step applies nowhere.
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with mirrored.scope():
+    flow, optimizer = make_flow(), make_optimizer()
+    optimizer.build(flow.trainable_variables)
+flow.initialize(next(iter(keras_dataset())))  # ActNorm, as fit and distributed_fit do
+before = [w.numpy() for w in flow.weights]
+batches = iter(mirrored.distribute_datasets_from_function(dataset_fn))
+
+
+@tf.function
+def step_with_one_replica_halted(data):
+    def replica_step(data):
+        halted = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 1)
+        return ts.training.training_step(flow, optimizer, data, replicas=2, halted=halted)
+    return mirrored.experimental_local_results(mirrored.run(replica_step, args=(data,)))
+
+
+losses = step_with_one_replica_halted(next(batches))
+results["halted_losses_are_nan"] = [bool(tf.math.is_nan(v)) for v in losses]
+results["halted_weights_unchanged"] = all(
+    (w.numpy() == b).all() for w, b in zip(flow.weights, before))
+results["halted_iterations"] = int(optimizer.iterations.numpy())
 results["replicas"] = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).num_replicas_in_sync
 with open(sys.argv[1], "w") as f:
     json.dump(results, f)

@@ -4,7 +4,7 @@ Keras runs `steps_per_execution` as a graph loop that launches one step at a tim
 with an iterator call between. Here the batches of an execution are pulled from the iterator
 and stacked outside, checked (NaN, Inf, integers out of range: the checks XLA would compile
 away), and the whole loop over them runs as one `jit_compile=True` program. Metrics, seeds, the
-score-function surrogate and the invalid-loss guard behave as in Keras' loop; batches whose
+score-function surrogate and the invalid-step guard behave as in Keras' loop; batches whose
 shape differs from the execution's first (a short last batch) run as a program of their own.
 """
 
@@ -65,6 +65,11 @@ def _groups(batches):
     return groups
 
 
+def _finite(logs):
+    values = [v for v in tf.nest.flatten(logs) if v.dtype.is_floating]
+    return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values]))
+
+
 def make_function(model, step_function, check_batch):
     """A Keras train/test function: iterator -> logs of the execution's last step.
 
@@ -80,7 +85,9 @@ def make_function(model, step_function, check_batch):
         def body(i, _):
             return i + 1, step_function(tf.nest.map_structure(lambda t: t[i], stacked))
 
-        _, logs = tf.while_loop(lambda i, _: i < count, body, (tf.constant(1), logs))
+        # Stop at a non-finite log (an invalid training step): the rest would not be applied.
+        _, logs = tf.while_loop(lambda i, logs: tf.logical_and(i < count, _finite(logs)), body,
+                                (tf.constant(1), logs))
         return logs
 
     def function(iterator):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _utils
@@ -91,14 +93,15 @@ def distributed_fit(
         if latest:
             checkpoint.restore(latest)
 
-    def step(data):
-        return training_step(flow, optimizer, data, replicas=replicas)
+    def step(data, halted):
+        return training_step(flow, optimizer, data, replicas=replicas, halted=halted)
 
     @tf.function
     def train_steps(iterator, steps):
         total = tf.constant(0.0)
         for _ in tf.range(steps):
-            per_replica = strategy.run(step, args=(next(iterator),))
+            halted = tf.logical_not(tf.math.is_finite(total))  # apply nothing after a NaN
+            per_replica = strategy.run(step, args=(next(iterator), halted))
             total += tf.cast(strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, None),
                              tf.float32)
         return total
@@ -113,17 +116,25 @@ def distributed_fit(
     for epoch in range(int(epoch_counter.numpy()), epochs):
         callback_list.on_epoch_begin(epoch)
         total, done = 0.0, 0
-        while done < steps_per_epoch:
+        while done < steps_per_epoch and np.isfinite(total):
             steps = min(steps_per_execution, steps_per_epoch - done)
             total += float(train_steps(iterator, tf.constant(steps)))
             done += steps
-        nll = total / steps_per_epoch
+        nll = total / done
+        if np.isfinite(nll):
+            epoch_counter.assign(epoch + 1)
+            if manager is not None:
+                manager.save()
+        else:  # no checkpoint of an epoch that did not finish
+            warnings.warn(
+                f"distributed_fit: the loss became {nll} at epoch {epoch + 1}, steps "
+                f"{done - steps}-{done - 1}; training stopped. No step with a non-finite loss "
+                "or gradient was applied: the weights and optimizer state are those from "
+                "before the first such batch.", RuntimeWarning, stacklevel=2)
+            flow.stop_training = True
         logs = {"loss": nll, "bits_per_dim": _utils.nats_to_bits_per_dim(nll, dims)}
         history["loss"].append(nll)
         history["bits_per_dim"].append(logs["bits_per_dim"])
-        epoch_counter.assign(epoch + 1)
-        if manager is not None:
-            manager.save()
         callback_list.on_epoch_end(epoch, logs)
         if verbose and _is_chief(strategy):
             print(f"epoch {epoch + 1}/{epochs} - loss: {nll:.4f} - bits_per_dim: "

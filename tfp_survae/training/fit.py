@@ -23,68 +23,28 @@ DEFAULT_STEPS_PER_EXECUTION = 32
 ERROR_TAG = "[tfp_survae]"
 
 
-@tf.function
-def _copy_and_check(variables):
-    """Copies of the variables (on their device, one compiled call) and whether every float
-    one is finite."""
-    copies = [tf.identity(v) for v in variables]
-    checks = [tf.reduce_all(tf.math.is_finite(c)) for c in copies if c.dtype.is_floating]
-    return copies, tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
-
-
 class StopOnInvalidLoss(keras.callbacks.Callback):
-    """Stops training when the loss becomes NaN or infinite, restoring the last finite state.
+    """Stops training when the loss becomes NaN or infinite, and says where.
 
-    `Flow.fit` adds it unless `stop_on_invalid_loss=False`. After each call of the compiled
-    training loop (`steps_per_execution` batches) whose loss is finite and whose weights are
-    all finite, it keeps a copy of the model's variables and the optimizer's state, on their
-    device (one compiled call; it doubles the memory those take; about 0.05 ms per step of the
-    paper's 2-D flow on a 2-core CPU). When the loss turns NaN or infinite (NaN or Inf in the data under XLA, which compiles the data checks
-    away; data so large that the likelihood overflows; too large a learning rate), it puts that
-    copy back, so `fit` never leaves non-finite weights, stops training and warns, naming the
-    epoch and the range of batches in which it happened.
+    `Flow.fit` adds it unless `stop_on_invalid_loss=False`. The training step itself never
+    applies a step whose loss or gradients are not finite, nor any later step of the same
+    epoch (`training_step`), so the weights and optimizer state stay those from before the
+    first invalid batch (NaN or Inf in the data under XLA, which compiles the data checks away;
+    data so large that the likelihood overflows). This callback sees the NaN loss at the end of
+    the execution, stops training and warns, naming the epoch and the range of batches.
     """
 
     def __init__(self):
         super().__init__()
         self._epoch = 0
-        self._snapshot = None
         self.message = None
-
-    def _state(self):
-        variables = list(self.model.variables)
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is not None:
-            variables += list(optimizer.variables)
-        return variables
-
-    def _take_snapshot(self):
-        values, finite = _copy_and_check(tuple(_utils.backing_variables_of(self._state())))
-        if bool(finite):
-            self._snapshot = values
-
-    def _restore(self):
-        if self._snapshot is None:
-            return False
-        state = self._state()
-        if len(state) != len(self._snapshot):
-            return False
-        for variable, value in zip(state, self._snapshot):
-            variable.assign(value)
-        return True
-
-    def on_train_begin(self, logs=None):
-        self._take_snapshot()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None:
-            return
-        if np.isfinite(loss):
-            self._take_snapshot()
+        if loss is None or np.isfinite(loss):
             return
         steps = getattr(self.model, "steps_per_execution", 1) or 1
         first = max(0, batch - steps + 1)
@@ -93,25 +53,33 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         if epoch_steps:
             last = min(last, int(epoch_steps) - 1)
         where = f"batch {last}" if first == last else f"batches {first}-{last}"
-        restored = self._restore()
+        finite = all(np.all(np.isfinite(keras.ops.convert_to_numpy(v)))
+                     for v in self.model.trainable_variables)
         self.message = (
             f"Flow '{self.model.name}': the loss became {loss} at epoch {self._epoch + 1}, "
-            f"{where}; training stopped"
-            + (" and the weights and optimizer state were restored to their last finite values"
-               if restored else "")
-            + ". NaN or Inf in the data, data of extreme magnitude, or too large a learning "
-            "rate are the usual causes."
+            f"{where}; training stopped. "
+            + ("No step with a non-finite loss or gradient was applied: the weights and "
+               "optimizer state are those from before the first such batch. NaN or Inf in the "
+               "data, or data of extreme magnitude, are the usual causes."
+               if finite else
+               "The weights are not finite: a step with a finite gradient overflowed them, so "
+               "the learning rate is far too large.")
         )
         warnings.warn(self.message, RuntimeWarning, stacklevel=2)
         self.model.stop_training = True
 
 
-def training_step(flow, optimizer, data, *, replicas: int = 1):
+def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     """One optimisation step on a batch: the negative log-likelihood (or ELBO) plus the flow's
     regularisation losses, scaled for mixed precision by the optimizer, divided over `replicas`
-    when a custom loop sums the replicas' gradients. Returns the batch's mean NLL in nats.
+    when a custom loop sums the replicas' gradients. Returns the batch's mean NLL in nats, or
+    NaN for a step that was not applied.
 
-    The one step `Flow.fit` and `distributed_fit` share.
+    The step is applied only when the loss and the gradients are finite (under a
+    LossScaleOptimizer, which skips non-finite gradients itself and lowers its scale, only the
+    loss is checked) and `halted` (an optional scalar bool: an earlier step was invalid) is
+    false; under a strategy the replicas agree first. The one step `Flow.fit` and
+    `distributed_fit` share.
     """
     x, condition = _utils.unpack_batch(data)
     with tf.GradientTape() as tape:
@@ -120,8 +88,37 @@ def training_step(flow, optimizer, data, *, replicas: int = 1):
         scaled = optimizer.scale_loss(loss / replicas if replicas != 1 else loss)
     variables = flow.trainable_variables
     gradients = tape.gradient(scaled, variables)
-    optimizer.apply(gradients, variables)
-    return nll
+    checked = [loss] if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) \
+        else [loss] + [g for g in gradients if g is not None]
+    valid = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in checked]))
+    if halted is not None:
+        valid = tf.logical_and(valid, tf.logical_not(halted))
+    valid = _apply_if(valid, optimizer, gradients, variables)
+    return tf.where(valid, nll, tf.constant(np.nan, nll.dtype))
+
+
+def _apply_if(valid, optimizer, gradients, variables):
+    """`optimizer.apply` when `valid`; returns `valid` (agreed across replicas)."""
+    def apply(gradients):
+        optimizer.apply(gradients, variables)
+
+    context = tf.distribute.get_replica_context()
+    if context is None or not tf.distribute.has_strategy():
+        tf.cond(valid, lambda: apply(gradients), lambda: None)
+        return valid
+    # A cond in a replica context may not hold the optimizer's merge_call: decide in the
+    # cross-replica context, as Keras' LossScaleOptimizer does, each replica applying its own
+    # gradients.
+    invalid = tf.cast(tf.logical_not(valid), tf.float32)
+    valid = context.all_reduce(tf.distribute.ReduceOp.SUM, invalid) < 0.5
+
+    def apply_everywhere(strategy, gradients, valid):
+        valid = strategy.experimental_local_results(valid)[0]
+        tf.cond(valid, lambda: strategy.extended.call_for_each_replica(apply, args=(gradients,)),
+                lambda: None)
+
+    context.merge_call(apply_everywhere, args=(gradients, valid))
+    return valid
 
 
 def _check_not_empty(method: str, x) -> None:
@@ -294,7 +291,9 @@ class FitMixin:
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        return self._update_metrics(training_step(self, self.optimizer, data))
+        # A NaN in the epoch's mean loss means an earlier step was invalid: apply no more.
+        halted = tf.logical_not(tf.math.is_finite(self._nll_tracker.result()))
+        return self._update_metrics(training_step(self, self.optimizer, data, halted=halted))
 
     def test_step(self, data):
         x, condition = _utils.unpack_batch(data)

@@ -49,6 +49,13 @@ def augmented_flow() -> ts.Flow:
     return ts.Flow(ts.StandardNormal([4]), [ts.Augment(2)] + couplings(dims=4))
 
 
+def sliced_flow() -> ts.Flow:
+    """The couplings, then Slice keeping the first dimension with a normal decoder (MLP
+    200-100) for the second: a surjective flow onto a one-dimensional standard normal."""
+    decoder = ts.ConditionalNormal([1], ts.MLP(HIDDEN, 2))
+    return ts.Flow(ts.StandardNormal([1]), couplings() + [ts.Slice(1, decoder=decoder)])
+
+
 def _mlp(hidden):
     return keras.Sequential([keras.layers.Dense(u, activation="relu") for u in hidden]
                             + [keras.layers.Dense(2)])

@@ -31,6 +31,7 @@ from models_tf import (  # noqa: E402
     abs_flow,
     augmented_flow,
     check_same_math,
+    sliced_flow,
     survae_flow,
 )
 from timing import Variant, interleave, machine, run_isolated, timed  # noqa: E402
@@ -400,14 +401,33 @@ def fit_blocks(name, units, per_call):
     return data.reshape(units // per_call, per_call, BATCH, 2)
 
 
+def program_variant(flow, blocks):
+    """`Flow.fit`'s compiled program alone on pre-staged [32, 128, D] blocks, as the JAX
+    `lax.scan` rows get them: no tf.data pull, no Keras loop."""
+    flow.compile(keras.optimizers.Adam(1e-3), compiled_execution=True)
+    flow.fit(toy_batches(32), epochs=1, verbose=0)  # builds the optimizer and the function
+    run_stacked = flow.train_function.run_stacked
+    staged = [tf.constant(block, tf.float32) for block in blocks]
+
+    def run(n):
+        start = time.perf_counter()
+        for block in staged[: n // 32]:
+            logs = run_stacked(block)
+        float(logs["loss"])
+        return time.perf_counter() - start
+
+    return Variant("tfp_survae compiled program alone, pre-staged blocks", run)
+
+
 def jax_section(args) -> str:
     if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
         return ("## 8. Against JAX\n\nNot run: jax and optax are not installed in this "
-                "environment (`pip install jax optax flowjax`).")
+                "environment (`pip install jax optax flowjax surjectors`).")
     import models_jax as mj
 
     units, reps = (64, 1) if args.quick else (640, args.repetitions)
     has_flowjax = importlib.util.find_spec("flowjax") is not None
+    has_surjectors = importlib.util.find_spec("surjectors") is not None
     has_torch = importlib.util.find_spec("torch") is not None
     builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
                 "augmented flow": augmented_flow}
@@ -427,6 +447,7 @@ def jax_section(args) -> str:
             fit_variant("tfp_survae Flow.fit, Keras loop", build(), 32, units,
                         compiled_execution=False),
         ]
+        variants.append(program_variant(build(), blocks))
         model_1, model_32 = mj.HandWritten(label), mj.HandWritten(label)
         variants.append(Variant("JAX + optax, 1 jit call per step",
                                 lambda n, m=model_1, b=blocks: m.train(b[: n // 32], 1)))
@@ -439,14 +460,30 @@ def jax_section(args) -> str:
                                                                                  32)))
         if has_torch:
             variants += _torch_variants(label, units)
-        results = interleave(variants, units, reps)
-        ours = results["tfp_survae Flow.fit, compiled execution"]["median_ms"]
-        for v in variants:
-            r = results[v.name]
-            lines.append(f"| {label} | {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-"
-                         f"{r['max_ms']:.3f} | {r['median_ms'] / ours:.2f}x |")
-    lines += ["", _jax_throughput_table(args, builders, mj), "", _image_compiled_table(args)]
+        lines += _fit_rows(label, variants, units, reps)
+    if has_surjectors:  # a surjective model: the couplings, then Slice with a decoder
+        blocks = fit_blocks("sliced flow", units, 32)
+        surjectors_model = mj.SurjectorsSliced()
+        variants = [
+            fit_variant("tfp_survae Flow.fit, compiled execution", sliced_flow(), 32, units,
+                        compiled_execution=True),
+            fit_variant("tfp_survae Flow.fit, Keras loop", sliced_flow(), 32, units,
+                        compiled_execution=False),
+            Variant("surjectors (haiku, distrax), 32 per lax.scan",
+                    lambda n, m=surjectors_model, b=blocks: m.train(b[: n // 32], 32)),
+        ]
+        lines += _fit_rows("sliced flow", variants, units, reps)
+    lines += ["", _jax_throughput_table(args, builders, mj), "", _image_compiled_table(args),
+              "", _distributed_compiled_table(args)]
     return "\n".join(lines)
+
+
+def _fit_rows(label, variants, units, reps) -> list:
+    results = interleave(variants, units, reps)
+    ours = results["tfp_survae Flow.fit, compiled execution"]["median_ms"]
+    return [f"| {label} | {v.name} | {results[v.name]['median_ms']:.3f} | "
+            f"{results[v.name]['min_ms']:.3f}-{results[v.name]['max_ms']:.3f} | "
+            f"{results[v.name]['median_ms'] / ours:.2f}x |" for v in variants]
 
 
 def _jax_throughput_table(args, builders, mj) -> str:
@@ -540,6 +577,34 @@ def _image_compiled_table(args) -> str:
             f"{off:.2f} ms with Keras' loop (ratio {on / off:.2f}).")
 
 
+def _distributed_compiled_table(args) -> str:
+    """`distributed_fit` on one replica (the default strategy), compiled executions on and
+    off, 32 steps per execution, the coupling flow."""
+    units, reps = (64, 1) if args.quick else (640, args.repetitions)
+    data = ts.data.sample_toy("checkerboard", 64 * BATCH).astype("float32")
+
+    def dataset_fn(_):
+        return tf.data.Dataset.from_tensor_slices(data).batch(BATCH).cache().repeat()
+
+    variants = []
+    for enabled in (True, False):
+        def run(n, enabled=enabled):
+            timer = EpochTimer()  # the second epoch: no set-up or tracing
+            ts.training.distributed_fit(survae_flow, dataset_fn, steps_per_epoch=n, epochs=2,
+                                        steps_per_execution=32, compiled_execution=enabled,
+                                        callbacks=[timer], verbose=0)
+            return timer.seconds
+
+        variants.append(Variant(f"compiled execution {'on' if enabled else 'off'}", run))
+    results = interleave(variants, units, reps)
+    on = results["compiled execution on"]["median_ms"]
+    off = results["compiled execution off"]["median_ms"]
+    return ("`distributed_fit` on one replica (default strategy, coupling flow, "
+            f"{units} steps, 32 per execution, the second epoch of each run): {on:.3f} ms per "
+            f"step with compiled executions against {off:.3f} ms with `strategy.run` per step "
+            f"(ratio {on / off:.2f}).")
+
+
 def gpu_section(args) -> str:
     return ("## 6. GPU\n\nNot measured in this run: no GPU was available to the machine that "
             "produced these results. The image-scale section above runs unchanged on a GPU "
@@ -556,7 +621,7 @@ def versions() -> str:
 
     found = [f"tensorflow {tf.__version__}", f"tensorflow-probability {tfp.__version__}",
              f"keras {keras.__version__}", f"tfp_survae {ts.__version__}"]
-    for module in ("torch", "zuko", "jax", "optax", "flowjax"):
+    for module in ("torch", "zuko", "jax", "optax", "flowjax", "surjectors"):
         if importlib.util.find_spec(module):
             found.append(f"{module} {__import__(module).__version__}")
     return ", ".join(found)

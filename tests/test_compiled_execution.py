@@ -65,3 +65,46 @@ def test_conditional_data_and_evaluate():
         flow.fit(dataset, epochs=2, verbose=0)
         results.append(flow.evaluate(dataset, verbose=0, return_dict=True)["loss"])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_distributed_fit_with_one_replica_runs_compiled_executions_as_its_loop(policy):
+    data = ts.data.sample_toy("eight_gaussians", 320).astype("float32")
+
+    def dataset(_=None):
+        return tf.data.Dataset.from_tensor_slices(data).batch(32).repeat()
+
+    def make_flow():
+        keras.utils.set_random_seed(3)
+        return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(
+            hidden_units=[16]), ts.Reverse(), ts.AffineCoupling(hidden_units=[16])])
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        runs = {}
+        for setting in (True, False):
+            runs[setting] = ts.training.distributed_fit(
+                make_flow, dataset, steps_per_epoch=7, epochs=2, steps_per_execution=3,
+                compiled_execution=setting, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (ours, ours_history), (loop, loop_history) = runs[True], runs[False]
+    tolerance = 1e-2 if policy == "mixed_float16" else 1e-4  # XLA rounds differently
+    np.testing.assert_allclose(ours_history["loss"], loop_history["loss"], rtol=tolerance)
+    untrained = make_flow()
+    untrained.initialize(data[:32])
+    for a, b in zip(ours.weights, loop.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=tolerance, atol=tolerance / 10)
+    assert not np.allclose(ours.weights[-1].numpy(), untrained.weights[-1].numpy())
+
+
+def test_compiled_execution_needs_one_replica():
+    from tfp_survae.training import compiled
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert not compiled.resolve_for_strategy(True, TwoReplicas())
+    assert compiled.resolve_for_strategy(True, tf.distribute.get_strategy())
+    with pytest.raises(ValueError, match="compiled_execution is True, False or 'auto'"):
+        compiled.resolve_for_strategy("yes", tf.distribute.get_strategy())

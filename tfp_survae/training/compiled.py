@@ -19,21 +19,41 @@ from tfp_survae import _utils
 AUTO_DEVICE_TYPES = ("CPU",)
 
 
+def _check_setting(setting) -> None:
+    if setting not in (True, False, "auto"):
+        raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
+
+
+def _on(setting) -> bool:
+    """True for True, and for "auto" on a device class measured faster."""
+    if setting == "auto":
+        accelerators = (tf.config.list_logical_devices("GPU")
+                        + tf.config.list_logical_devices("TPU"))
+        return ("GPU" if accelerators else "CPU") in AUTO_DEVICE_TYPES
+    return setting is True
+
+
 def resolve(setting, model) -> bool:
     """True when `fit`/`evaluate` should run compiled executions for `setting` (True, False or
     "auto") on this model: not eagerly, not under a tf.distribute strategy."""
-    if setting not in (True, False, "auto"):
-        raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
+    _check_setting(setting)
     if setting is False or model.run_eagerly:
         return False
     if tf.distribute.has_strategy() or model.distribute_strategy is not \
             tf.distribute.get_strategy():
         return False
-    if setting == "auto":
-        gpus = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
-        device = "GPU" if gpus else "CPU"
-        return device in AUTO_DEVICE_TYPES
-    return True
+    return _on(setting)
+
+
+def resolve_for_strategy(setting, strategy) -> bool:
+    """True when `distributed_fit` should run compiled executions under `strategy`: only with
+    one replica. With several, each replica's step would need the optimizer's cross-replica
+    update inside its XLA program, which MirroredStrategy cannot compile (its variables live on
+    several devices: tensorflow.org/xla/known_issues); TPUStrategy compiles its loop anyway."""
+    _check_setting(setting)
+    if setting is False or strategy.num_replicas_in_sync != 1:
+        return False
+    return _on(setting)
 
 
 def _pull(iterator, steps: int) -> list:
@@ -70,9 +90,10 @@ def _finite(logs):
     return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values]))
 
 
-def make_function(model, step_function, check_batch):
-    """A Keras train/test function: iterator -> logs of the execution's last step.
+def make_function(steps_per_execution, step_function, check_batch):
+    """A Keras train/test function: (iterator, steps=None) -> logs of the execution's last step.
 
+    `steps_per_execution()` gives the batches per execution when `steps` is None;
     `step_function(data)` is the model's train or test step; `check_batch(stacked)` checks the
     stacked data's values outside XLA (a ValueError or a check op).
     """
@@ -90,8 +111,8 @@ def make_function(model, step_function, check_batch):
                                 (tf.constant(1), logs))
         return logs
 
-    def function(iterator):
-        batches = _pull(iterator, model.steps_per_execution)
+    def function(iterator, steps=None):
+        batches = _pull(iterator, steps or steps_per_execution())
         if not batches:
             raise StopIteration
         logs = None

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _utils
+from tfp_survae.training import compiled
 from tfp_survae.training.fit import training_step
 
 __all__ = ["distributed_fit"]
@@ -31,6 +32,28 @@ def _is_chief(strategy) -> bool:
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
 
 
+def _compiled_steps(flow, optimizer, strategy, steps_per_execution):
+    """(iterator, steps) -> the summed loss of `steps` training steps run as one XLA program
+    (`training.compiled`); the loop stops at a step that was not applied."""
+    with strategy.scope():
+        total = tf.Variable(0.0, trainable=False, name="execution_loss")
+
+    def step(data):
+        nll = training_step(flow, optimizer, data)
+        total.assign_add(tf.cast(nll, tf.float32))
+        return {"loss": nll}
+
+    function = compiled.make_function(lambda: steps_per_execution, step,
+                                      lambda stacked: compiled.check_values(flow, stacked))
+
+    def train_steps(iterator, steps):
+        total.assign(0.0)
+        function(iterator, steps)
+        return total.numpy()
+
+    return train_steps
+
+
 def distributed_fit(
     make_flow: Callable,
     dataset_fn: Callable,
@@ -40,6 +63,7 @@ def distributed_fit(
     strategy: tf.distribute.Strategy | None = None,
     make_optimizer: Callable = lambda: keras.optimizers.Adam(1e-3),
     steps_per_execution: int = 1,
+    compiled_execution="auto",
     checkpoint_dir: str | None = None,
     callbacks=(),
     verbose: int = 1,
@@ -63,6 +87,9 @@ def distributed_fit(
       make_optimizer: builds the Keras optimizer (inside the scope); under the
         "mixed_float16" policy it is wrapped in a LossScaleOptimizer, as `compile` does.
       steps_per_execution: steps per compiled call.
+      compiled_execution: run each execution as one XLA program, as `Flow.compile`'s option
+        does (True, False or "auto": on for CPUs). Only under a strategy with one replica; with
+        several, each step runs `strategy.run` (`training.compiled.resolve_for_strategy`).
       checkpoint_dir: saves the flow, optimizer and epoch after every epoch (the chief writes
         there; other workers write to a temporary directory, as tf.distribute requires).
       callbacks: Keras callbacks; they receive on_train/epoch begin/end with logs {"loss",
@@ -97,7 +124,7 @@ def distributed_fit(
         return training_step(flow, optimizer, data, replicas=replicas, halted=halted)
 
     @tf.function
-    def train_steps(iterator, steps):
+    def graph_steps(iterator, steps):
         total = tf.constant(0.0)
         for _ in tf.range(steps):
             halted = tf.logical_not(tf.math.is_finite(total))  # apply nothing after a NaN
@@ -105,6 +132,12 @@ def distributed_fit(
             total += tf.cast(strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, None),
                              tf.float32)
         return total
+
+    if compiled.resolve_for_strategy(compiled_execution, strategy):
+        train_steps = _compiled_steps(flow, optimizer, strategy, steps_per_execution)
+    else:
+        def train_steps(iterator, steps):
+            return graph_steps(iterator, tf.constant(steps))
 
     if any(getattr(t, "needs_initialization", False) for t in flow.chain):
         x, condition = _utils.unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
@@ -118,7 +151,7 @@ def distributed_fit(
         total, done = 0.0, 0
         while done < steps_per_epoch and np.isfinite(total):
             steps = min(steps_per_execution, steps_per_epoch - done)
-            total += float(train_steps(iterator, tf.constant(steps)))
+            total += float(train_steps(iterator, steps))
             done += steps
         nll = total / done
         if np.isfinite(nll):

@@ -175,7 +175,7 @@ class FitMixin:
         """The compiled-execution function of `step`, or None where Keras' loop runs."""
         if not compiled.resolve(getattr(self, "compiled_execution", False), self):
             return None
-        return compiled.make_function(self, step,
+        return compiled.make_function(lambda: self.steps_per_execution, step,
                                       lambda stacked: compiled.check_values(self, stacked))
 
     def make_train_function(self, force=False):

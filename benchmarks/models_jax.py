@@ -6,7 +6,7 @@ MLP 200-100 and the exp scale, the order reversed between them; the AbsFlow's Ab
 Adam 1e-3 (optax) on batches of 128, either one `jax.jit` call per step or `steps` steps per
 call through `lax.scan` over a [steps, 128, D] block.
 
-    pip install jax optax flowjax      # the benchmark's JAX peers
+    pip install jax optax flowjax surjectors      # the benchmark's JAX peers
 """
 
 from __future__ import annotations

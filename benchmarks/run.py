@@ -436,7 +436,9 @@ def jax_section(args) -> str:
              "repetitions after a warm-up, medians. `Flow.fit` runs 32 steps per execution, "
              "either as one XLA program (`compiled_execution`, the CPU default) or as Keras' "
              "graph loop of single steps; the hand-written JAX models compute the same "
-             "functions. Ratio = the variant's time / compiled `Flow.fit`'s.", "",
+             "functions, and the sliced flow (the couplings, then `Slice` keeping one "
+             "dimension with a normal decoder) is the surjective model against the surjectors "
+             "package. Ratio = the variant's time / compiled `Flow.fit`'s.", "",
              "| model | variant | ms / step (median) | range | time vs compiled Flow.fit |",
              "|---|---|---|---|---|"]
     for label, build in builders.items():

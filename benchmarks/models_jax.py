@@ -164,7 +164,32 @@ class HandWritten:
         return seconds
 
 
-class FlowJAXCoupling:
+def _scan_of(loss, optimizer):
+    """(params, state), blocks -> the carry and losses after one optax step per batch."""
+    def step(carry, x):
+        params, state = carry
+        value, grads = jax.value_and_grad(loss)(params, x)
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    return lambda carry, xs: jax.lax.scan(step, carry, xs)
+
+
+class _ScanTrainer:
+    """`train(blocks, per_call)`: one `self.scan` call per block; returns seconds."""
+
+    def train(self, blocks, per_call):
+        carry = (self.params, self.state)
+        start = time.perf_counter()
+        for block in blocks:
+            carry, loss = self.scan(carry, block)
+        jax.block_until_ready(loss)
+        seconds = time.perf_counter() - start
+        self.params, self.state = carry
+        return seconds
+
+
+class FlowJAXCoupling(_ScanTrainer):
     """FlowJAX's `coupling_flow` (Affine, width 200, depth 2, 4 layers), trained as FlowJAX's
     own loop does, with `steps` steps per `lax.scan` call."""
 
@@ -187,26 +212,10 @@ class FlowJAXCoupling:
         def loss(params, x):
             return -paramax.unwrap(eqx.combine(params, static)).log_prob(x).mean()
 
-        def step(carry, x):
-            params, state = carry
-            value, grads = eqx.filter_value_and_grad(loss)(params, x)
-            updates, state = self.optimizer.update(grads, state, params)
-            return (eqx.apply_updates(params, updates), state), value
-
-        self.scan = eqx.filter_jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
-
-    def train(self, blocks, per_call):
-        carry = (self.params, self.state)
-        start = time.perf_counter()
-        for block in blocks:
-            carry, loss = self.scan(carry, block)
-        jax.block_until_ready(loss)
-        seconds = time.perf_counter() - start
-        self.params, self.state = carry
-        return seconds
+        self.scan = eqx.filter_jit(_scan_of(loss, self.optimizer))
 
 
-class SurjectorsSliced:
+class SurjectorsSliced(_ScanTrainer):
     """The sliced flow of `models_tf.sliced_flow` in the surjectors package (haiku, distrax):
     4 masked affine couplings (MLP 200-100, exp scale, masks alternating), then `Slice` keeping
     the first dimension with a normal decoder (MLP 200-100) for the second, a standard normal
@@ -245,20 +254,4 @@ class SurjectorsSliced:
         def loss(params, x):
             return -self.model.apply(params, None, method="log_prob", y=x).mean()
 
-        def step(carry, x):
-            params, state = carry
-            value, grads = jax.value_and_grad(loss)(params, x)
-            updates, state = self.optimizer.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), value
-
-        self.scan = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
-
-    def train(self, blocks, per_call):
-        carry = (self.params, self.state)
-        start = time.perf_counter()
-        for block in blocks:
-            carry, loss = self.scan(carry, block)
-        jax.block_until_ready(loss)
-        seconds = time.perf_counter() - start
-        self.params, self.state = carry
-        return seconds
+        self.scan = jax.jit(_scan_of(loss, self.optimizer))

@@ -555,6 +555,13 @@ def _torch_variants(label, units):
     return variants
 
 
+def _on_off(variants, units, reps):
+    """Median ms per step of the "compiled execution on" and "... off" variants."""
+    results = interleave(variants, units, reps)
+    return (results["compiled execution on"]["median_ms"],
+            results["compiled execution off"]["median_ms"])
+
+
 def _image_compiled_table(args) -> str:
     units, reps = (4, 1) if args.quick else (64, args.repetitions)
     images = np.random.RandomState(0).randint(0, 256, (units * 16, 8, 8, 1)).astype("int32")
@@ -571,9 +578,7 @@ def _image_compiled_table(args) -> str:
             return timer.seconds
 
         variants.append(Variant(f"compiled execution {'on' if enabled else 'off'}", run))
-    results = interleave(variants, units, reps)
-    on = results["compiled execution on"]["median_ms"]
-    off = results["compiled execution off"]["median_ms"]
+    on, off = _on_off(variants, units, reps)
     return ("The small image preset (`maxpool_flow(\"small\")`, 8x8x1, batch 16, "
             f"{units} steps): {on:.2f} ms per step with the compiled execution against "
             f"{off:.2f} ms with Keras' loop (ratio {on / off:.2f}).")
@@ -598,9 +603,7 @@ def _distributed_compiled_table(args) -> str:
             return timer.seconds
 
         variants.append(Variant(f"compiled execution {'on' if enabled else 'off'}", run))
-    results = interleave(variants, units, reps)
-    on = results["compiled execution on"]["median_ms"]
-    off = results["compiled execution off"]["median_ms"]
+    on, off = _on_off(variants, units, reps)
     return ("`distributed_fit` on one replica (default strategy, coupling flow, "
             f"{units} steps, 32 per execution, the second epoch of each run): {on:.3f} ms per "
             f"step with compiled executions against {off:.3f} ms with `strategy.run` per step "

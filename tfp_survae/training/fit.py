@@ -53,8 +53,7 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         if epoch_steps:
             last = min(last, int(epoch_steps) - 1)
         where = f"batch {last}" if first == last else f"batches {first}-{last}"
-        finite = all(np.all(np.isfinite(keras.ops.convert_to_numpy(v)))
-                     for v in self.model.trainable_variables)
+        finite = all(np.all(np.isfinite(v.numpy())) for v in self.model.trainable_variables)
         self.message = (
             f"Flow '{self.model.name}': the loss became {loss} at epoch {self._epoch + 1}, "
             f"{where}; training stopped. "

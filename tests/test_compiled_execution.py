@@ -104,7 +104,26 @@ def test_compiled_execution_needs_one_replica():
     class TwoReplicas:
         num_replicas_in_sync = 2
 
-    assert not compiled.resolve_for_strategy(True, TwoReplicas())
-    assert compiled.resolve_for_strategy(True, tf.distribute.get_strategy())
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+    assert not compiled.resolve_for_strategy(True, TwoReplicas(), flow)
+    assert compiled.resolve_for_strategy(True, tf.distribute.get_strategy(), flow)
     with pytest.raises(ValueError, match="compiled_execution is True, False or 'auto'"):
-        compiled.resolve_for_strategy("yes", tf.distribute.get_strategy())
+        compiled.resolve_for_strategy("yes", tf.distribute.get_strategy(), flow)
+
+
+def test_auto_keeps_keras_loop_for_large_models_and_convolutions(monkeypatch):
+    from tfp_survae.training import compiled
+
+    data = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
+    chosen = {}
+    for limit in (10_000_000, 10):  # the small flow is under the first, over the second
+        monkeypatch.setattr(compiled, "AUTO_MAX_PARAMETERS", limit)
+        flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+        flow.compile(keras.optimizers.Adam(1e-3))  # compiled_execution="auto"
+        flow.fit(data, batch_size=32, epochs=1, verbose=0)
+        chosen[limit] = hasattr(flow.train_function, "run_stacked")
+    assert chosen == {10_000_000: True, 10: False}
+    images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
+    images.compile(keras.optimizers.Adam(1e-3))  # convolutions: Keras' loop
+    images.fit(np.zeros([32, 8, 8, 1], "int32"), batch_size=16, epochs=1, verbose=0)
+    assert not hasattr(images.train_function, "run_stacked")

@@ -10,6 +10,8 @@ shape differs from the execution's first (a short last batch) run as a program o
 
 from __future__ import annotations
 
+import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _utils
@@ -17,6 +19,12 @@ from tfp_survae import _utils
 # Where a compiled execution is the default ("auto"), by device class. Measured on a 2-core
 # CPU (benchmarks/RESULTS.md, section 8); GPUs and TPUs keep Keras' loop until measured there.
 AUTO_DEVICE_TYPES = ("CPU",)
+# ... for models without convolutions and with up to this many trainable parameters. Small
+# dense models gain (per-step dispatch dominates their steps: 1.5x on the 2-D flows); XLA's CPU
+# convolutions lose (the small image preset 3.5x slower at 28x28, though 3.5x faster at 8x8;
+# the 105 M-parameter image presets up to 1.26x slower with 1.3x the memory), and so do dense
+# models past about 10 M parameters (1.10x slower at 16.8 M): RESULTS.md sections 3 and 8.
+AUTO_MAX_PARAMETERS = 10_000_000
 
 
 def _check_setting(setting) -> None:
@@ -24,36 +32,51 @@ def _check_setting(setting) -> None:
         raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
 
 
-def _on(setting) -> bool:
-    """True for True, and for "auto" on a device class measured faster."""
+_CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+                 keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+                 keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv1D,
+                 keras.layers.DepthwiseConv2D, keras.layers.SeparableConv1D,
+                 keras.layers.SeparableConv2D)
+
+
+def _has_convolutions(model) -> bool:
+    # Keras has no public walk over nested layers; `_flatten_layers` is the one it uses itself.
+    return any(isinstance(layer, _CONVOLUTIONS) for layer in model._flatten_layers())
+
+
+def _on(setting, model) -> bool:
+    """True for True, and for "auto" on a device class and a model size measured faster."""
     if setting == "auto":
         accelerators = (tf.config.list_logical_devices("GPU")
                         + tf.config.list_logical_devices("TPU"))
-        return ("GPU" if accelerators else "CPU") in AUTO_DEVICE_TYPES
+        size = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+        return (("GPU" if accelerators else "CPU") in AUTO_DEVICE_TYPES
+                and size <= AUTO_MAX_PARAMETERS and not _has_convolutions(model))
     return setting is True
 
 
 def resolve(setting, model) -> bool:
     """True when `fit`/`evaluate` should run compiled executions for `setting` (True, False or
-    "auto") on this model: not eagerly, not under a tf.distribute strategy."""
+    "auto": CPUs, models without convolutions and up to AUTO_MAX_PARAMETERS) on this model: not eagerly, not under a
+    tf.distribute strategy."""
     _check_setting(setting)
     if setting is False or model.run_eagerly:
         return False
     if tf.distribute.has_strategy() or model.distribute_strategy is not \
             tf.distribute.get_strategy():
         return False
-    return _on(setting)
+    return _on(setting, model)
 
 
-def resolve_for_strategy(setting, strategy) -> bool:
-    """True when `distributed_fit` should run compiled executions under `strategy`: only with
-    one replica. With several, each replica's step would need the optimizer's cross-replica
+def resolve_for_strategy(setting, strategy, model) -> bool:
+    """True when `distributed_fit` should run compiled executions of `model` under `strategy`
+    ("auto" as in `resolve`): only with one replica. With several, each replica's step would need the optimizer's cross-replica
     update inside its XLA program, which MirroredStrategy cannot compile (its variables live on
     several devices: tensorflow.org/xla/known_issues); TPUStrategy compiles its loop anyway."""
     _check_setting(setting)
     if setting is False or strategy.num_replicas_in_sync != 1:
         return False
-    return _on(setting)
+    return _on(setting, model)
 
 
 def _pull(iterator, steps: int) -> list:

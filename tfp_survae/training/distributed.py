@@ -133,7 +133,7 @@ def distributed_fit(
                              tf.float32)
         return total
 
-    if compiled.resolve_for_strategy(compiled_execution, strategy):
+    if compiled.resolve_for_strategy(compiled_execution, strategy, flow):
         train_steps = _compiled_steps(flow, optimizer, strategy, steps_per_execution)
     else:
         def train_steps(iterator, steps):

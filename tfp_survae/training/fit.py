@@ -149,8 +149,10 @@ class FitMixin:
           steps_per_execution: batches per call of the training loop (32 by default).
           compiled_execution: run each execution of `steps_per_execution` batches as one XLA
             program (`training.compiled`): True, False, or "auto" (the default: on where it
-            measured faster, CPUs; GPUs and TPUs keep Keras' loop until measured there). Never
-            under a tf.distribute strategy or with `run_eagerly`.
+            measured faster: CPUs, models without convolutions and with up to
+            `compiled.AUTO_MAX_PARAMETERS` trainable parameters; GPUs and TPUs keep Keras' loop
+            until measured there). Never under a
+            tf.distribute strategy or with `run_eagerly`.
           **kwargs: Keras' other `compile` arguments. `jit_compile` (Keras' per-step XLA, used
             when `compiled_execution` is off) keeps Keras' default "auto".
         """

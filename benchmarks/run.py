@@ -434,7 +434,8 @@ def jax_section(args) -> str:
     lines = ["## 8. Against JAX: one compiled program per execution", "",
              f"Training: Adam 1e-3, batch 128, {units} steps per repetition, {reps} interleaved "
              "repetitions after a warm-up, medians. `Flow.fit` runs 32 steps per execution, "
-             "either as one XLA program (`compiled_execution`, the CPU default) or as Keras' "
+             "either as one XLA program (`compiled_execution`, the CPU default for these small "
+             "dense models) or as Keras' "
              "graph loop of single steps; the hand-written JAX models compute the same "
              "functions, and the sliced flow (the couplings, then `Slice` keeping one "
              "dimension with a normal decoder) is the surjective model against the surjectors "

@@ -111,7 +111,7 @@ def test_compiled_execution_needs_one_replica():
         compiled.resolve_for_strategy("yes", tf.distribute.get_strategy(), flow)
 
 
-def test_auto_keeps_keras_loop_for_large_models_and_convolutions(monkeypatch):
+def test_auto_chooses_the_execution_by_model(monkeypatch):
     from tfp_survae.training import compiled
 
     data = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
@@ -121,9 +121,24 @@ def test_auto_keeps_keras_loop_for_large_models_and_convolutions(monkeypatch):
         flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
         flow.compile(keras.optimizers.Adam(1e-3))  # compiled_execution="auto"
         flow.fit(data, batch_size=32, epochs=1, verbose=0)
-        chosen[limit] = hasattr(flow.train_function, "run_stacked")
-    assert chosen == {10_000_000: True, 10: False}
+        chosen[limit] = getattr(flow.train_function, "kind", "Keras' loop")
+    assert chosen == {10_000_000: compiled.PROGRAM, 10: "Keras' loop"}
+    monkeypatch.setattr(compiled, "AUTO_MAX_PARAMETERS", 10_000_000)
     images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
-    images.compile(keras.optimizers.Adam(1e-3))  # convolutions: Keras' loop
+    images.compile(keras.optimizers.Adam(1e-3))  # convolutions: one XLA program per step
     images.fit(np.zeros([32, 8, 8, 1], "int32"), batch_size=16, epochs=1, verbose=0)
-    assert not hasattr(images.train_function, "run_stacked")
+    assert images.train_function.kind == compiled.STEPS
+
+
+def test_a_convolutional_flow_checks_its_data_before_xla():
+    images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
+    images.compile(keras.optimizers.Adam(1e-3), compiled_execution=True)
+    data = np.random.RandomState(0).randint(0, 256, [32, 8, 8, 1]).astype("int32")
+    data[20, 3, 3, 0] = 256
+    images.initialize(data[:16])  # ActNorm, which fit would otherwise do on the first batch
+    before = [w.numpy() for w in images.weights]
+    with pytest.raises(ValueError, match=r"integers in \[0, 256\)"):
+        images.fit(data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for w, b in zip(images.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+    assert images.train_function is None  # dropped with the failed call

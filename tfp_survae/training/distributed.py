@@ -32,9 +32,9 @@ def _is_chief(strategy) -> bool:
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
 
 
-def _compiled_steps(flow, optimizer, strategy, steps_per_execution):
-    """(iterator, steps) -> the summed loss of `steps` training steps run as one XLA program
-    (`training.compiled`); the loop stops at a step that was not applied."""
+def _compiled_steps(flow, optimizer, strategy, steps_per_execution, kind):
+    """(iterator, steps) -> the summed loss of `steps` training steps run as a compiled
+    execution of `kind` (`training.compiled`); the loop stops at a step that was not applied."""
     with strategy.scope():
         total = tf.Variable(0.0, trainable=False, name="execution_loss")
 
@@ -44,7 +44,7 @@ def _compiled_steps(flow, optimizer, strategy, steps_per_execution):
         return {"loss": nll}
 
     function = compiled.make_function(lambda: steps_per_execution, step,
-                                      lambda stacked: compiled.check_values(flow, stacked))
+                                      lambda stacked: compiled.check_values(flow, stacked), kind)
 
     def train_steps(iterator, steps):
         total.assign(0.0)
@@ -133,8 +133,9 @@ def distributed_fit(
                              tf.float32)
         return total
 
-    if compiled.resolve_for_strategy(compiled_execution, strategy, flow):
-        train_steps = _compiled_steps(flow, optimizer, strategy, steps_per_execution)
+    kind = compiled.resolve_for_strategy(compiled_execution, strategy, flow)
+    if kind is not None:
+        train_steps = _compiled_steps(flow, optimizer, strategy, steps_per_execution, kind)
     else:
         def train_steps(iterator, steps):
             return graph_steps(iterator, tf.constant(steps))

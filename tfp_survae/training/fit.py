@@ -147,11 +147,11 @@ class FitMixin:
         Args:
           optimizer: a Keras optimizer (or its name).
           steps_per_execution: batches per call of the training loop (32 by default).
-          compiled_execution: run each execution of `steps_per_execution` batches as one XLA
-            program (`training.compiled`): True, False, or "auto" (the default: on where it
-            measured faster: CPUs, models without convolutions and with up to
-            `compiled.AUTO_MAX_PARAMETERS` trainable parameters; GPUs and TPUs keep Keras' loop
-            until measured there). Never under a
+          compiled_execution: run each execution of `steps_per_execution` batches, stacked and
+            checked, as one XLA program (one per step for a model with convolutions;
+            `training.compiled`): True, False, or "auto" (the default: on where it measured
+            faster, CPUs and models up to `compiled.AUTO_MAX_PARAMETERS` trainable parameters;
+            GPUs and TPUs keep Keras' loop until measured there). Never under a
             tf.distribute strategy or with `run_eagerly`.
           **kwargs: Keras' other `compile` arguments. `jit_compile` (Keras' per-step XLA, used
             when `compiled_execution` is off) keeps Keras' default "auto".
@@ -174,10 +174,11 @@ class FitMixin:
 
     def _compiled_execution(self, step):
         """The compiled-execution function of `step`, or None where Keras' loop runs."""
-        if not compiled.resolve(getattr(self, "compiled_execution", False), self):
+        kind = compiled.resolve(getattr(self, "compiled_execution", False), self)
+        if kind is None:
             return None
         return compiled.make_function(lambda: self.steps_per_execution, step,
-                                      lambda stacked: compiled.check_values(self, stacked))
+                                      lambda stacked: compiled.check_values(self, stacked), kind)
 
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:

@@ -39,7 +39,8 @@ _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
                  keras.layers.SeparableConv2D)
 
 
-def _check_setting(setting) -> None:
+def check_setting(setting) -> None:
+    """Raises a ValueError unless `setting` is True, False or "auto"."""
     if setting not in (True, False, "auto"):
         raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
 
@@ -67,7 +68,7 @@ def resolve(setting, model):
     """The kind of compiled execution (PROGRAM or STEPS) `fit`/`evaluate` run for `setting`
     (True, False or "auto": CPUs, models up to AUTO_MAX_PARAMETERS) on this model, or None for
     Keras' loop: always None eagerly or under a tf.distribute strategy."""
-    _check_setting(setting)
+    check_setting(setting)
     if setting is False or model.run_eagerly:
         return None
     if tf.distribute.has_strategy() or model.distribute_strategy is not \
@@ -81,7 +82,7 @@ def resolve_for_strategy(setting, strategy, model):
     several, each replica's step would need the optimizer's cross-replica update inside its XLA
     program, which MirroredStrategy cannot compile (its variables live on several devices:
     tensorflow.org/xla/known_issues); TPUStrategy compiles its loop anyway."""
-    _check_setting(setting)
+    check_setting(setting)
     if setting is False or strategy.num_replicas_in_sync != 1:
         return None
     return _kind(setting, model)

@@ -162,7 +162,7 @@ class FitMixin:
                 f"(received {kwargs['loss']!r})."
             )
         kwargs.pop("loss", None)
-        compiled.resolve(compiled_execution, self)  # checks the value
+        compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
 
@@ -172,31 +172,27 @@ class FitMixin:
             config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
         return config
 
-    def _compiled_execution(self, step):
-        """The compiled-execution function of `step`, or None where Keras' loop runs."""
+    def _compiled_or_keras_function(self, attribute, step, make_keras_function, force):
+        """The cached function in `attribute`, else a compiled execution of `step`, else Keras'
+        own (`make_keras_function`)."""
+        if getattr(self, attribute) is not None and not force:
+            return getattr(self, attribute)
         kind = compiled.resolve(getattr(self, "compiled_execution", False), self)
         if kind is None:
-            return None
-        return compiled.make_function(lambda: self.steps_per_execution, step,
-                                      lambda stacked: compiled.check_values(self, stacked), kind)
+            return make_keras_function(force)
+        function = compiled.make_function(
+            lambda: self.steps_per_execution, step,
+            lambda stacked: compiled.check_values(self, stacked), kind)
+        setattr(self, attribute, function)
+        return function
 
     def make_train_function(self, force=False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        function = self._compiled_execution(self.train_step)
-        if function is None:
-            return super().make_train_function(force)
-        self.train_function = function
-        return function
+        return self._compiled_or_keras_function("train_function", self.train_step,
+                                   super().make_train_function, force)
 
     def make_test_function(self, force=False):
-        if self.test_function is not None and not force:
-            return self.test_function
-        function = self._compiled_execution(self.test_step)
-        if function is None:
-            return super().make_test_function(force)
-        self.test_function = function
-        return function
+        return self._compiled_or_keras_function("test_function", self.test_step,
+                                   super().make_test_function, force)
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)

@@ -2,7 +2,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="tfp_survae",
-    version="0.1.0",
+    version="0.3.0.dev0",
     description=(
         "SurVAE Flows for TensorFlow / TensorFlow Probability: bijective, surjective and "
         "stochastic transforms with exact or lower-bound likelihoods, as Keras 3 layers."

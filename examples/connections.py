@@ -129,7 +129,7 @@ def dequantization(args, out):
     for name, first in (
         ("uniform", lambda: ts.UniformDequantization(levels)),
         ("variational", lambda: ts.VariationalDequantization(
-            ts.dequantization_flow([2], num_steps=2, hidden_units=[64]), num_values=levels)),
+            ts.architectures.dequantization_flow([2], num_steps=2, hidden_units=[64]), num_values=levels)),
     ):
         keras.utils.set_random_seed(0)
         flow = ts.Flow(ts.StandardNormal([2]), [first(), onto_reals] + couplings(2))

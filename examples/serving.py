@@ -78,7 +78,7 @@ def request_pool(flow, rng, max_sample_size, num=32):
         x = ts.data.sample_toy("corners", 8, seed=100 + i).astype("float32")
         seed = [int(rng.randint(-(2**31), 2**31 - 1)), int(rng.randint(-(2**31), 2**31 - 1))]
         good.append(("/log_prob", {"x": x.tolist()},
-                     ("log_prob", flow.log_prob(x, seed=ts.training.DEFAULT_SEED).numpy())))
+                     ("log_prob", flow.log_prob(x, seed=ts.serving.DEFAULT_SEED).numpy())))
         good.append(("/sample", {"n": 4, "seed": seed},
                      ("x", flow.sample(4, seed=tuple(seed)).numpy())))
         if not flow.is_exact:

@@ -150,7 +150,7 @@ CASES = [
          integers([3], 8), uniform([3])),
     Case("variational_dequantization",
          lambda d: ts.VariationalDequantization(
-             ts.dequantization_flow([3], hidden_units=[16], dtype=d), num_values=8, dtype=d),
+             ts.architectures.dequantization_flow([3], hidden_units=[16], dtype=d), num_values=8, dtype=d),
          integers([3], 8), uniform([3])),
     Case("augment_default", lambda d: ts.Augment(2, dtype=d), normal([3]), normal([5])),
     Case("augment_encoder",
@@ -218,7 +218,7 @@ CASES = [
          relu_latent([3]), normal([3])),
     Case("floor_default", lambda d: ts.Floor(dtype=d), normal([3], 3.0), integer_floats([3])),
     Case("floor_flow_decoder",
-         lambda d: ts.Floor(decoder=ts.dequantization_flow([2], hidden_units=[8], dtype=d),
+         lambda d: ts.Floor(decoder=ts.architectures.dequantization_flow([2], hidden_units=[8], dtype=d),
                             dtype=d),
          normal([2], 3.0), integer_floats([2])),
     # ---- stochastic
@@ -240,3 +240,14 @@ CASES = [
                                   ts.Slice(3, dtype=d)], dtype=d),
          normal([4]), normal([3])),
 ]
+
+
+def public_transforms() -> list:
+    """The concrete public transforms: the one list both gates (conformance cases here, ground
+    truth in tests/test_package_rules.py) read."""
+    import inspect
+
+    contract = {ts.Transform, ts.Bijection, ts.Surjection, ts.StochasticTransform}
+    found = [getattr(ts.transforms, name) for name in ts.transforms.__all__]
+    return [t for t in found if inspect.isclass(t) and issubclass(t, ts.Transform)
+            and t not in contract and t is not getattr(ts, "ElementwiseCoupling", None)]

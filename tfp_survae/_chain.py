@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _seeds
 from tfp_survae.transforms.base import Sequential, Transform
 
 
@@ -103,7 +103,7 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
     of that distribution (with a leave-one-out baseline). The caller has checked x (dtype, shape,
     values) once; the transforms check dtypes and shapes but do not scan the values again.
     """
-    seeds = _utils.split_seed(seed, len(chain) + 1)
+    seeds = _seeds.split_seed(seed, len(chain) + 1)
     batch = tf.shape(x)[0]
     total = None
     score = None
@@ -145,7 +145,7 @@ def chain_sample(chain, base_sample_and_log_prob, n, *, seed=None, condition=Non
     """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
 
     The caller has checked its inputs: the transforms do not scan the values again."""
-    seeds = _utils.split_seed(seed, len(chain) + 1)
+    seeds = _seeds.split_seed(seed, len(chain) + 1)
     z, log_p = base_sample_and_log_prob(n, condition, seeds[-1])
     for t, s in zip(reversed(chain), reversed(seeds[:-1])):
         if with_log_prob:

@@ -13,9 +13,10 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _endpoints, _utils
+from tfp_survae import _chain, _checks, _seeds, _serialization, _tensors, _variables
 from tfp_survae.distributions import TFPDistribution
-from tfp_survae.training.export import export_flow
+from tfp_survae.serving import endpoints as _endpoints
+from tfp_survae.serving.export import export_flow
 from tfp_survae.training.fit import FitMixin
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.transformed_distribution import TransformedDistribution
@@ -108,7 +109,7 @@ class Flow(FitMixin, keras.Model):
     @property
     def num_dims(self) -> int:
         """Elements per example (the D of bits/dim)."""
-        return _utils.num_elements(self.event_shape)
+        return _tensors.num_elements(self.event_shape)
 
     # ----------------------------------------------------------------------------------------
     # Density and sampling.
@@ -118,14 +119,14 @@ class Flow(FitMixin, keras.Model):
 
         A wrong dtype or event shape raises a ValueError; so do NaN or Inf values (eagerly; in a
         compiled function a check op raises, which `fit` reports as a ValueError). The same
-        check (`_utils.check_values`) guards every transform's public methods.
+        check (`_checks.check_values`) guards every transform's public methods.
         """
         owner = f"Flow '{self.name}'"
         if self.integer_data:
-            x = _utils.as_integer(owner, "data x", x)
+            x = _checks.as_integer(owner, "data x", x)
         else:
-            x = _utils.as_float(owner, "data x", x, self.dtype)
-        return _utils.check_values(owner, "data x", x, self.event_shape,
+            x = _checks.as_float(owner, "data x", x, self.dtype)
+        return _checks.check_values(owner, "data x", x, self.event_shape,
                                    finite=not self.integer_data)
 
     def log_prob(self, x, seed=None, *, condition=None, training=None):
@@ -166,8 +167,8 @@ class Flow(FitMixin, keras.Model):
                 f"{owner} is conditional (condition_shape={self.condition_shape}); pass "
                 "condition= with shape [batch] + condition_shape."
             )
-        condition = _utils.as_float(owner, "condition", condition, self.dtype)
-        _utils.check_event_shape(owner, "condition", condition, self.condition_shape)
+        condition = _checks.as_float(owner, "condition", condition, self.dtype)
+        _checks.check_event_shape(owner, "condition", condition, self.condition_shape)
         if x is not None and x.shape[0] is not None and condition.shape[0] is not None and \
                 x.shape[0] != condition.shape[0]:
             raise ValueError(
@@ -216,13 +217,13 @@ class Flow(FitMixin, keras.Model):
         values (a, b), an int a (meaning (a, 0)) or a shape-[2] integer tensor; the same seed
         gives the same draws here, in compiled functions and in an exported SavedModel.
         """
-        n = _utils.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
+        n = _checks.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
         seed = self.seed_generator.next() if seed is None else seed
         x, _ = _chain.chain_sample(
             self._chain,
             lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
             n,
-            seed=_utils.to_stateless_seed(seed),
+            seed=_seeds.to_stateless_seed(seed),
             condition=condition,
         )
         return x
@@ -233,10 +234,10 @@ class Flow(FitMixin, keras.Model):
         For a flow with deterministic inverses the log-density is accumulated during sampling
         (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate).
         """
-        n = _utils.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
-        seed = _utils.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
+        n = _checks.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
+        seed = _seeds.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
         one_pass = all(not t.stochastic_inverse for t in self._chain)
-        sample_seed, density_seed = _utils.split_seed(seed, 2)
+        sample_seed, density_seed = _seeds.split_seed(seed, 2)
         x, log_p = _chain.chain_sample(
             self._chain,
             lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
@@ -250,7 +251,7 @@ class Flow(FitMixin, keras.Model):
         return x, log_p
 
     def export(self, path: str, **kwargs) -> str:
-        """Writes a SavedModel with serving endpoints (see `tfp_survae.training.export_flow`)."""
+        """Writes a SavedModel with serving endpoints (see `tfp_survae.serving.export_flow`)."""
         return export_flow(self, path, **kwargs)
 
     def as_distribution(self):
@@ -277,10 +278,10 @@ class Flow(FitMixin, keras.Model):
         return self.log_prob(inputs, training=training)
 
     def save_own_variables(self, store):
-        _utils.save_variables_and_seed(self, store, self.seed_generator)
+        _variables.save_variables_and_seed(self, store, self.seed_generator)
 
     def load_own_variables(self, store):
-        _utils.load_variables_and_seed(self, store, self.seed_generator)
+        _variables.load_variables_and_seed(self, store, self.seed_generator)
 
     def get_config(self):
         config = {
@@ -296,4 +297,4 @@ class Flow(FitMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_utils.deserialize_sublayers(config))
+        return cls(**_serialization.deserialize_sublayers(config))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
+from tfp_survae import _variables
 
 tfb = tfp.bijectors
 
@@ -57,11 +57,11 @@ class FlowBijector(tfb.Bijector):
 
     @property
     def variables(self):
-        return tuple(_utils.backing_variables(self._chain))
+        return tuple(_variables.backing_variables(self._chain))
 
     @property
     def trainable_variables(self):
-        return tuple(_utils.backing_variables(self._chain, trainable_only=True))
+        return tuple(_variables.backing_variables(self._chain, trainable_only=True))
 
     def _flat(self, value, event):
         value = tf.convert_to_tensor(value, self.dtype)

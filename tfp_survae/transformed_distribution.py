@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _utils
+from tfp_survae import _chain, _checks, _variables
 from tfp_survae.transforms.base import takes_integer_data
 
 tfd = tfp.distributions
@@ -119,7 +119,7 @@ class TransformedDistribution(tfd.Distribution):
     # Variables.
 
     def _collect(self, trainable_only: bool) -> tuple:
-        found = _utils.backing_variables(self._layers, trainable_only=trainable_only)
+        found = _variables.backing_variables(self._layers, trainable_only=trainable_only)
         if isinstance(self._base, tfd.Distribution):
             base = self._base.trainable_variables if trainable_only else self._base.variables
             known = {id(v) for v in found}
@@ -156,9 +156,9 @@ class TransformedDistribution(tfd.Distribution):
         broadcast leading shape (sample dimensions, then batch)."""
         event = self._data_event_shape
         if self._integer_data:
-            x = _utils.as_integer(self.name, "value x", x)
+            x = _checks.as_integer(self.name, "value x", x)
         else:
-            x = _utils.as_float(self.name, "value x", x, self.dtype)
+            x = _checks.as_float(self.name, "value x", x, self.dtype)
         if x.shape.rank is not None and (
             x.shape.rank < event.rank or not x.shape[x.shape.rank - event.rank:]
             .is_compatible_with(event)
@@ -172,7 +172,7 @@ class TransformedDistribution(tfd.Distribution):
             leading = tf.broadcast_dynamic_shape(leading, self._batch_shape_tensor())
             x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
         flat = tf.reshape(x, [-1] + event.as_list())
-        flat = _utils.check_values(self.name, "value x", flat, event,
+        flat = _checks.check_values(self.name, "value x", flat, event,
                                    finite=not self._integer_data)
         return flat, leading
 

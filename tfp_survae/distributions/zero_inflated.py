@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _seeds
 from tfp_survae.distributions.base import ConditionalDistribution
 
 __all__ = ["ZeroInflated"]
@@ -71,9 +71,9 @@ class ZeroInflated(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         n = self._num(condition, n)
-        mask_seed, value_seed = _utils.split_seed(_utils.seed_or_random(seed), 2)
+        mask_seed, value_seed = _seeds.split_seed(_seeds.seed_or_random(seed), 2)
         values, _ = self.positive.sample_and_log_prob(n, value_seed, condition=condition)
-        uniform = _utils.random_uniform(tf.shape(values), mask_seed, values.dtype)
+        uniform = _seeds.random_uniform(tf.shape(values), mask_seed, values.dtype)
         zero = uniform < tf.cast(self.zero_probability, values.dtype)
         x = tf.where(zero, tf.zeros_like(values), values)
         return x, self.log_prob(x, condition=condition)

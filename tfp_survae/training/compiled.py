@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _checks
+from tfp_survae.training import _batches
 
 # Where a compiled execution is the default ("auto"), by device class. Measured on a 2-core
 # CPU (benchmarks/RESULTS.md, section 8); GPUs and TPUs keep Keras' loop until measured there.
@@ -171,9 +172,9 @@ def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM)
 def check_values(model, stacked):
     """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
     before XLA runs, which would compile those checks away."""
-    x, _ = _utils.unpack_batch(stacked)
+    x, _ = _batches.unpack_batch(stacked)
     x = tf.convert_to_tensor(x)
     x = model.check_data(tf.reshape(x, [-1] + x.shape[2:].as_list()))
     num_values = getattr(model.chain[0], "num_values", None) if model.integer_data else None
     if num_values is not None:
-        _utils.check_in_range(f"Flow '{model.name}'", x, num_values)
+        _checks.check_in_range(f"Flow '{model.name}'", x, num_values)

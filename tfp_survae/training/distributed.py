@@ -17,7 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
+from tfp_survae.training import _batches
 from tfp_survae.training import compiled
 from tfp_survae.training.fit import training_step
 
@@ -140,8 +141,8 @@ def distributed_fit(
         def train_steps(iterator, steps):
             return graph_steps(iterator, tf.constant(steps))
 
-    if any(getattr(t, "needs_initialization", False) for t in flow.chain):
-        x, condition = _utils.unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
+    if any(t.needs_initialization for t in flow.chain):
+        x, condition = _batches.unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
         flow.initialize(x, condition=condition)
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=flow)
@@ -166,7 +167,7 @@ def distributed_fit(
                 "or gradient was applied: the weights and optimizer state are those from "
                 "before the first such batch.", RuntimeWarning, stacklevel=2)
             flow.stop_training = True
-        logs = {"loss": nll, "bits_per_dim": _utils.nats_to_bits_per_dim(nll, dims)}
+        logs = {"loss": nll, "bits_per_dim": _tensors.nats_to_bits_per_dim(nll, dims)}
         history["loss"].append(nll)
         history["bits_per_dim"].append(logs["bits_per_dim"])
         callback_list.on_epoch_end(epoch, logs)

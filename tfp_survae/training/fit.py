@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
-from tfp_survae.training import compiled
+from tfp_survae import _tensors
+from tfp_survae.training import _batches, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
@@ -80,7 +80,7 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     false; under a strategy the replicas agree first. The one step `Flow.fit` and
     `distributed_fit` share.
     """
-    x, condition = _utils.unpack_batch(data)
+    x, condition = _batches.unpack_batch(data)
     with tf.GradientTape() as tape:
         nll = -tf.reduce_mean(flow.log_prob(x, condition=condition, training=True))
         loss = nll + tf.add_n(flow.losses) if flow.losses else nll
@@ -268,7 +268,7 @@ class FitMixin:
 
     def _initialize_on_first_batch(self, x, batch_size=None):
         """Runs the first batch through `initialize` if a layer needs data-dependent setup."""
-        if not any(getattr(t, "needs_initialization", False) for t in self.chain):
+        if not any(t.needs_initialization for t in self.chain):
             return
         if isinstance(x, tf.data.Dataset):
             batch = next(iter(x.take(1)))
@@ -276,7 +276,7 @@ class FitMixin:
             batch = x[0]
         else:
             batch = x[: batch_size or 32]
-        x, condition = _utils.unpack_batch(batch)
+        x, condition = _batches.unpack_batch(batch)
         self.initialize(x, condition=condition)
 
     @property
@@ -285,7 +285,7 @@ class FitMixin:
 
     def _update_metrics(self, nll):
         self._nll_tracker.update_state(nll)
-        self._bpd_tracker.update_state(_utils.nats_to_bits_per_dim(nll, self.num_dims))
+        self._bpd_tracker.update_state(_tensors.nats_to_bits_per_dim(nll, self.num_dims))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
@@ -294,10 +294,10 @@ class FitMixin:
         return self._update_metrics(training_step(self, self.optimizer, data, halted=halted))
 
     def test_step(self, data):
-        x, condition = _utils.unpack_batch(data)
+        x, condition = _batches.unpack_batch(data)
         nll = -tf.reduce_mean(self.log_prob(x, condition=condition, training=False))
         return self._update_metrics(nll)
 
     def predict_step(self, data):
-        x, condition = _utils.unpack_batch(data)
+        x, condition = _batches.unpack_batch(data)
         return self.log_prob(x, condition=condition, training=False)

@@ -17,7 +17,7 @@ from typing import NamedTuple, Sequence
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _checks, _seeds, _serialization, _variables
 from tfp_survae.distributions import ConditionalDistribution
 
 __all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
@@ -62,6 +62,11 @@ class Transform(keras.layers.Layer):
       min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
       reparameterized_forward: `forward` is a differentiable map of z and of reparameterized
         noise (see the property).
+      forward_samplers: names of the attributes holding what a stochastic `forward` samples
+        from (a discrete choice's network, a `ConditionalDistribution`); read by
+        `reparameterized_forward`.
+      needs_initialization: the layer needs a data-dependent initialisation before training
+        (`Flow.initialize`, which `fit` runs on its first batch); False unless a layer says so.
     """
 
     bijective = False
@@ -73,6 +78,8 @@ class Transform(keras.layers.Layer):
     owns_seed_generator = True  # composites leave seeding to their parts
     config_sublayers: tuple = ()  # attributes holding layers, serialized by get_config
     differentiable_forward = True  # False where forward rounds (dequantization)
+    forward_samplers: tuple = ()  # attributes a stochastic forward samples from
+    needs_initialization = False  # a data-dependent initialisation is pending (ActNorm)
 
     def __init__(self, *, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -96,19 +103,24 @@ class Transform(keras.layers.Layer):
         """True when `forward` is a differentiable map of z and of reparameterized noise, so
         gradients of a sample statistic flow through `sample` (TFP's FULLY_REPARAMETERIZED).
 
-        False when the forward rounds (dequantization), samples a discrete choice from a learned
-        distribution (the `classifier` of an inference Abs, Max, MaxPool2D or Sort), or samples
-        from a distribution layer that is not reparameterized (the `decoder`). A fixed, uniform
-        discrete choice holds no parameters and keeps the forward reparameterized.
+        The rule: a forward that rounds (`differentiable_forward = False`) is not; a
+        deterministic forward is; a stochastic forward is when everything it samples from, the
+        attributes named in `forward_samplers`, is: None (a fixed uniform choice or the default
+        distribution) is, a `ConditionalDistribution` is when its `reparameterized` flag says so,
+        and any other layer (a network choosing a discrete option: the `classifier` of Abs, Max,
+        MaxPool2D or Sort) is not.
         """
         if not self.differentiable_forward:
             return False
         if not self.stochastic_forward:
             return True
-        if getattr(self, "classifier", None) is not None:
-            return False
-        decoder = getattr(self, "decoder", None)
-        return decoder is None or decoder.reparameterized
+        for name in self.forward_samplers:
+            sampler = getattr(self, name)
+            if sampler is None:
+                continue
+            if not isinstance(sampler, ConditionalDistribution) or not sampler.reparameterized:
+                return False
+        return True
 
     @property
     def event_shape(self) -> tf.TensorShape:
@@ -150,7 +162,7 @@ class Transform(keras.layers.Layer):
     def inverse_and_log_det(self, x, *, seed=None, condition=None, training=None):
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
 
-        x is checked first (`tfp_survae._utils.check_values`): its dtype, its event shape and,
+        x is checked first (`tfp_survae._checks.check_values`): its dtype, its event shape and,
         for float data, that it holds no NaN or Inf (a ValueError naming them; in a compiled
         function a check op, which XLA compiles away).
         """
@@ -279,20 +291,20 @@ class Transform(keras.layers.Layer):
 
     def _convert_data(self, x) -> tf.Tensor:
         if self.integer_data:
-            return _utils.as_integer(self._owner, "data x", x)
-        return _utils.as_float(self._owner, "data x", x, self.dtype)
+            return _checks.as_integer(self._owner, "data x", x)
+        return _checks.as_float(self._owner, "data x", x, self.dtype)
 
     def _check_data(self, x, check_values: bool = True) -> tf.Tensor:
         x = self._convert_data(x)
         self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
-        return _utils.check_values(self._owner, "data x", x, self.event_shape,
+        return _checks.check_values(self._owner, "data x", x, self.event_shape,
                                    finite=check_values and not self.integer_data)
 
     def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
-        z = _utils.as_float(self._owner, "latent z", z, self.dtype)
+        z = _checks.as_float(self._owner, "latent z", z, self.dtype)
         if not self.built and z.shape.rank:
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
-        return _utils.check_values(self._owner, "latent z", z,
+        return _checks.check_values(self._owner, "latent z", z,
                                    self.inverse_event_shape(self.event_shape),
                                    finite=check_values)
 
@@ -347,14 +359,14 @@ class Transform(keras.layers.Layer):
 
     def _draw_seed(self, seed) -> tf.Tensor:
         if seed is None:
-            return _utils.to_stateless_seed(self.seed_generator.next())
-        return _utils.to_stateless_seed(seed)
+            return _seeds.to_stateless_seed(self.seed_generator.next())
+        return _seeds.to_stateless_seed(seed)
 
     def save_own_variables(self, store):
-        _utils.save_variables_and_seed(self, store, self.seed_generator)
+        _variables.save_variables_and_seed(self, store, self.seed_generator)
 
     def load_own_variables(self, store):
-        _utils.load_variables_and_seed(self, store, self.seed_generator)
+        _variables.load_variables_and_seed(self, store, self.seed_generator)
 
     def get_config(self):
         config = super().get_config()
@@ -366,7 +378,7 @@ class Transform(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_utils.deserialize_sublayers(config))
+        return cls(**_serialization.deserialize_sublayers(config))
 
 
 class Bijection(Transform):
@@ -441,6 +453,9 @@ class Sequential(Transform):
     reparameterized_forward = property(
         lambda self: all(t.reparameterized_forward for t in self.transforms)
     )
+    needs_initialization = property(
+        lambda self: any(t.needs_initialization for t in self.transforms)
+    )
 
     @property
     def lower_bound(self) -> bool:
@@ -467,13 +482,13 @@ class Sequential(Transform):
             shape = t.inverse_event_shape(shape)
 
     def _draw_seed(self, seed):
-        return None if seed is None else _utils.to_stateless_seed(seed)
+        return None if seed is None else _seeds.to_stateless_seed(seed)
 
     def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
                            validate: bool = True):
         x = self._check_data(x, check_values=validate)
         total, score = 0.0, None
-        for t, s in zip(self.transforms, _utils.split_seed(seed, len(self.transforms))):
+        for t, s in zip(self.transforms, _seeds.split_seed(seed, len(self.transforms))):
             x, log_det, part_score = t.inverse_with_score(
                 x, seed=s, condition=condition, training=training, validate=False
             )
@@ -485,14 +500,14 @@ class Sequential(Transform):
         return x, total, score
 
     def _forward(self, z, *, seed, condition):
-        seeds = _utils.split_seed(seed, len(self.transforms))
+        seeds = _seeds.split_seed(seed, len(self.transforms))
         for t, s in zip(reversed(self.transforms), reversed(seeds)):
             z = t.forward(z, seed=s, condition=condition, validate=False)
         return z
 
     def _forward_and_log_det(self, z, *, seed, condition):
         total = 0.0
-        seeds = _utils.split_seed(seed, len(self.transforms))
+        seeds = _seeds.split_seed(seed, len(self.transforms))
         for t, s in zip(reversed(self.transforms), reversed(seeds)):
             z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
             total = total + log_det

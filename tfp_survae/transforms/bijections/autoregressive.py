@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _networks, _tensors
 from tfp_survae.nn.made import MADE
 from tfp_survae.transforms.base import Bijection
 from tfp_survae.transforms.bijections.coupling import SCALE_FNS, affine_map, spline_map
@@ -88,7 +88,7 @@ class MaskedAutoregressive(Bijection):
                 self.network.build((None, dims))
         self._dims = dims
         if self.condition_shape is None:
-            _utils.check_network_output(
+            _networks.check_network_output(
                 self._owner, self.network, [dims], [self.params_per_dim * dims], self.dtype,
                 f"the autoregressive network ({self.params_per_dim} parameters per dimension, "
                 "as blocks on the last axis)")
@@ -103,10 +103,10 @@ class MaskedAutoregressive(Bijection):
             if condition is None:
                 raise ValueError(f"{self._owner} is conditional (condition_shape="
                                  f"{self.condition_shape}); pass condition=.")
-            out = _utils.run_network(self._owner, self.network, inputs,
+            out = _networks.run_network(self._owner, self.network, inputs,
                                      condition=tf.convert_to_tensor(condition))
         else:
-            out = _utils.run_network(self._owner, self.network, inputs)
+            out = _networks.run_network(self._owner, self.network, inputs)
         return tf.split(tf.cast(out, inputs.dtype), self.params_per_dim, axis=-1)
 
     def _map(self, values, params, inverse: bool):
@@ -120,7 +120,7 @@ class MaskedAutoregressive(Bijection):
 
     def _one_pass(self, values, conditioning, condition, inverse):
         out, log_det = self._map(values, self._params(conditioning, condition), inverse)
-        return out, _utils.sum_except_batch(log_det)
+        return out, _tensors.sum_except_batch(log_det)
 
     def _solve(self, values, condition, inverse):
         """The `out` with out = map(values; theta(out)), by D passes (pass i fixes coordinate i,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["BatchNormalization"]
@@ -51,7 +51,7 @@ class BatchNormalization(Bijection):
         self.moving_variance = self.add_weight(shape=c, initializer="ones",
                                                name="moving_variance", trainable=False,
                                                aggregation="mean")
-        self._positions = _utils.num_elements(self.event_shape[:-1])
+        self._positions = _tensors.num_elements(self.event_shape[:-1])
 
     def _log_det(self, variance, batch):
         log_det = self._positions * tf.reduce_sum(

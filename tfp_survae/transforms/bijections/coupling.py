@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils, nn
+from tfp_survae import _networks, _tensors, nn
 from tfp_survae.transforms.base import Bijection
 
 tfb = tfp.bijectors
@@ -163,7 +163,7 @@ class ElementwiseCoupling(Bijection):
                 image_pixels=event[0] * event[1] if len(event) == 3 else 0)
         if not self.network.built:
             self.network.build((None,) + tuple(net_in_shape))
-        _utils.check_network_output(
+        _networks.check_network_output(
             self._owner, self.network, net_in_shape, params_shape + [net_out], self.dtype,
             f"{self.network_role} ({p} parameters for each transformed entry, as {p} blocks on "
             "the last axis)",
@@ -174,7 +174,7 @@ class ElementwiseCoupling(Bijection):
         condition = self._checked_condition(condition, inputs)
         if condition is not None:
             inputs = tf.concat([inputs, tf.cast(condition, inputs.dtype)], axis=-1)
-        out = _utils.run_network(self._owner, self.network, inputs, training=training)
+        out = _networks.run_network(self._owner, self.network, inputs, training=training)
         return tf.split(tf.cast(out, inputs.dtype), self.params_per_element, axis=-1)
 
     def _checked_condition(self, condition, inputs):
@@ -231,11 +231,11 @@ class ElementwiseCoupling(Bijection):
             params = self._masked(self._network_params(x * mask, condition, training), mask)
             z_t, log_det = self._inverse_elements(x, params)
             z = x * mask + (1.0 - mask) * z_t
-            return z, _utils.sum_except_batch(log_det * (1.0 - mask))
+            return z, _tensors.sum_except_batch(log_det * (1.0 - mask))
         x_a, x_b = self._halves(x)
         z_b, log_det = self._inverse_elements(x_b, self._network_params(x_a, condition,
                                                                          training))
-        return tf.concat([x_a, z_b], axis=self._split_axis), _utils.sum_except_batch(log_det)
+        return tf.concat([x_a, z_b], axis=self._split_axis), _tensors.sum_except_batch(log_det)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         if self.mask == "checkerboard":
@@ -243,10 +243,10 @@ class ElementwiseCoupling(Bijection):
             params = self._masked(self._network_params(z * mask, condition, False), mask)
             x_t, log_det = self._forward_elements(z, params)
             x = z * mask + (1.0 - mask) * x_t
-            return x, _utils.sum_except_batch(log_det * (1.0 - mask))
+            return x, _tensors.sum_except_batch(log_det * (1.0 - mask))
         z_a, z_b = self._halves(z)
         x_b, log_det = self._forward_elements(z_b, self._network_params(z_a, condition, False))
-        return tf.concat([z_a, x_b], axis=self._split_axis), _utils.sum_except_batch(log_det)
+        return tf.concat([z_a, x_b], axis=self._split_axis), _tensors.sum_except_batch(log_det)
 
     def get_config(self):
         config = super().get_config()

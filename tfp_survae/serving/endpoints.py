@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _checks
 from tfp_survae.evaluation import iwbo_loop
 
 TAG = "[tfp_survae]"
@@ -129,4 +129,4 @@ def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
 
 
 def check_limit(name: str, value) -> int:
-    return int(_utils.check_count("export", name, value, minimum=1))
+    return int(_checks.check_count("export", name, value, minimum=1))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfp_survae import _endpoints, _utils
+from tfp_survae import _variables
+from tfp_survae.serving import endpoints as _endpoints
 
 __all__ = ["export_flow", "DEFAULT_SEED"]
 
@@ -53,7 +54,7 @@ def export_flow(flow, path: str, *, iwbo_chunk: int = 100,
         endpoints["log_prob_with_seed"] = _endpoints.log_prob_fn(flow, where="log_prob_with_seed")
         endpoints["iwbo"] = _endpoints.iwbo_fn(flow, chunk=iwbo_chunk, max_k=max_iwbo_k)
     module = tf.Module()
-    module.flow_variables = _utils.backing_variables([flow])
+    module.flow_variables = _variables.backing_variables([flow])
     for name, function in endpoints.items():
         setattr(module, name, function)
     tf.saved_model.save(module, path, signatures=endpoints)

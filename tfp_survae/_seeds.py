@@ -1,0 +1,99 @@
+"""Stateless seeds: the one conversion of a seed, splitting, and the random draws every
+stochastic layer makes from a seed (one counter-based generator, so eager and compiled
+functions draw the same numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_survae._checks import INT32_MAX, INT32_MIN, is_int
+
+
+def to_stateless_seed(seed) -> tf.Tensor:
+    """The one conversion of a stateless seed to a shape-[2] int32 tensor, used everywhere.
+
+    Accepted, with the same draws locally and in an exported SavedModel fed the same pair:
+
+    * a pair `(a, b)` (tuple, list or array) of integers in the int32 range [-2**31, 2**31 - 1],
+      used as they are: `seed=(a, b)` equals the served `seed=[a, b]`;
+    * a single integer `a` in that range, which means the pair `(a, 0)`;
+    * a shape-[2] integer tensor: int32 as it is; another integer dtype, eagerly, after the same
+      range check. Inside a compiled function a non-int32 tensor (a Keras seed generator's
+      int64 state) is folded modulo 2**31 - 1.
+
+    Floats, booleans, strings, other lengths and out-of-range values raise a TypeError or
+    ValueError naming what was received.
+    """
+    if is_int(seed):
+        seed = (int(seed), 0)
+    if isinstance(seed, (tuple, list, np.ndarray)):
+        values = list(np.asarray(seed, dtype=object).ravel()) if isinstance(seed, np.ndarray) \
+            else list(seed)
+        if isinstance(seed, np.ndarray) and seed.shape != (2,) or len(values) != 2:
+            raise ValueError(f"A stateless seed is a pair of integers; received {seed!r}.")
+        if not all(is_int(v) for v in values):
+            raise TypeError(
+                "A stateless seed is a pair of integers; received "
+                f"{seed!r} (types {[type(v).__name__ for v in values]})."
+            )
+        if not all(INT32_MIN <= int(v) <= INT32_MAX for v in values):
+            raise ValueError(
+                f"A stateless seed's integers lie in the int32 range [{INT32_MIN}, {INT32_MAX}]; "
+                f"received {seed!r}."
+            )
+        return tf.constant([int(v) for v in values], tf.int32)
+    if not isinstance(seed, (tf.Tensor, tf.Variable)):
+        raise TypeError(
+            "A stateless seed is an int, a pair of ints or a shape-[2] integer tensor; received "
+            f"{type(seed).__name__}: {seed!r}."
+        )
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer:
+        raise TypeError(f"A stateless seed must hold integers; received dtype {seed.dtype.name}.")
+    if seed.shape.rank is not None and seed.shape != (2,):
+        raise ValueError(f"A stateless seed has shape [2]; received shape {seed.shape}.")
+    if seed.dtype == tf.int32:
+        return seed
+    if tf.executing_eagerly():
+        return to_stateless_seed(tuple(int(v) for v in seed.numpy()))
+    return tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
+
+
+def seed_or_random(seed) -> tf.Tensor:
+    """`seed` as a stateless seed, or a fresh random one when it is None (direct user calls)."""
+    if seed is None:
+        return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    return to_stateless_seed(seed)
+
+
+# One counter-based generator everywhere, so eager and tf.function draw the same numbers for
+# the same seed ("auto_select" picks different algorithms under XLA). Under XLA the numbers
+# match too when the seed is a constant; with a seed fed in at run time, TensorFlow's XLA
+# kernels draw other (equally valid) numbers.
+RNG_ALG = "philox"
+
+
+def split_seed(seed, num: int) -> list:
+    """Splits a stateless seed into `num` independent seeds (a list of `None` if `seed` is None)."""
+    if seed is None:
+        return [None] * num
+    parts = tf.random.experimental.stateless_split(to_stateless_seed(seed), num, alg=RNG_ALG)
+    return [parts[i] for i in range(num)]
+
+
+def fold_in(seed, data) -> tf.Tensor:
+    """A new stateless seed from `seed` and an integer `data` (e.g. a step counter)."""
+    return tf.random.experimental.stateless_fold_in(to_stateless_seed(seed), data, alg=RNG_ALG)
+
+
+def random_uniform(shape, seed, dtype, minval=0.0, maxval=1.0) -> tf.Tensor:
+    """U[minval, maxval) from a stateless seed."""
+    return tf.random.stateless_uniform(
+        shape, to_stateless_seed(seed), minval=minval, maxval=maxval, dtype=dtype, alg=RNG_ALG
+    )
+
+
+def random_normal(shape, seed, dtype) -> tf.Tensor:
+    """N(0, 1) from a stateless seed."""
+    return tf.random.stateless_normal(shape, to_stateless_seed(seed), dtype=dtype, alg=RNG_ALG)

@@ -40,7 +40,7 @@ def served_bound(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------------------
-# Finding 2: wrong shapes are rejected, in the export and in the compiled functions.
+# Shapes: wrong shapes are rejected, in the export and in the compiled functions.
 
 
 @pytest.mark.parametrize("shape", [[3, 3], [3, 1], [3], [2, 3, 2], []])
@@ -70,7 +70,7 @@ def test_served_endpoints_reject_bad_seeds_counts_and_dtypes(served_bound):
 
 
 # ------------------------------------------------------------------------------------------------
-# Finding 4: bad k gives an error, never NaN.
+# Importance samples: a bad k gives an error, never NaN.
 
 
 @pytest.mark.parametrize("k", [0, -5, 41])
@@ -93,7 +93,7 @@ def test_local_iwbo_rejects_bad_k():
 
 
 # ------------------------------------------------------------------------------------------------
-# Finding 5: sample sizes are bounded before anything is allocated.
+# Sample sizes: bounded before anything is allocated.
 
 
 def test_sample_size_is_bounded(served_bound, served_abs):
@@ -124,7 +124,7 @@ def test_local_sample_rejects_negative_n():
 
 
 # ------------------------------------------------------------------------------------------------
-# Finding 3: one seed conversion; the same draws locally and served.
+# Seeds: one conversion; the same draws locally and served.
 
 EXTREME_SEEDS = [(-1, 2), (2**31 - 1, 5), (123456, -7), (-(2**31), 0), (0, 0)]
 
@@ -173,7 +173,7 @@ def test_bad_seeds_raise(seed, error):
 
 
 # ------------------------------------------------------------------------------------------------
-# Finding 1: a rejected request never blocks another thread.
+# Threads: a rejected request never blocks another thread.
 
 
 def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):

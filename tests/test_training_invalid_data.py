@@ -1,0 +1,139 @@
+"""Training on invalid data or with invalid steps: no non-finite weight is ever left behind, the
+warning names the batches, a failed fit leaves the model usable, evaluation checks its data."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_survae as ts
+
+
+# fit never leaves non-finite weights, and names the right batches.
+
+
+def nan_data(bad_value):
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[[17, 200]] = bad_value
+    return x
+
+
+def small_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[16]), ts.Reverse(),
+                                            ts.AffineCoupling(hidden_units=[16])])
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_fit_under_xla_applies_no_step_after_a_non_finite_loss(bad_value):
+    flow = small_flow()
+    # Keras' own loop with per-step XLA: the data checks are compiled away.
+    flow.compile(keras.optimizers.Adam(1e-2), jit_compile=True, compiled_execution=False)
+    before = [w.numpy() for w in flow.weights]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flow.fit(nan_data(bad_value), batch_size=64, epochs=2, verbose=0, shuffle=False)
+    messages = [str(w.message) for w in caught if "training stopped" in str(w.message)]
+    assert messages and "batches 0-3" in messages[0] and "No step with a non-finite" in messages[0]
+    assert all(np.all(np.isfinite(w.numpy())) for w in flow.weights)
+    assert all(np.all(np.isfinite(v.numpy())) for v in flow.optimizer.variables
+               if "float" in str(v.dtype))
+    for w, b in zip(flow.weights, before):  # the first batch holds a NaN: nothing was applied
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_compiled_executions_check_the_data_before_xla(bad_value):
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=True)
+    before = [w.numpy() for w in flow.weights]
+    with pytest.raises(ValueError, match="data x contains NaN or Inf"):
+        flow.fit(nan_data(bad_value), batch_size=64, epochs=1, verbose=0, shuffle=False)
+    for w, b in zip(flow.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
+def test_fit_on_finite_but_extreme_data_keeps_finite_weights():
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    x = np.random.RandomState(1).randn(256, 2).astype("float32") * 1e30
+    with pytest.warns(RuntimeWarning, match="training stopped"):
+        flow.fit(x, batch_size=64, epochs=1, verbose=0)
+    assert all(np.all(np.isfinite(w.numpy())) for w in flow.weights)
+
+
+def test_the_warning_names_the_batches_of_the_bad_execution():
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), jit_compile=True, steps_per_execution=2,
+                 compiled_execution=False)
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[150] = np.nan  # batch 2 (of 0-3)
+    with pytest.warns(RuntimeWarning, match=r"epoch 1, batches 2-3; training stopped"):
+        flow.fit(x, batch_size=64, epochs=1, verbose=0, shuffle=False)
+    assert all(np.all(np.isfinite(w.numpy())) for w in flow.weights)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_steps_before_the_first_invalid_batch_are_applied_and_none_after(compiled_execution):
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[128:192] *= 1e30  # batch 2 of 0-3 is finite but overflows the likelihood
+    flow = small_flow()  # XLA either way: the overflow checks are compiled away
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                 jit_compile=True)
+    with pytest.warns(RuntimeWarning, match="epoch 1, batches 0-3; training stopped"):
+        flow.fit(x, batch_size=64, epochs=3, verbose=0, shuffle=False)
+    reference = small_flow()  # the same start, trained on batches 0 and 1 alone
+    reference.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                      jit_compile=True)
+    reference.fit(x[:128], batch_size=64, epochs=1, verbose=0, shuffle=False)
+    for w, r in zip(flow.weights, reference.weights):
+        np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-6, atol=1e-7)
+    for v, r in zip(flow.optimizer.variables, reference.optimizer.variables):
+        np.testing.assert_allclose(v.numpy(), r.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_learning_rate_that_overflows_the_weights_is_named():
+    flow = small_flow()
+    flow.compile(keras.optimizers.SGD(1e38))
+    x = np.random.RandomState(0).randn(256, 2).astype("float32") * 1e4  # gradients ~1e4
+    with pytest.warns(RuntimeWarning, match="weights are not finite.*learning rate"):
+        flow.fit(x, batch_size=64, epochs=1, verbose=0)
+
+
+# A failed fit does not poison the next one.
+
+
+def test_a_failed_fit_leaves_the_model_usable():
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match="event shape"):
+        flow.fit(np.zeros([64, 3], "float32"), batch_size=32, epochs=1, verbose=0)
+    history = flow.fit(np.random.RandomState(0).randn(64, 2).astype("float32"), batch_size=32,
+                       epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
+# Evaluation and prediction check their data too.
+
+
+def test_evaluate_and_predict_on_nan_data_raise_value_errors():
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-3))
+    x = nan_data(np.nan)
+    with pytest.raises(ValueError, match="data x contains NaN or Inf"):
+        flow.evaluate(x, batch_size=64, verbose=0)
+    with pytest.raises(ValueError, match="data x contains NaN or Inf"):
+        flow.predict(x, batch_size=64, verbose=0)
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_empty_data_raises(method):
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match="no data"):
+        getattr(flow, method)(np.zeros([0, 2], "float32"), verbose=0)
+    with pytest.raises(ValueError, match="no data"):
+        getattr(flow, method)(tf.data.Dataset.from_tensor_slices(np.zeros([0, 2], "float32"))
+                              .batch(4), verbose=0)

@@ -67,9 +67,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--max_steps", type=int, default=None, help="cap steps per epoch")
     parser.add_argument("--flow_steps", type=int, default=None,
                         help="coupling steps per flow (default: 32 full, 4 small)")
-    parser.add_argument("--output", default="outputs/point_clouds")
+    add_output_arguments(parser, "point_clouds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "point_clouds")
     epochs = args.epochs or (500 if args.full else 30)
     iwbo_k = args.iwbo_k or (1000 if args.full else 100)
     settings = {} if args.full else dict(SMALL)

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 
+from docs_build import build_site
 from markdown_blocks import DOCTEST_FLAGS, python_blocks, run_blocks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -125,15 +123,9 @@ def test_every_page_is_collected():
 
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory):
-    """The site built by `mkdocs build --strict`, and what the build printed."""
+    """The site built by `mkdocs build --strict`, and the finished build."""
     site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
-        "PYTHONPATH", "")]), "NO_MKDOCS_2_WARNING": "1"}
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-         str(ROOT / "mkdocs.yml"), "--site-dir", str(site)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    return site, build
+    return site, build_site(site)
 
 
 def test_site_builds_strict(built_site):

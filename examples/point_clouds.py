@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfp_survae as ts  # noqa: E402
+from results_dir import add_output_arguments, output_dir  # noqa: E402
 
 PAPER_PPLL = {"permute_flow": -5.30, "sort_flow": -5.53}
 SMALL = dict(num_steps=4, d_model=32, num_heads=4, d_ff=64)

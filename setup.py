@@ -11,7 +11,7 @@ DOCS = [
 
 setup(
     name="tfp_survae",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "SurVAE Flows for TensorFlow / TensorFlow Probability: bijective, surjective and "
         "stochastic transforms with exact or lower-bound likelihoods, as Keras 3 layers."

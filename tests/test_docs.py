@@ -146,3 +146,14 @@ def test_every_public_name_has_an_api_entry(built_site):
         anchors |= set(re.findall(r'id="(tfp_survae\.[\w.]+)"', page.read_text(encoding="utf-8")))
     missing = [name for name in tfp_survae.__all__ if f"tfp_survae.{name}" not in anchors]
     assert not missing, f"public names without an entry in the API reference: {missing}"
+
+
+def test_changelog_and_setup_name_the_package_version():
+    import tfp_survae
+
+    released = re.findall(r"^## (\d+\.\d+)\s*$", (DOCS / "changelog.md").read_text(
+        encoding="utf-8"), flags=re.M)
+    assert released, "docs/changelog.md lists no version ('## X.Y')"
+    assert tfp_survae.__version__.startswith(released[0] + "."), (tfp_survae.__version__, released)
+    setup = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert f'version="{tfp_survae.__version__}"' in setup

@@ -70,7 +70,7 @@ from tfp_survae.transforms import (
     VariationalDequantization,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # flows and their TFP views

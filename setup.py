@@ -7,6 +7,7 @@ DOCS = [
     "mkdocstrings>=1.0.8",
     "mkdocstrings-python>=2.0.11",
     "pymdown-extensions>=13.1",
+    "ruff>=0.17",  # mkdocstrings formats the API reference's signatures with it
 ]
 
 setup(

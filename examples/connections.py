@@ -26,6 +26,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 tfb = tfp.bijectors
 
@@ -146,8 +147,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs_2d", type=int, default=10)
     parser.add_argument("--epochs_vae", type=int, default=60)
     parser.add_argument("--iwbo_k", type=int, default=100)
-    parser.add_argument("--output", default="outputs/connections")
+    add_output_arguments(parser, "connections")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "connections")
     os.makedirs(args.output, exist_ok=True)
     results = {
         "augmented_vs_plain_nats": augmented_vs_plain(args, args.output),

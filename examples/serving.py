@@ -8,7 +8,7 @@ sample, iwbo) and bad ones (wrong shapes, bad seeds, n beyond the export's limit
 JSON). Every good answer is checked against the flow computed here; every bad request must get
 status 400. Prints requests/s, p50/p99 latency and the count of wrong answers (must be 0).
 
-    python examples/serving.py --output examples/results/serving
+    python examples/serving.py --update-results
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -143,8 +144,9 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--bad_fraction", type=float, default=0.25)
     parser.add_argument("--max_sample_size", type=int, default=1000)
-    parser.add_argument("--output", default="outputs/serving")
+    add_output_arguments(parser, "serving")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "serving")
 
     exact, bound = train_flows(args.epochs)
     rng = np.random.RandomState(0)

@@ -2,6 +2,8 @@
 
 import json
 import os
+import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -105,3 +107,44 @@ def test_density_estimation(tmp_path):
     for rows in results.values():
         assert {"tfp_survae MAF (spline)", "tfp_survae NSF (coupling)"} <= set(rows)
         assert all(np.isfinite(r["test_nll_mean"]) for r in rows.values())
+
+
+def _snapshot(directory):
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _git_status(path):
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--", str(path)], cwd=path,
+                                capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout: the byte snapshot below still decides
+    return status.stdout
+
+
+def test_committed_results_change_only_with_update_results(tmp_path, monkeypatch):
+    import results_dir
+    import variational_inference
+
+    committed = pathlib.Path(EXAMPLES) / "results"
+    before, status = _snapshot(committed), _git_status(committed)
+    args = ["--steps", "20", "--eval_samples", "1000"]
+
+    # Without output flags the script writes under outputs/ of the working directory.
+    monkeypatch.chdir(tmp_path)
+    variational_inference.main(args)
+    assert (tmp_path / "outputs" / "tfp" / "vi_banana.png").exists()
+    assert (tmp_path / "outputs" / "tfp" / "vi_banana.json").exists()
+
+    # An --output inside the committed results is refused before any work.
+    with pytest.raises(SystemExit):
+        variational_inference.main(args + ["--output", str(committed / "tfp")])
+    assert _snapshot(committed) == before and _git_status(committed) == status
+
+    # --update-results writes the committed results (redirected here to a scratch copy).
+    monkeypatch.setattr(results_dir, "COMMITTED", str(tmp_path / "committed"))
+    variational_inference.main(args + ["--update-results"])
+    assert (tmp_path / "committed" / "tfp" / "vi_banana.json").exists()
+    with pytest.raises(SystemExit):
+        variational_inference.main(args + ["--update-results", "--output", str(tmp_path)])

@@ -55,10 +55,13 @@ class Flow(FitMixin, keras.Model):
       seed: seed of the flow's own generator, used by `sample` when no seed is passed.
 
     Example:
-      >>> flow = Flow(StandardNormal([2]), [AffineCoupling(MLP([64], 2)), Reverse(),
-      ...                                   AffineCoupling(MLP([64], 2))])
-      >>> flow.log_prob(x)          # [batch]
-      >>> flow.sample(16, seed=(1, 2))
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([64], 2)),
+      ...                                         ts.Reverse(), ts.AffineCoupling(ts.MLP([64], 2))])
+      >>> x = ts.data.sample_toy("corners", 8)
+      >>> flow.log_prob(x).shape          # [batch], in nats
+      TensorShape([8])
+      >>> flow.sample(16, seed=(1, 2)).shape
+      TensorShape([16, 2])
     """
 
     def __init__(

@@ -19,6 +19,8 @@ class ElementwiseParams(keras.layers.Layer):
 
     Example:
       >>> net = keras.Sequential([ts.nn.MLP([64], 4), ts.nn.ElementwiseParams(2)])
+      >>> net(tf.zeros([3, 2])).shape
+      TensorShape([3, 4])
     """
 
     def __init__(self, num_params: int, **kwargs):

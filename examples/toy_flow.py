@@ -40,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale_fn", default="tanh",
-                        choices=sorted(ts.transforms.bijections.coupling.SCALE_FNS))
+                        choices=sorted(ts.AffineMap.SCALE_FNS))
     parser.add_argument("--output", default="outputs/toy")
     args = parser.parse_args(argv)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
 from tfp_survae.transforms import (
+    AffineMap,
     LinearLU,
     MaskedAutoregressive,
     RationalQuadraticCoupling,
+    RationalQuadraticMap,
     Reverse,
 )
 
@@ -65,13 +67,16 @@ def masked_autoregressive_flow(event_size: int, *, num_layers: int = 5, hidden_u
     `neural_spline_flow`.
     """
     _check(event_size, num_layers)
+    if transformer not in ("affine", "spline"):
+        raise ValueError(f"transformer is 'affine' or 'spline'; received {transformer!r}.")
+    spline = RationalQuadraticMap(num_bins=num_bins, bound=bound)
     condition_shape = None if condition_size is None else [int(condition_size)]
     transforms = []
     for i in range(num_layers):
         transforms.append(MaskedAutoregressive(
-            transformer=transformer, inverse_autoregressive=inverse_autoregressive,
-            hidden_units=hidden_units, residual=residual, num_bins=num_bins, bound=bound,
-            condition_shape=condition_shape, dtype=dtype))
+            map=spline if transformer == "spline" else AffineMap(),
+            inverse_autoregressive=inverse_autoregressive, hidden_units=hidden_units,
+            residual=residual, condition_shape=condition_shape, dtype=dtype))
         if i < num_layers - 1 and int(event_size) > 1:
             transforms.append(Reverse(dtype=dtype))
     return Flow(StandardNormal([int(event_size)], dtype=dtype), transforms,

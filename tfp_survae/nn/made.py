@@ -54,6 +54,7 @@ class MADE(keras.layers.Layer):
         self.activation = activation
         self.residual = bool(residual)
         self.output_initializer = output_initializer
+        self._condition_shape = None
 
     def build(self, input_shape, condition_shape=None):
         dims = int(input_shape[-1])
@@ -86,6 +87,11 @@ class MADE(keras.layers.Layer):
                                         initializer="zeros")
         self._condition_shape = None if condition_shape is None else list(condition_shape)
         self.built = True
+
+    @property
+    def condition_shape(self) -> list[int] | None:
+        """The condition's event shape [C] the MADE was built for, or None."""
+        return self._condition_shape
 
     def call(self, x, condition=None):
         act = keras.activations.get(self.activation)

@@ -1,7 +1,7 @@
 """Couplings and autoregressive layers beyond the conformance suite: the presets are
 `Coupling` with a map, configurations saved before the maps load, the spline's continuity at
-its knots and tails, the autoregressive structure, and the builders' densities integrating to
-one (and the LU and batch-normalization layers)."""
+its knots and tails, the inversions' stated accuracy, the autoregressive structure, and the
+builders' densities integrating to one (and the LU and batch-normalization layers)."""
 
 import re
 
@@ -139,6 +139,71 @@ def test_round_trips(make, dtype, scale, tolerance):
     x_again, v_again = layer.forward_and_log_det(z)
     np.testing.assert_allclose(x_again, x, atol=tolerance)
     np.testing.assert_allclose(v_again, v, atol=tolerance * 10)
+
+
+# The inversions' stated accuracy (RationalQuadraticMap and LogisticMixtureMap docstrings):
+# inverse(x_hat) within eps (1 + |z| + g'(x_hat) (1 + |x_hat|)) of z, and |x_hat - x| within
+# eps (1 + |x|) + eps (1 + |z|) / m, m the least g' between x and x_hat.
+
+STATED_EPS = {"float32": 5e-6, "float64": 1e-14}
+
+
+def sharp_coupling(map_, dtype, seed, weight_scale):
+    """A coupling on [x_a, x_b] whose network has `weight_scale` times its initial weights."""
+    keras.utils.set_random_seed(seed)
+    network = ts.MLP([64, 64], map_.params_per_element, output_initializer="glorot_uniform",
+                     dtype=dtype)
+    layer = ts.Coupling(network, map_, num_identity=1, dtype=dtype)
+    layer.build((None, 2))
+    for w in layer.trainable_weights:
+        w.assign(w * weight_scale)
+    return layer
+
+
+def accuracy_grid(layer, dtype):
+    """x_b over [-5, 5], the spline's knots and their float neighbours, and the tails out to
+    1e3, for 35 conditioning values x_a out to 1e3 (which saturate the network's outputs)."""
+    rows = []
+    for x_a in np.concatenate([np.linspace(-3.0, 3.0, 31), [-1e3, -100.0, 100.0, 1e3]]):
+        x_b = [np.linspace(-5.0, 5.0, 401),
+               [-1e3, -100.0, -10.0, -3.0001, 3.0001, 10.0, 100.0, 1e3]]
+        if isinstance(layer.map, ts.RationalQuadraticMap):
+            params = tf.split(layer.network(tf.constant([[x_a]], dtype)),
+                              layer.params_per_element, axis=-1)
+            widths = layer.map.bins(params)[0].numpy()[0, 0]
+            knots = (-layer.map.bound + np.concatenate([[0.0], np.cumsum(widths)])).astype(dtype)
+            x_b += [knots, np.nextafter(knots, knots + 1), np.nextafter(knots, knots - 1)]
+        x_b = np.concatenate(x_b).astype(dtype)
+        rows.append(np.stack([np.full_like(x_b, x_a), x_b], axis=1))
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("weight_scale", [1.0, 3.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("map_", [ts.RationalQuadraticMap(), ts.LogisticMixtureMap()],
+                         ids=["spline", "mixture"])
+def test_inversions_are_accurate_to_the_stated_tolerance(map_, dtype, weight_scale):
+    eps = STATED_EPS[dtype]
+    for seed in range(3):
+        layer = sharp_coupling(map_, dtype, seed, weight_scale)
+        x = accuracy_grid(layer, dtype)
+        z, _ = layer.inverse_and_log_det(x)
+        x_hat, v_hat = layer.forward_and_log_det(z)
+        z_again = layer.inverse(x_hat)
+        # the least g' on 33 points from x to x_hat
+        t = np.linspace(0.0, 1.0, 33)
+        between = x[:, 1:] + (x_hat.numpy()[:, 1:] - x[:, 1:]) * t
+        _, v_between = layer.inverse_and_log_det(np.stack(
+            [np.repeat(x[:, 0], len(t)), between.ravel()], axis=1).astype(dtype))
+        least = np.exp(v_between.numpy().astype(np.float64).reshape(len(x), len(t))).min(1)
+        x_b, z_b, x_hat_b, z_again_b = (np.asarray(a, np.float64)[:, 1]
+                                        for a in (x, z, x_hat, z_again))
+        slope_hat = np.exp(v_hat.numpy().astype(np.float64))
+        np.testing.assert_array_less(
+            np.abs(z_again_b - z_b), eps * (1 + np.abs(z_b) + slope_hat * (1 + np.abs(x_hat_b))))
+        with np.errstate(divide="ignore"):
+            bound = eps * (1 + np.abs(x_b)) + eps * (1 + np.abs(z_b)) / least
+        np.testing.assert_array_less(np.abs(x_hat_b - x_b), bound)
 
 
 @pytest.mark.parametrize("iaf", [False, True])

@@ -1,5 +1,14 @@
-"""The monotonic rational-quadratic spline's arithmetic (Durkan et al., 2019, App. A), with the
-operations of TFP's `tfb.RationalQuadraticSpline`, so it gives its numbers to the last bit."""
+"""The monotonic rational-quadratic spline's arithmetic (Durkan et al., 2019, App. A).
+
+The value and the log-derivative are computed with the operations of TFP's
+`tfb.RationalQuadraticSpline`, so they give its numbers to the last bit. The root differs:
+TFP takes 2c / (-b - sqrt(b^2 - 4ac)) for every b, which cancels when b < 0 (a knot
+derivative above twice the bin's slope), turns a discriminant rounded below zero into NaN,
+and can leave [0, 1], putting x outside its bin by up to a whole bin (a float32 round trip off
+by 2B on sharp splines). Here the root takes the non-cancelling form for each sign of b, the
+discriminant is kept at zero or above and the root in [0, 1]; where TFP's form was accurate
+(b >= 0, a root inside the bin) the numbers are the same.
+"""
 
 from __future__ import annotations
 
@@ -73,7 +82,15 @@ class Spline:
         a = h_k * (s_k - d_k) + term2
         b = h_k * d_k - term2
         c = -s_k * rely
+        discriminant = b**2 - 4 * a * c
+        root = tf.sqrt(tf.where(discriminant > 0, discriminant, tf.zeros_like(discriminant)))
+        # b >= 0: -b - root < 0; b < 0 forces a > 0 (as a + b + c = s_k (h_k - rely) >= 0):
+        # neither denominator vanishes on its side, and the other side's is replaced.
+        positive = b >= 0
         relx = tf.where(
-            tf.equal(rely, 0), tf.zeros([], dtype=a.dtype),
-            (2 * c) / (-b - tf.sqrt(b**2 - 4 * a * c)))
+            positive,
+            (2 * c) / tf.where(positive, -b - root, -tf.ones_like(b)),
+            (-b + root) / tf.where(positive, tf.ones_like(a), 2 * a))
+        relx = tf.where(tf.equal(rely, 0), tf.zeros([], dtype=z.dtype), relx)
+        relx = tf.clip_by_value(relx, tf.zeros([], z.dtype), tf.ones([], z.dtype))
         return tf.where(out, z, relx * w_k + x_k)

@@ -54,6 +54,9 @@ class MaskedAutoregressive(Bijection):
     Forward: x = g^-1(z; theta(z)) in one pass (fast sampling); Inverse: D passes.
     V = sum_i log g'(x_i; theta_i) in both cases.
 
+    Each pass inverts g to the map's stated accuracy; in the D-pass direction an error in an
+    early coordinate also moves the parameters of the later ones.
+
     Example:
       >>> import tfp_survae as ts
       >>> maf = ts.MaskedAutoregressive(map=ts.RationalQuadraticMap(num_bins=8))

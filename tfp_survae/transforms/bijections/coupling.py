@@ -314,7 +314,7 @@ class RationalQuadraticCoupling(_Preset):
     theta(z_a)) (closed form, a quadratic root per entry).  V = sum log g'(x_b; theta(x_a)).
 
     The network outputs 3K - 1 parameters per entry, as blocks on the last axis (see
-    `RationalQuadraticMap`). A zero-initialised
+    `RationalQuadraticMap`, which also states the inversion's accuracy). A zero-initialised
     default network starts as the identity.
 
     Args:
@@ -352,7 +352,7 @@ class LogisticMixtureCoupling(_Preset):
     density.
 
     The network outputs 3K parameters per entry, as blocks on the last axis (see
-    `LogisticMixtureMap`). A zero-initialised
+    `LogisticMixtureMap`, which also states the inversion's accuracy). A zero-initialised
     default network gives K equal standard logistics: the identity.
 
     Args:

@@ -166,7 +166,8 @@ class RationalQuadraticMap(ElementwiseMap):
     2 s_k) xi (1 - xi)).
     Forward: x = g^-1(z) = x^k + w_k xi, xi the root in [0, 1] of a xi^2 + b xi + c = 0 with
     a = h_k (s_k - d_k) + r (d_{k+1} + d_k - 2 s_k), b = h_k d_k - r (d_{k+1} + d_k -
-    2 s_k), c = -s_k r, r = z - y^k, taken as 2c / (-b - sqrt(b^2 - 4ac)).
+    2 s_k), c = -s_k r, r = z - y^k; taken as 2c / (-b - sqrt(b^2 - 4ac)) for b >= 0 and
+    (-b + sqrt(b^2 - 4ac)) / (2a) for b < 0, so neither form cancels, and kept in [0, 1].
     log g'(x) = 2 log s_k + log(d_{k+1} xi^2 + 2 s_k xi (1 - xi) + d_k (1 - xi)^2) -
     2 log(s_k + (d_{k+1} + d_k - 2 s_k) xi (1 - xi)); 0 in the tails.
 
@@ -174,6 +175,17 @@ class RationalQuadraticMap(ElementwiseMap):
     to 2B with a minimum of `min_bin_width` each) and K - 1 raw interior derivatives
     (softplus, shifted so a raw 0 gives 1, at least `min_slope`). Raw zeros give equal bins and
     derivatives of 1: the identity.
+
+    Accuracy: `forward` solves g(x) = z to the dtype's precision. For z = `inverse`(x) and
+    x_hat = `forward`(z): `inverse`(x_hat) differs from z by at most eps (1 + |z| +
+    g'(x_hat) (1 + |x_hat|)), and |x_hat - x| <= eps (1 + |x|) + eps (1 + |z|) / m, m the
+    least g' between x and x_hat; eps = 5e-6 in float32 and 1e-14 in float64 (measured up to
+    5e-7 and 8e-16 with networks of three times the usual initial weights, over the bins,
+    their edges and the tails). The second term is the spline's own conditioning: a bin whose
+    height is near `min_bin_width` over a wide width has g' down to 1e-9, and there distinct
+    x share one float32 z, which no inversion can tell apart (x_hat then lies elsewhere in
+    that flat stretch); use float64, or a larger `min_bin_width` / `min_slope`, where that
+    matters.
 
     Args:
       num_bins: K, an integer >= 2.
@@ -258,6 +270,15 @@ class LogisticMixtureMap(ElementwiseMap):
     The P = 3K raw parameters per entry are K logits of pi, K means and K raw log-scales r,
     with log s = 7 tanh(r / 7) (Flow++ clamps log-scales at -7). Raw zeros give K equal
     standard logistics: the identity.
+
+    Accuracy: with the default 60 steps, for z = `inverse`(x) and x_hat = `forward`(z):
+    `inverse`(x_hat) differs from z by at most eps (1 + |z| + g'(x_hat) (1 + |x_hat|)), and
+    |x_hat - x| <= eps (1 + |x|) + eps (1 + |z|) / m, m the least g' between x and x_hat;
+    eps = 5e-6 in float32 and 1e-14 in float64 (measured up to 3e-7 and 6e-16 for |x| up to
+    1e3 with networks of three times the usual initial weights). The second term is the
+    mixture's own conditioning: between two sharp components F can be flat to the dtype's
+    precision (g' below 1e-30), every x on that plateau has the same z, and the inversion
+    returns the plateau's left end.
 
     Args:
       num_components: K, an integer >= 1.

@@ -50,6 +50,74 @@ def check_count(owner: str, what: str, value, *, minimum: int, maximum: int = IN
     return value
 
 
+def check_integer(owner: str, what: str, value, *, minimum: int) -> int:
+    """A constructor's integer argument (a Python or NumPy integer, not a bool) of at least
+    `minimum`, returned as an int; a TypeError or ValueError naming it otherwise."""
+    if not is_int(value):
+        raise TypeError(f"{owner}: {what} must be an integer >= {minimum}; received "
+                        f"{type(value).__name__}: {value!r}.")
+    if int(value) < minimum:
+        raise ValueError(f"{owner}: {what} must be an integer >= {minimum}; received {value!r}.")
+    return int(value)
+
+
+def check_real(owner: str, what: str, value, *, low: float = -np.inf, high: float = np.inf,
+               closed: str = "neither") -> float:
+    """A constructor's real argument (a Python or NumPy number, not a bool), finite and in the
+    interval from `low` to `high` (`closed`: "neither", "low", "high" or "both" of its ends
+    included), returned as a float; a TypeError or ValueError naming it otherwise."""
+    left = "[" if closed in ("low", "both") else "("
+    right = "]" if closed in ("high", "both") else ")"
+    interval = f"{left}{low:g}, {high:g}{right}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{owner}: {what} must be a real number in {interval}; received "
+                        f"{type(value).__name__}: {value!r}.")
+    number = float(value)
+    above = number >= low if left == "[" else number > low
+    below = number <= high if right == "]" else number < high
+    if not (np.isfinite(number) and above and below):
+        raise ValueError(f"{owner}: {what} must be a real number in {interval}; received "
+                         f"{value!r}.")
+    return number
+
+
+def check_flag(owner: str, what: str, value) -> bool:
+    """A constructor's boolean argument (True or False, not a truthy object)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {what} must be True or False; received "
+                        f"{type(value).__name__}: {value!r}.")
+    return bool(value)
+
+
+def check_units(owner: str, what: str, value, *, allow_empty: bool = True) -> list[int]:
+    """Layer widths (`hidden_units`): a list or tuple of integers >= 1, returned as a list."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{owner}: {what} must be a list of layer widths (integers >= 1); "
+                        f"received {type(value).__name__}: {value!r}.")
+    if not allow_empty and len(value) == 0:
+        raise ValueError(f"{owner}: {what} must hold at least one layer width; received "
+                         f"{list(value)!r}.")
+    for unit in value:
+        if not is_int(unit) or int(unit) < 1:
+            raise ValueError(f"{owner}: {what} must hold layer widths that are integers >= 1; "
+                             f"received {list(value)!r}.")
+    return [int(unit) for unit in value]
+
+
+def check_shape(owner: str, what: str, value) -> list[int]:
+    """An event shape argument (`condition_shape`): a non-empty list or tuple of integers
+    >= 1, returned as a list."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, tf.TensorShape)):
+        raise TypeError(f"{owner}: {what} must be an event shape, a list of integers >= 1; "
+                        f"received {type(value).__name__}: {value!r}.")
+    dims = list(value.as_list() if isinstance(value, tf.TensorShape) else value)
+    if not dims or not all(is_int(d) and int(d) >= 1 for d in dims):
+        raise ValueError(f"{owner}: {what} must be a non-empty list of integers >= 1; "
+                         f"received {dims!r}.")
+    return [int(d) for d in dims]
+
+
 def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.TensorShape) -> None:
     """Raises ValueError unless `tensor` is [batch] + `expected` (static check)."""
     expected = tf.TensorShape(expected)

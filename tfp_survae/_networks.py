@@ -38,6 +38,14 @@ def run_network(owner: str, network, inputs, **kwargs):
     return network(inputs, **kwargs)
 
 
+def check_network(owner: str, network, role: str):
+    """A network argument: None (the layer builds its default) or a Keras layer."""
+    if network is not None and not isinstance(network, keras.layers.Layer):
+        raise TypeError(f"{owner}: {role} must be a Keras layer or None (the default); "
+                        f"received {type(network).__name__}: {network!r}.")
+    return network
+
+
 def check_network_output(owner: str, network, input_event, expected_event, dtype,
                          role: str) -> None:
     """Raises a ValueError unless `network` maps [batch] + `input_event` to exactly

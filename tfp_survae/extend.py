@@ -17,6 +17,10 @@ seed when the caller gives none, and checks the results. Inside the hooks a laye
 * **discrete choices** (signs, indices, orders; uniform or predicted): `DiscreteChoice`;
 * **reductions**: `sum_except_batch` (V has shape [batch]).
 
+A new elementwise map for couplings and autoregressive layers (`Coupling(map=...)`,
+`MaskedAutoregressive(map=...)`) derives from `ElementwiseMap`: its number of parameters per
+entry, the map data -> latent and its inverse, each with log g' elementwise, and `get_config`.
+
 Example:
   A surjection folding x onto its square, z = x^2 elementwise, with a uniform sign:
 
@@ -49,6 +53,7 @@ from tfp_survae.transforms.base import (
     Surjection,
     Transform,
 )
+from tfp_survae.transforms.bijections.maps import ElementwiseMap
 
 __all__ = [
     # the contract
@@ -72,4 +77,6 @@ __all__ = [
     "DiscreteChoice",
     # reductions
     "sum_except_batch",
+    # elementwise maps of couplings and autoregressive layers
+    "ElementwiseMap",
 ]

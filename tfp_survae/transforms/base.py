@@ -350,7 +350,7 @@ class Transform(keras.layers.Layer):
         self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
 
     def _check_log_det(self, log_det, reference):
-        log_det = tf.convert_to_tensor(log_det)
+        log_det = tf.convert_to_tensor(log_det, dtype_hint=self.dtype)
         if log_det.shape.rank is not None and log_det.shape.rank != 1:
             raise ValueError(
                 f"{self._owner} returned V of shape {log_det.shape}; the contract is [batch]."

@@ -89,7 +89,7 @@ class UniformDequantization(_Dequantization):
         z = (x + u) / self.num_values
         dims = _tensors.num_elements(self.event_shape)
         log_det = -self._log_k_total + dims * math.log1p(-2.0 * margin)  # -log q(u) <= 0
-        return z, tf.fill([tf.shape(x)[0]], tf.cast(log_det, x.dtype))
+        return z, tf.fill([tf.shape(x)[0]], tf.constant(log_det, x.dtype))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")

@@ -268,6 +268,22 @@ def test_as_bijector_matches_the_flow_and_tfp():
     assert list(bijector.inverse_event_shape_tensor([7, 2]).numpy()) == [7, 2]
 
 
+
+def test_as_bijector_follows_weight_updates():
+    # TFP caches a bijector's results per input tensor: the view must not keep them.
+    flow = coupling_flow()
+    bijector = flow.as_bijector()
+    x = tf.constant(np.random.RandomState(9).randn(4, 2).astype("float32"))
+    z = bijector.inverse(x)
+    ildj = bijector.inverse_log_det_jacobian(x, 1)
+    for variable in flow.trainable_variables:
+        variable.assign(variable + 0.3)
+    expected = flow.as_distribution().log_prob(x) - flow.base.log_prob(bijector.inverse(x))
+    np.testing.assert_allclose(bijector.inverse_log_det_jacobian(x, 1), expected, rtol=1e-5,
+                               atol=1e-5)
+    assert not np.allclose(bijector.inverse_log_det_jacobian(x, 1), ildj)
+    assert not np.allclose(bijector.forward(z), x)  # z was the old weights' latent
+
 def test_as_bijector_with_a_shape_change():
     flow = ts.Flow(ts.StandardNormal([1, 1, 4]), [ts.Squeeze2D(), ts.ActNorm()],
                    event_shape=[2, 2, 1])

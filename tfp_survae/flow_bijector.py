@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import cache_util
 
 from tfp_survae import _variables
 
@@ -26,6 +27,9 @@ class FlowBijector(tfb.Bijector):
     `tfp.mcmc.TransformedTransitionKernel` to precondition HMC with a trained flow (NeuTra).
     Build it with `Flow.as_bijector()`. Values are not scanned for NaN (HMC rejects a divergent
     proposal by its NaN log-density rather than by an error).
+
+    Every call computes afresh: a `tfb.Bijector` caches the output and log-det of each input
+    tensor it has seen, which would return values of the old weights once the flow trains.
     """
 
     def __init__(self, chain, data_event_shape, latent_event_shape, *, dtype=tf.float32,
@@ -54,6 +58,13 @@ class FlowBijector(tfb.Bijector):
     @classmethod
     def _parameter_properties(cls, dtype):
         return {}
+
+    @property
+    def _cache(self):
+        # TFP looks results up in `self._cache` (keyed by the input tensor, for the bijector's
+        # lifetime); an empty store on every access computes each call from the current weights.
+        return cache_util.BijectorCache(bijector=self, bijector_class=type(self),
+                                        storage=cache_util.EphemeralDict())
 
     @property
     def variables(self):

@@ -88,6 +88,25 @@ def test_sequential_is_flattened():
     assert len(flow.chain) == 3
 
 
+
+def test_sequential_runs_the_flows_loop_with_its_seeds():
+    keras.utils.set_random_seed(2)
+    parts = [ts.Slice(2, decoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+             ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+             ts.AffineCoupling(ts.MLP([8], 4, output_initializer="glorot_uniform"))]
+    nested = ts.Sequential([ts.Sequential(parts[:2]), parts[2]])
+    flow = ts.Flow(ts.StandardNormal([3]), [nested], event_shape=[3])
+    x = np.random.RandomState(0).randn(5, 3).astype("float32")
+    z, v = nested.inverse_and_log_det(x, seed=(3, 4))
+    np.testing.assert_allclose(flow.log_prob(x, seed=(3, 4)), v + flow.base.log_prob(z),
+                               rtol=1e-6)
+    z2, v2 = ts.Sequential(parts).inverse_and_log_det(x, seed=(3, 4))
+    np.testing.assert_array_equal(z2, z)
+    np.testing.assert_array_equal(v2, v)
+    latent = np.random.RandomState(1).randn(5, 3).astype("float32")
+    np.testing.assert_array_equal(nested.forward(latent, seed=(1, 1)),
+                                  ts.Sequential(parts).forward(latent, seed=(1, 1)))
+
 def test_event_shape_inference_and_errors():
     with pytest.raises(ValueError, match="event_shape="):
         ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)])

@@ -269,6 +269,23 @@ def test_as_bijector_matches_the_flow_and_tfp():
 
 
 
+
+def test_tfp_transformed_distribution_of_the_bijector_draws_as_the_flow():
+    # With no transform sampling forward, the base draws with the seed itself, as TFP's
+    # TransformedDistribution(base, bijector) does; the flow's own base or a TFP one.
+    for base, tfp_base in [
+        (ts.StandardNormal([2]), ts.TransformedDistribution(ts.StandardNormal([2]), [])),
+        (tfd.MultivariateNormalDiag([1.0, -1.0], [0.5, 2.0]),
+         tfd.MultivariateNormalDiag([1.0, -1.0], [0.5, 2.0])),
+    ]:
+        keras.utils.set_random_seed(3)
+        flow = ts.Flow(base, [ts.AffineCoupling(hidden_units=[8]), ts.Reverse(),
+                              ts.AffineCoupling(hidden_units=[8])])
+        pushed = tfd.TransformedDistribution(tfp_base, flow.as_bijector())
+        for seed in [(1, 2), (-3, 7)]:
+            np.testing.assert_allclose(pushed.sample(4, seed=seed), flow.sample(4, seed=seed),
+                                       rtol=1e-6, atol=1e-6)
+
 def test_as_bijector_follows_weight_updates():
     # TFP caches a bijector's results per input tensor: the view must not keep them.
     flow = coupling_flow()

@@ -13,14 +13,15 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _checks, _seeds, _serialization, _tensors, _variables
+from tfp_survae import _checks, _seeds, _serialization, _tensors, _variables
 from tfp_survae.distributions import TFPDistribution
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
 from tfp_survae.training.fit import FitMixin
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.transformed_distribution import TransformedDistribution
-from tfp_survae.transforms.base import Transform, takes_integer_data
+from tfp_survae.transforms import _chain
+from tfp_survae.transforms.base import Transform, flatten_transforms, takes_integer_data
 
 tfd = tfp.distributions
 
@@ -74,7 +75,7 @@ class Flow(FitMixin, keras.Model):
         super().__init__(**kwargs)
         self.base = _as_base(base)
         self.transforms = list(transforms)
-        self._chain = _chain.flatten(self.transforms)
+        self._chain = flatten_transforms(self.transforms)
         self.condition_shape = None if condition_shape is None else list(condition_shape)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
@@ -186,9 +187,8 @@ class Flow(FitMixin, keras.Model):
         shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
         0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). The shapes of
         x and seed are checked in the graph, outside XLA: a wrong shape raises an
-        InvalidArgumentError naming the argument. Under XLA a seed fed in at run time draws
-        other numbers than eager execution does for that seed (TensorFlow's XLA random
-        kernels); pass `jit_compile=False` to reproduce eager draws.
+        InvalidArgumentError naming the argument. The draws of a lower-bound flow equal
+        `log_prob(x, seed=seed)`'s, under XLA too (values to float rounding).
         """
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
@@ -196,7 +196,8 @@ class Flow(FitMixin, keras.Model):
     def sample_function(self, *, jit_compile: bool = True, max_sample_size: int | None = None):
         """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
         [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
-        [2] int32; see `log_prob_function`."""
+        [2] int32, drawing what `sample(n, seed)` draws (under XLA to float rounding); see
+        `log_prob_function`."""
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",
@@ -215,40 +216,36 @@ class Flow(FitMixin, keras.Model):
 
         `n` is a non-negative integer (or an integer scalar tensor). `seed` is a pair of int32
         values (a, b), an int a (meaning (a, 0)) or a shape-[2] integer tensor; the same seed
-        gives the same draws here, in compiled functions and in an exported SavedModel.
+        gives the same draws here, in `as_distribution().sample`, in `sample_function()`, in an
+        exported SavedModel and, for a flow of bijections, in
+        `tfd.TransformedDistribution(base, flow.as_bijector())` (the seed policy of
+        `tfp_survae.transforms._chain`: the base draws with the seed itself when no transform
+        samples in the forward direction).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
         seed = self.seed_generator.next() if seed is None else seed
-        x, _ = _chain.chain_sample(
-            self._chain,
-            lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
-            n,
-            seed=_seeds.to_stateless_seed(seed),
-            condition=condition,
-        )
+        x, _ = _chain.chain_sample(self._chain, self._base_sample, n,
+                                   seed=_seeds.to_stateless_seed(seed), condition=condition)
         return x
 
     def sample_and_log_prob(self, n, seed=None, *, condition=None):
-        """Draws x and returns (x, log p(x)).
+        """Draws x and returns (x, log p(x)); x equals `sample(n, seed)`.
 
         For a flow with deterministic inverses the log-density is accumulated during sampling
-        (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate).
+        (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate) with a seed
+        derived from `seed` (`fold_in(seed, 1)`).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
         seed = _seeds.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
         one_pass = all(not t.stochastic_inverse for t in self._chain)
-        sample_seed, density_seed = _seeds.split_seed(seed, 2)
-        x, log_p = _chain.chain_sample(
-            self._chain,
-            lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
-            n,
-            seed=sample_seed,
-            condition=condition,
-            with_log_prob=one_pass,
-        )
+        x, log_p = _chain.chain_sample(self._chain, self._base_sample, n, seed=seed,
+                                       condition=condition, with_log_prob=one_pass)
         if not one_pass:
-            log_p = self.log_prob(x, seed=density_seed, condition=condition)
+            log_p = self.log_prob(x, seed=_seeds.fold_in(seed, 1), condition=condition)
         return x, log_p
+
+    def _base_sample(self, n, condition, seed):
+        return _chain.base_sample_and_log_prob(self.base, n, condition, seed)
 
     def export(self, path: str, **kwargs) -> str:
         """Writes a SavedModel with serving endpoints (see `tfp_survae.serving.export_flow`)."""

@@ -7,6 +7,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import cache_util
 
 from tfp_survae import _variables
+from tfp_survae.transforms import _chain
 
 tfb = tfp.bijectors
 
@@ -81,20 +82,17 @@ class FlowBijector(tfb.Bijector):
 
     def _run_forward(self, z):
         flat, leading = self._flat(z, self._latent_event)
-        total = tf.zeros(tf.shape(flat)[:1], flat.dtype)
-        for t in reversed(self._chain):
-            flat, log_det = t.forward_and_log_det(flat, validate=False)
-            total = total + log_det
+        flat, total = _chain.run_forwards(self._chain, flat, [None] * len(self._chain),
+                                          with_log_det=True)
+        total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if total is None else total
         x = tf.reshape(flat, tf.concat([leading, self._data_event.as_list()], axis=0))
         return x, tf.reshape(total, leading)
 
     def _run_inverse(self, x):
         flat, leading = self._flat(x, self._data_event)
-        total = tf.zeros(tf.shape(flat)[:1], flat.dtype)
-        for t in self._chain:
-            flat, log_det, _ = t.inverse_with_score(flat, validate=False)
-            total = total + log_det
-        z = tf.reshape(flat, tf.concat([leading, self._latent_event.as_list()], axis=0))
+        out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain))
+        total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if out.log_det is None else out.log_det
+        z = tf.reshape(out.z, tf.concat([leading, self._latent_event.as_list()], axis=0))
         return z, tf.reshape(total, leading)
 
     def _forward(self, z):

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfp_survae import _checks, _seeds, _serialization, _variables
 from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms import _chain
 
 __all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
            "InverseResult"]
@@ -425,12 +426,35 @@ def takes_integer_data(chain) -> bool:
     return bool(chain) and chain[0].integer_data
 
 
+def flatten_transforms(transforms) -> list:
+    """The transforms of a chain with nested `Sequential`s flattened (TypeError for anything that
+    is not a Transform)."""
+    chain = []
+    for t in transforms:
+        if isinstance(t, Sequential):
+            chain.extend(flatten_transforms(t.transforms))
+        elif isinstance(t, Transform):
+            chain.append(t)
+        else:
+            raise TypeError(
+                f"A flow's transforms are tfp_survae Transform layers; received "
+                f"{type(t).__name__}: {t!r}. Wrap a tfb.Bijector in BijectorTransform."
+            )
+    return chain
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Sequential(Transform):
     """Transforms chained from data to latent: `Sequential([t1, t2])` inverts t1 then t2.
 
     Forward: x = t1.forward(t2.forward(z)). Inverse: z = t2.inverse(t1.inverse(x)).
     V: the sum of the parts' V. Flags are aggregated from the parts.
+
+    It runs the one loop of a flow's chain, nested Sequentials flattened, with the flow's seed
+    policy: a seed gives the parts the seeds a `Flow` whose transforms are this Sequential
+    would give them. Its inverse returns one z per example, so a part built with `exact=True`
+    contributes its one-sample V here; inside a `Flow` (which flattens it) the flow sums over
+    that part's preimage.
     """
 
     owns_seed_generator = False
@@ -461,6 +485,11 @@ class Sequential(Transform):
     def lower_bound(self) -> bool:
         return any(t.lower_bound for t in self.transforms)
 
+    @property
+    def chain(self) -> list:
+        """The parts from data to latent, nested Sequentials flattened."""
+        return flatten_transforms(self.transforms)
+
     def inverse_event_shape(self, x_event_shape):
         shape = tf.TensorShape(x_event_shape)
         for t in self.transforms:
@@ -487,29 +516,22 @@ class Sequential(Transform):
     def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
                            validate: bool = True):
         x = self._check_data(x, check_values=validate)
-        total, score = 0.0, None
-        for t, s in zip(self.transforms, _seeds.split_seed(seed, len(self.transforms))):
-            x, log_det, part_score = t.inverse_with_score(
-                x, seed=s, condition=condition, training=training, validate=False
-            )
-            total = total + log_det
-            if part_score is not None:
-                score = part_score if score is None else score + part_score
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "inverse")
+        out = _chain.run_inverses(chain, x, seeds, condition=condition, training=training)
+        z = out.z
+        total = tf.zeros(tf.shape(x)[:1], self.dtype) if out.log_det is None else out.log_det
         if validate:
-            x, total = self._check_results("inverse", x, total)
-        return x, total, score
+            z, total = self._check_results("inverse", z, total)
+        return z, total, out.score
 
     def _forward(self, z, *, seed, condition):
-        seeds = _seeds.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z = t.forward(z, seed=s, condition=condition, validate=False)
-        return z
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        return _chain.run_forwards(chain, z, seeds, condition=condition)[0]
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        total = 0.0
-        seeds = _seeds.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
-            total = total + log_det
-        return z, total
-
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        x, total = _chain.run_forwards(chain, z, seeds, condition=condition, with_log_det=True)
+        return x, tf.zeros(tf.shape(z)[:1], self.dtype) if total is None else total

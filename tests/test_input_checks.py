@@ -81,3 +81,27 @@ def test_unbuilt_spatial_layers_under_unknown_shapes_say_what_to_do(layer):
     fn = tf.function(lambda x: t.inverse_and_log_det(x)).get_concrete_function
     with pytest.raises(ValueError, match=r"not fully known.*Build the layer first"):
         fn(tf.TensorSpec([None, None, 4, 1], tf.float32))
+
+
+# Inside an XLA program no check op is emitted (XLA would drop it, warning "Ignoring Assert
+# operator" once per op at every compile); plain graphs keep theirs.
+
+
+def check_ops(concrete):
+    graph = concrete.graph.as_graph_def()
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return sorted(n.op for n in nodes if n.op in ("Assert", "CheckNumerics"))
+
+
+def test_xla_programs_hold_no_check_ops():
+    flow = ts.Flow(ts.StandardNormal([4]), [
+        ts.UniformDequantization(8), ts.Augment(1, encoder=ts.ConditionalNormal(
+            [1], ts.MLP([8], 2))), ts.ActNorm(), ts.AffineCoupling(hidden_units=[8])])
+    spec = tf.TensorSpec([None, 3], tf.int32)
+    log_prob = lambda x: flow.log_prob(x, seed=(1, 2), training=True)  # noqa: E731
+    assert check_ops(tf.function(log_prob).get_concrete_function(spec))
+    assert check_ops(tf.function(log_prob, jit_compile=True).get_concrete_function(spec)) == []
+    sample = lambda n: flow.sample(n, seed=(1, 2))  # noqa: E731
+    n_spec = tf.TensorSpec([], tf.int32)
+    assert check_ops(tf.function(sample).get_concrete_function(n_spec))
+    assert check_ops(tf.function(sample, jit_compile=True).get_concrete_function(n_spec)) == []

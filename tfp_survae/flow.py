@@ -119,8 +119,9 @@ class Flow(FitMixin, keras.Model):
         """Converts x to the flow's data dtype and checks its event shape and values.
 
         A wrong dtype or event shape raises a ValueError; so do NaN or Inf values (eagerly; in a
-        compiled function a check op raises, which `fit` reports as a ValueError). The same
-        check (`_checks.check_values`) guards every transform's public methods.
+        graph a check op raises, which `fit` reports as a ValueError; inside an XLA program
+        there is none, and `log_prob` gives NaN for such examples). The same check
+        (`_checks.check_values`) guards every transform's public methods.
         """
         owner = f"Flow '{self.name}'"
         if self.integer_data:
@@ -185,10 +186,13 @@ class Flow(FitMixin, keras.Model):
         a seed ([2] int32) with `with_seed`; without, a lower-bound flow uses the seed (0, 0).
         Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
         shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
-        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). The shapes of
-        x and seed are checked in the graph, outside XLA: a wrong shape raises an
-        InvalidArgumentError naming the argument. The draws of a lower-bound flow equal
-        `log_prob(x, seed=seed)`'s, under XLA too (values to float rounding).
+        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). x and seed
+        are checked in the graph before the XLA program: a wrong shape, an empty batch, NaN or
+        Inf (integers out of range for a dequantizing flow) raise an InvalidArgumentError
+        naming the argument. The draws of a lower-bound flow equal `log_prob(x, seed=seed)`'s,
+        under XLA too (values to float rounding). A flow with a TFP distribution inside a
+        transform (a `TFPDistribution` decoder) runs without XLA: TFP's samplers draw other
+        numbers there.
         """
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
@@ -196,8 +200,8 @@ class Flow(FitMixin, keras.Model):
     def sample_function(self, *, jit_compile: bool = True, max_sample_size: int | None = None):
         """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
         [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
-        [2] int32, drawing what `sample(n, seed)` draws (under XLA to float rounding); see
-        `log_prob_function`."""
+        [2] int32, drawing what `sample(n, seed)` draws (under XLA to float rounding; a TFP
+        distribution as the base is drawn before the XLA program); see `log_prob_function`."""
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from tfp_survae import _seeds
+from tfp_survae import _checks, _seeds
 
 
 def is_exact(base, chain) -> bool:
@@ -173,6 +173,8 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
     enters a score-function surrogate that leaves the value unchanged but gives the ELBO gradient
     of that distribution (with a leave-one-out baseline). The caller has checked x (dtype, shape,
     values) once; the transforms check dtypes and shapes but do not scan the values again.
+    Inside an XLA program, where no check op runs, an example whose x or condition holds NaN
+    or Inf gets NaN.
     """
     seeds, base_seed = chain_seeds(seed, chain, "inverse")
     batch = tf.shape(x)[0]
@@ -185,6 +187,8 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
         log_p = _score_surrogate(log_p, tf.cast(out.score, log_p.dtype))
     if out.copies > 1:
         log_p = tf.reduce_logsumexp(tf.reshape(log_p, [out.copies, batch]), axis=0)
+    if _checks.in_xla_program():  # no check op runs there: NaN where x or condition is invalid
+        log_p = _checks.nan_where_invalid(log_p, x, condition)
     return log_p
 
 

@@ -164,8 +164,8 @@ class Transform(keras.layers.Layer):
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
 
         x is checked first (`tfp_survae._checks.check_values`): its dtype, its event shape and,
-        for float data, that it holds no NaN or Inf (a ValueError naming them; in a compiled
-        function a check op, which XLA compiles away).
+        for float data, that it holds no NaN or Inf (a ValueError naming them; in a graph a
+        check op; inside an XLA program none, see `_checks.in_xla_program`).
         """
         z, log_det, _ = self.inverse_with_score(
             x, seed=seed, condition=condition, training=training
@@ -299,7 +299,8 @@ class Transform(keras.layers.Layer):
         x = self._convert_data(x)
         self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
         return _checks.check_values(self._owner, "data x", x, self.event_shape,
-                                   finite=check_values and not self.integer_data)
+                                   finite=check_values and not self.integer_data,
+                                   nonempty=check_values)
 
     def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
         z = _checks.as_float(self._owner, "latent z", z, self.dtype)
@@ -307,7 +308,7 @@ class Transform(keras.layers.Layer):
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
         return _checks.check_values(self._owner, "latent z", z,
                                    self.inverse_event_shape(self.event_shape),
-                                   finite=check_values)
+                                   finite=check_values, nonempty=check_values)
 
     def _check_results(self, direction: str, out, log_det=None):
         """Finite inputs must give finite outputs, and a V that is neither NaN nor +inf (-inf is a
@@ -329,9 +330,8 @@ class Transform(keras.layers.Layer):
             if not all(bool(ok) for ok in oks):
                 raise ValueError(message + ".")
             return results
-        checks = [tf.debugging.Assert(ok, [f"[tfp_survae] {message}"]) for ok in oks]
-        with tf.control_dependencies(checks):
-            return [tf.identity(r) for r in results]
+        ok = tf.reduce_all(tf.stack(oks))
+        return [_checks.guarded(r, ok, message) for r in results]
 
     def _ensure_built(self, event_shape, what, tensor):
         if self.built:

@@ -34,6 +34,20 @@ def test_log_prob_and_sample_shapes():
     np.testing.assert_allclose(log_p, flow.log_prob(x_s), rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("kind", ["exact", "lower_bound", "discrete"])
+def test_zero_samples_are_an_empty_batch(kind):
+    flow = {"exact": lambda: coupling_flow(),
+            "lower_bound": lambda: ts.Flow(ts.StandardNormal([3]), [ts.Augment(1)]),
+            "discrete": lambda: ts.Flow(ts.StandardUniform([2]),
+                                        [ts.UniformDequantization(4)])}[kind]()
+    dtype = tf.int32 if kind == "discrete" else tf.float32
+    for x in (flow.sample(0, seed=(1, 2)), flow.sample_and_log_prob(0, seed=(1, 2))[0],
+              flow.as_distribution().sample(0, seed=(1, 2))):
+        assert x.shape == (0, 2) and x.dtype == dtype
+    assert flow.sample_and_log_prob(0, seed=(1, 2))[1].shape == (0,)
+    assert flow.as_distribution().sample([0, 3], seed=(1, 2)).shape == (0, 3, 2)
+
 def test_algorithm_1_sums_the_contributions():
     flow = coupling_flow(steps=2)
     x = np.random.randn(4, 2).astype("float32")

@@ -75,6 +75,27 @@ def test_missing_or_misshaped_condition_is_named():
         plain.inverse_and_log_det(x, condition=np.zeros([4, 3], "float32"))
 
 
+def test_a_bad_condition_is_named_in_log_prob_and_sample():
+    flow = conditional_flow()
+    x = np.zeros([4, 2], "float32")
+    nan = np.zeros([4, 3], "float32")
+    nan[2, 1] = np.nan
+    for call in (lambda: flow.log_prob(x, condition=nan),
+                 lambda: flow.sample(4, seed=(1, 2), condition=nan),
+                 lambda: flow.sample_and_log_prob(4, seed=(1, 2), condition=nan)):
+        with pytest.raises(ValueError, match=r"condition contains NaN or Inf .*index \(2, 1\)"):
+            call()
+    integers = np.zeros([4, 3], "int32")
+    for call in (lambda: flow.log_prob(x, condition=integers),
+                 lambda: flow.sample(4, seed=(1, 2), condition=integers)):
+        with pytest.raises(ValueError, match="expected condition as floating-point.*int32"):
+            call()
+    with pytest.raises(ValueError, match="condition has 4 rows but the sample size n is 3"):
+        flow.sample(3, seed=(1, 2), condition=np.zeros([4, 3], "float32"))
+    with pytest.raises(ValueError, match="is conditional"):
+        flow.sample(3, seed=(1, 2))
+    assert flow.sample(4, seed=(1, 2), condition=np.ones([4, 3], "float32")).shape == (4, 2)
+
 @pytest.mark.parametrize("layer", [lambda: ts.MaxPool2D(), lambda: ts.Squeeze2D()])
 def test_unbuilt_spatial_layers_under_unknown_shapes_say_what_to_do(layer):
     t = layer()

@@ -108,18 +108,20 @@ def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.Ten
 
 def as_float(owner: str, what: str, x, dtype: tf.DType) -> tf.Tensor:
     """Converts `x` to the float `dtype`, refusing integer or boolean tensors."""
+    hint = " Integer data goes through a dequantization layer first." \
+        if what.startswith("data") else f" Cast the {what} to {tf.as_dtype(dtype).name}."
     if isinstance(x, tf.Tensor | tf.Variable):
         if not x.dtype.is_floating:
             raise ValueError(
                 f"{owner}: expected {what} as a floating-point tensor; received dtype "
-                f"{x.dtype.name}. Integer data goes through a dequantization layer first."
+                f"{x.dtype.name}.{hint}"
             )
         return tf.cast(x, dtype) if x.dtype != dtype else x
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(
-            f"{owner}: expected {what} as floating-point values; received dtype {array.dtype}. "
-            "Integer data goes through a dequantization layer first."
+            f"{owner}: expected {what} as floating-point values; received dtype "
+            f"{array.dtype}.{hint}"
         )
     return tf.convert_to_tensor(array, dtype=dtype)
 

@@ -142,14 +142,7 @@ class Flow(FitMixin, keras.Model):
         """
         x = self.check_data(x)
         condition = self.check_condition(condition, x)
-        log_p = _chain.chain_log_prob(
-            self._chain,
-            lambda z, c, s: _chain.base_log_prob(self.base, z, c, s),
-            x,
-            seed=seed,
-            condition=condition,
-            training=training,
-        )
+        log_p = self._chain_log_prob(x, seed, condition, training)
         if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(log_p))):
             raise ValueError(
                 f"Flow '{self.name}': log_prob turned finite data into NaN (the values overflow "
@@ -158,9 +151,11 @@ class Flow(FitMixin, keras.Model):
             )
         return log_p
 
-    def check_condition(self, condition, x=None):
-        """Checks `condition` against `condition_shape`: required, [batch] + condition_shape,
-        and a batch as large as x's; None passes through for an unconditional flow."""
+    def check_condition(self, condition, x=None, *, n=None):
+        """Checks `condition` against `condition_shape`: required, a float tensor of shape
+        [batch] + condition_shape without NaN or Inf (checked as x is, see `check_data`), and
+        as many rows as x has (or as `n`, the number of samples); None passes through for an
+        unconditional flow. Returns it in the flow's dtype."""
         owner = f"Flow '{self.name}'"
         if self.condition_shape is None:
             return condition
@@ -170,12 +165,14 @@ class Flow(FitMixin, keras.Model):
                 "condition= with shape [batch] + condition_shape."
             )
         condition = _checks.as_float(owner, "condition", condition, self.dtype)
-        _checks.check_event_shape(owner, "condition", condition, self.condition_shape)
-        if x is not None and x.shape[0] is not None and condition.shape[0] is not None and \
-                x.shape[0] != condition.shape[0]:
+        condition = _checks.check_values(owner, "condition", condition, self.condition_shape,
+                                         nonempty=False)
+        rows = x.shape[0] if x is not None else n if _checks.is_int(n) else None
+        if rows is not None and condition.shape[0] is not None and rows != condition.shape[0]:
             raise ValueError(
-                f"{owner}: condition has {condition.shape[0]} rows but the data has "
-                f"{x.shape[0]}; pass one condition per example."
+                f"{owner}: condition has {condition.shape[0]} rows but the "
+                f"{'data has' if x is not None else 'sample size n is'} {rows}; pass one "
+                "condition per example."
             )
         return condition
 
@@ -218,15 +215,17 @@ class Flow(FitMixin, keras.Model):
     def sample(self, n, seed=None, *, condition=None):
         """Draws `n` examples x, shape [n] + event_shape, by running the forwards.
 
-        `n` is a non-negative integer (or an integer scalar tensor). `seed` is a pair of int32
-        values (a, b), an int a (meaning (a, 0)) or a shape-[2] integer tensor; the same seed
-        gives the same draws here, in `as_distribution().sample`, in `sample_function()`, in an
-        exported SavedModel and, for a flow of bijections, in
-        `tfd.TransformedDistribution(base, flow.as_bijector())` (the seed policy of
-        `tfp_survae.transforms._chain`: the base draws with the seed itself when no transform
-        samples in the forward direction).
+        `n` is a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).
+        A conditional flow takes one condition row per sample, checked as in `log_prob`.
+        `seed` is a pair of int32 values (a, b), an int a (meaning (a, 0)) or a shape-[2]
+        integer tensor; the same seed gives the same draws here, in
+        `as_distribution().sample`, in `sample_function()`, in an exported SavedModel and, for
+        a flow of bijections, in `tfd.TransformedDistribution(base, flow.as_bijector())` (the
+        seed policy of `tfp_survae.transforms._chain`: the base draws with the seed itself
+        when no transform samples in the forward direction).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
+        condition = self.check_condition(condition, n=n)
         seed = self.seed_generator.next() if seed is None else seed
         x, _ = _chain.chain_sample(self._chain, self._base_sample, n,
                                    seed=_seeds.to_stateless_seed(seed), condition=condition)
@@ -240,16 +239,22 @@ class Flow(FitMixin, keras.Model):
         derived from `seed` (`fold_in(seed, 1)`).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
+        condition = self.check_condition(condition, n=n)
         seed = _seeds.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
         one_pass = all(not t.stochastic_inverse for t in self._chain)
         x, log_p = _chain.chain_sample(self._chain, self._base_sample, n, seed=seed,
                                        condition=condition, with_log_prob=one_pass)
-        if not one_pass:
-            log_p = self.log_prob(x, seed=_seeds.fold_in(seed, 1), condition=condition)
+        if not one_pass:  # x is the flow's own sample (possibly empty): no checks again
+            log_p = self._chain_log_prob(x, _seeds.fold_in(seed, 1), condition, None)
         return x, log_p
 
     def _base_sample(self, n, condition, seed):
         return _chain.base_sample_and_log_prob(self.base, n, condition, seed)
+
+    def _chain_log_prob(self, x, seed, condition, training):
+        return _chain.chain_log_prob(
+            self._chain, lambda z, c, s: _chain.base_log_prob(self.base, z, c, s), x,
+            seed=seed, condition=condition, training=training)
 
     def export(self, path: str, **kwargs) -> str:
         """Writes a SavedModel with serving endpoints (see `tfp_survae.serving.export_flow`)."""

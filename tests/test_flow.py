@@ -121,6 +121,21 @@ def test_sequential_runs_the_flows_loop_with_its_seeds():
     np.testing.assert_array_equal(nested.forward(latent, seed=(1, 1)),
                                   ts.Sequential(parts).forward(latent, seed=(1, 1)))
 
+
+def test_summary_shows_every_layers_shapes_and_weights():
+    flow = ts.Flow(ts.DiagonalNormal([2]), [ts.Sequential([ts.AffineCoupling(hidden_units=[8]),
+                                                           ts.Reverse()]), ts.Slice(2)],
+                   event_shape=[3])
+    printed = []
+    flow.summary(print_fn=lambda text, **_: printed.append(text))
+    lines = "".join(printed).splitlines()
+    base, group, cut = (flow.base.name, flow.transforms[0].name, flow.transforms[1].name)
+    rows = {line.split()[1]: line for line in lines if line.startswith("│")}
+    assert "(None, 2)" in rows[base] and rows[base].split()[-2] == "4"
+    assert "((None, 3), (None))" in rows[group] and rows[group].split()[-2] == "52"
+    assert "((None, 2), (None))" in rows[cut]
+    assert not any("?" in line or "unbuilt" in line for line in lines)
+
 def test_event_shape_inference_and_errors():
     with pytest.raises(ValueError, match="event_shape="):
         ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)])

@@ -213,6 +213,11 @@ def test_inside_mixture_same_family_and_mixture():
     assert mix.sample(3, seed=(1, 2)).shape == (3, 2)
 
 
+
+def test_mixture_same_family_of_one_flow_points_to_mixture():
+    with pytest.raises(ValueError, match=r"batch shape \[K\].*one flow.*tfd\.Mixture\("):
+        tfd.MixtureSameFamily(tfd.Categorical(probs=[0.5, 0.5]), coupling_flow().as_distribution())
+
 def test_inside_independent_sample_and_joint_distributions():
     _, dist, reference = batched_view()
     x = np.random.RandomState(6).randn(2, 3, 4).astype("float32")

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _checks, _seeds, _serialization, _tensors, _variables
-from tfp_survae.distributions import TFPDistribution
+from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
 from tfp_survae.training.fit import FitMixin
@@ -80,9 +80,23 @@ class Flow(FitMixin, keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
         self.event_shape = _chain.build_chain(self._chain, self.base.event_shape, event_shape)
+        self._build_layers()
         self._nll_tracker = keras.metrics.Mean(name="loss")
         self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
+
+    def _build_layers(self):
+        """Builds what `build_chain` leaves: the Sequentials grouping transforms (their parts are
+        built) and a distribution base (for the flow's condition, if any), so every layer
+        reports its shapes and weights (`summary`, `count_params`)."""
+        shape = self.event_shape
+        for t in self.transforms:
+            if not t.built:
+                t.build((None,) + tuple(shape.as_list()))
+            shape = t.inverse_event_shape(shape)
+        if isinstance(self.base, ConditionalDistribution):  # its build is idempotent
+            self.base.build(None if self.condition_shape is None
+                            else (None,) + tuple(self.condition_shape))
 
     # ----------------------------------------------------------------------------------------
     # Properties.

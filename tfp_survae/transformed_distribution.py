@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -141,6 +143,8 @@ class TransformedDistribution(tfd.Distribution):
     # Shapes.
 
     def _batch_shape(self):
+        if not self._base_batch_shape.rank:
+            _refuse_mixture_same_family(self.name)
         return self._base_batch_shape
 
     def _batch_shape_tensor(self):
@@ -281,6 +285,28 @@ class TransformedDistribution(tfd.Distribution):
 
     def _cross_entropy(self, other, **kwargs):
         _no_closed_form("cross entropy", "-tf.reduce_mean(other.log_prob(dist.sample(10_000)))")
+
+
+def _refuse_mixture_same_family(name: str) -> None:
+    """`tfd.MixtureSameFamily` reads its components' batch shape while it is built and fails
+    on a scalar one with "Shape () must have rank at least 1". TFP offers no hook there, so the
+    view recognises that caller (a few frames up, the mixture's own parameter check) and says
+    what to do instead."""
+    frame = sys._getframe(2)
+    for _ in range(3):
+        if frame is None:
+            return
+        caller = frame.f_locals.get("self")
+        # The class or its non-CompositeTensor twin `_MixtureSameFamily`.
+        if type(caller).__name__ in ("MixtureSameFamily", "_MixtureSameFamily"):
+            raise ValueError(
+                f"{name}: tfd.MixtureSameFamily mixes a batch of distributions, its components "
+                "having batch shape [K]; this view is one flow (batch shape []). Mix separate "
+                "flows with tfd.Mixture(tfd.Categorical(probs=...), [flow_1.as_distribution(), "
+                "flow_2.as_distribution(), ...]), or give the view a base with batch shape [K] "
+                "(TransformedDistribution(base, transforms) shares the transforms across it)."
+            )
+        frame = frame.f_back
 
 
 def _kl_by_monte_carlo(a, b, name=None):

@@ -148,6 +148,14 @@ class Transform(keras.layers.Layer):
             )
         self._event_shape = event_shape
 
+    def compute_output_shape(self, input_shape):
+        """The shapes `call` returns for x of `input_shape`: z ([batch] + z event) and V
+        ([batch]); what `Flow.summary()` shows."""
+        input_shape = tf.TensorShape(input_shape)
+        batch = input_shape[:1]
+        return (tuple(batch.concatenate(self.inverse_event_shape(input_shape[1:])).as_list()),
+                tuple(batch.as_list()))
+
     def get_build_config(self):
         if self._event_shape is None:
             return None

@@ -232,12 +232,18 @@ def test_xla_compiled_functions_draw_as_eager(seed):
                                flow.log_prob(x, seed=seed), rtol=1e-5, atol=1e-5)
 
 
-def test_xla_sample_function_draws_a_tfp_base_as_eager():
+def test_xla_sample_function_draws_tfp_samplers_as_eager():
     # TFP's samplers draw other numbers under XLA: its base is drawn before the XLA program.
     flow = stochastic_flow(tfp.distributions.MultivariateNormalDiag(tf.zeros(3)))
     for seed in EXTREME_SEEDS[:3]:
         np.testing.assert_allclose(flow.sample_function()(tf.constant(6), tf.constant(seed)),
                                    flow.sample(6, seed=seed), rtol=1e-5, atol=1e-5)
+    # A TFP distribution inside a transform: that flow runs without XLA.
+    decoder = ts.TFPDistribution(tfp.distributions.Independent(
+        tfp.distributions.Normal([1.0], [2.0]), 1))
+    inner = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=decoder)], event_shape=[3])
+    np.testing.assert_allclose(inner.sample_function()(tf.constant(6), tf.constant([3, 4])),
+                               inner.sample(6, seed=(3, 4)), rtol=1e-6, atol=1e-6)
 
 def test_an_int_seed_is_the_pair_with_zero():
     flow = lower_bound_flow()

@@ -29,6 +29,12 @@ class FlowBijector(tfb.Bijector):
     Build it with `Flow.as_bijector()`. Values are not scanned for NaN (HMC rejects a divergent
     proposal by its NaN log-density rather than by an error).
 
+    Seeds: `tfd.TransformedDistribution(base, flow.as_bijector()).sample(n, seed=s)` draws what
+    `flow.sample(n, seed=s)` draws when `base` samples as the flow's base does: the flow's own
+    TFP distribution, or a tfp_survae base layer as `TransformedDistribution(layer, [])` (a TFP
+    distribution of the same law, e.g. `tfd.Normal` for `StandardNormal`, draws other numbers).
+    Flows with surjective or stochastic layers have no bijector view.
+
     Every call computes afresh: a `tfb.Bijector` caches the output and log-det of each input
     tensor it has seen, which would return values of the old weights once the flow trains.
     """

@@ -8,7 +8,6 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util
 
-
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -50,7 +49,6 @@ def nan_where_invalid(values, *tensors):
     if valid is None:
         return values
     return tf.where(valid, values, tf.constant(float("nan"), values.dtype))
-
 
 
 def is_int(value) -> bool:

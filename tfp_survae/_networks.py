@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfp_survae import _checks
 
+
 def run_network(owner: str, network, inputs, **kwargs):
     """Calls `network` on `inputs`, after checking that they fit its compute dtype.
 

@@ -338,6 +338,8 @@ class Transform(keras.layers.Layer):
             if not all(bool(ok) for ok in oks):
                 raise ValueError(message + ".")
             return results
+        if not oks:  # integer output (dequantization's forward), no V
+            return results
         ok = tf.reduce_all(tf.stack(oks))
         return [_checks.guarded(r, ok, message) for r in results]
 

@@ -103,7 +103,7 @@ LAYERS = [
      "tfp_survae.nn", "tfp_survae.data", "tfp_survae.plotting"),
     ("tfp_survae.distributions",),
     ("tfp_survae.transforms",),
-    ("tfp_survae._chain", "tfp_survae.flow_bijector", "tfp_survae.transformed_distribution",
+    ("tfp_survae.flow_bijector", "tfp_survae.transformed_distribution",
      "tfp_survae.evaluation", "tfp_survae.serving", "tfp_survae.training"),
     ("tfp_survae.flow",),
     ("tfp_survae.conditional_flow",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfp_survae import _checks
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["ActNorm"]
@@ -69,12 +70,8 @@ class ActNorm(Bijection):
                 "(flow.initialize(x) or fit)."
             )
         elif not tf.executing_eagerly():
-            enough = tf.debugging.assert_greater_equal(
-                tf.shape(x)[0], 2,
-                message=f"[tfp_survae] {self._owner}: data-dependent initialisation needs a "
-                "batch of at least 2 examples")
-            with tf.control_dependencies([enough]):
-                x = tf.identity(x)
+            x = _checks.guarded(x, tf.shape(x)[0] >= 2, f"{self._owner}: data-dependent "
+                                "initialisation needs a batch of at least 2 examples")
         axes = list(range(x.shape.rank - 1))
         mean, variance = tf.nn.moments(x, axes=axes)
         count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), variance.dtype)

@@ -137,3 +137,92 @@ def test_empty_data_raises(method):
     with pytest.raises(ValueError, match="no data"):
         getattr(flow, method)(tf.data.Dataset.from_tensor_slices(np.zeros([0, 2], "float32"))
                               .batch(4), verbose=0)
+
+
+# A step that is not applied changes no state of any layer.
+
+
+def stateful_flow():
+    """Running statistics (BatchNormalization), a data-dependent initialisation (ActNorm) and a
+    seed counter (Augment's generator)."""
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([3]), [
+        ts.Augment(1, seed=5), ts.BatchNormalization(), ts.ActNorm(),
+        ts.AffineCoupling(hidden_units=[8]),
+    ])
+
+
+def assert_same_variables(flow, reference):
+    assert [v.name for v in flow.variables] == [v.name for v in reference.variables]
+    for v, r in zip(flow.variables, reference.variables):
+        np.testing.assert_allclose(v.numpy(), r.numpy(), rtol=1e-6, atol=1e-7, err_msg=v.path)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_a_rejected_step_moves_no_running_statistics_and_no_seed(compiled_execution):
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[150, 1] = 3e19  # batch 2 of 0-3: finite, but its variance overflows float32
+    flow = stateful_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                 jit_compile=True)
+    with pytest.warns(RuntimeWarning, match="training stopped"):
+        flow.fit(x, batch_size=64, epochs=2, verbose=0, shuffle=False)
+    reference = stateful_flow()  # the same start, trained on batches 0 and 1 alone
+    reference.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                      jit_compile=True)
+    reference.fit(x[:128], batch_size=64, epochs=1, verbose=0, shuffle=False)
+    assert_same_variables(flow, reference)  # weights, running statistics and seed counters
+    assert np.all(np.isfinite(flow.log_prob(x[:128], seed=(1, 2)).numpy()))
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_distributed_fit_applies_no_state_of_a_rejected_step(compiled_execution):
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[150, 1] = 3e19
+
+    def dataset_fn(_=None):
+        return tf.data.Dataset.from_tensor_slices(x).batch(64)
+
+    def run(steps):
+        return ts.training.distributed_fit(
+            stateful_flow, dataset_fn, steps_per_epoch=steps, epochs=1,
+            compiled_execution=compiled_execution, verbose=0)
+
+    with pytest.warns(RuntimeWarning, match="training stopped"):
+        flow, _ = run(4)
+    reference, _ = run(2)
+    assert_same_variables(flow, reference)
+
+
+def test_a_rejected_training_step_does_not_initialise_actnorm():
+    flow = stateful_flow()
+    optimizer = keras.optimizers.Adam(1e-2)
+    optimizer.build(flow.trainable_variables)
+    step = tf.function(lambda batch: ts.training.training_step(flow, optimizer, batch))
+    before = {v.path: v.numpy() for v in flow.variables}
+    bad = np.random.RandomState(0).randn(64, 2).astype("float32")
+    bad[3, 1] = 3e19
+    assert np.isnan(step(tf.constant(bad)).numpy())
+    for v in flow.variables:  # ActNorm's flag, shift and scale included
+        np.testing.assert_array_equal(v.numpy(), before[v.path], err_msg=v.path)
+    good = np.random.RandomState(1).randn(64, 2).astype("float32") * 3.0 + 1.0
+    assert np.isfinite(step(tf.constant(good)).numpy())
+    actnorm = flow.chain[2]
+    assert actnorm.initialized.numpy() == 1.0
+    assert np.all(np.abs(actnorm.log_scale.numpy()) < 3.0)
+
+
+def test_initialize_on_overflowing_data_leaves_the_flow_as_it_was():
+    flow = stateful_flow()
+    before = {v.path: v.numpy() for v in flow.variables}
+    bad = np.random.RandomState(0).randn(64, 2).astype("float32")
+    bad[3, 1] = 3e19
+    with pytest.raises(ValueError, match="initialisation was not applied: log p.x. is not "
+                                         "finite for 64 of the 64 examples"):
+        flow.initialize(bad)
+    for v in flow.variables:
+        np.testing.assert_array_equal(v.numpy(), before[v.path], err_msg=v.path)
+    flow.initialize(bad[4:])
+    moved = [v.path for v in flow.variables if not np.array_equal(v.numpy(), before[v.path])]
+    assert sorted(path.split("/")[-1] for path in moved) == ["initialized", "log_scale", "shift"]
+

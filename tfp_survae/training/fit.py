@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _tensors
+from tfp_survae import _state, _tensors
 from tfp_survae.training import _batches, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
@@ -28,10 +28,11 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
 
     `Flow.fit` adds it unless `stop_on_invalid_loss=False`. The training step itself never
     applies a step whose loss or gradients are not finite, nor any later step of the same
-    epoch (`training_step`), so the weights and optimizer state stay those from before the
-    first invalid batch (NaN or Inf in the data under XLA, which compiles the data checks away;
-    data so large that the likelihood overflows). This callback sees the NaN loss at the end of
-    the execution, stops training and warns, naming the epoch and the range of batches.
+    epoch (`training_step`), so the weights, the optimizer state and the layers' state stay
+    those from before the first invalid batch (NaN or Inf in the data under XLA, which
+    compiles the data checks away; data so large that the likelihood overflows). This callback
+    sees the NaN loss at the end of the execution, stops training and warns, naming the epoch
+    and the range of batches.
     """
 
     def __init__(self):
@@ -57,8 +58,9 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         self.message = (
             f"Flow '{self.model.name}': the loss became {loss} at epoch {self._epoch + 1}, "
             f"{where}; training stopped. "
-            + ("No step with a non-finite loss or gradient was applied: the weights and "
-               "optimizer state are those from before the first such batch. NaN or Inf in the "
+            + ("No step with a non-finite loss or gradient was applied: the weights, the "
+               "optimizer state and the layers' state (running statistics, initialisation, "
+               "seed counters) are those from before the first such batch. NaN or Inf in the "
                "data, or data of extreme magnitude, are the usual causes."
                if finite else
                "The weights are not finite: a step with a finite gradient overflowed them, so "
@@ -77,11 +79,13 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     The step is applied only when the loss and the gradients are finite (under a
     LossScaleOptimizer, which skips non-finite gradients itself and lowers its scale, only the
     loss is checked) and `halted` (an optional scalar bool: an earlier step was invalid) is
-    false; under a strategy the replicas agree first. The one step `Flow.fit` and
-    `distributed_fit` share.
+    false; under a strategy the replicas agree first. The state the forward pass changes
+    (running statistics, ActNorm's initialisation, seed counters) is assigned with the
+    optimizer's update and under the same condition, so a step that is not applied changes no
+    variable of the flow. The one step `Flow.fit` and `distributed_fit` share.
     """
     x, condition = _batches.unpack_batch(data)
-    with tf.GradientTape() as tape:
+    with _state.deferred() as updates, tf.GradientTape() as tape:
         nll = -tf.reduce_mean(flow.log_prob(x, condition=condition, training=True))
         loss = nll + tf.add_n(flow.losses) if flow.losses else nll
         scaled = optimizer.scale_loss(loss / replicas if replicas != 1 else loss)
@@ -92,31 +96,34 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     valid = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in checked]))
     if halted is not None:
         valid = tf.logical_and(valid, tf.logical_not(halted))
-    valid = _apply_if(valid, optimizer, gradients, variables)
+    valid = _apply_if(valid, optimizer, gradients, variables, updates)
     return tf.where(valid, nll, tf.constant(np.nan, nll.dtype))
 
 
-def _apply_if(valid, optimizer, gradients, variables):
-    """`optimizer.apply` when `valid`; returns `valid` (agreed across replicas)."""
-    def apply(gradients):
+def _apply_if(valid, optimizer, gradients, variables, updates):
+    """When `valid`: the layers' state `updates` (running statistics, initialisation, seed
+    counters recorded in the forward pass), then `optimizer.apply`; returns `valid` (agreed
+    across replicas)."""
+    def apply(gradients, values):
+        updates.assign(values)  # first: an initialisation in this step is what the step trains
         optimizer.apply(gradients, variables)
 
     context = tf.distribute.get_replica_context()
     if context is None or not tf.distribute.has_strategy():
-        tf.cond(valid, lambda: apply(gradients), lambda: None)
+        tf.cond(valid, lambda: apply(gradients, updates.values()), lambda: None)
         return valid
     # A cond in a replica context may not hold the optimizer's merge_call: decide in the
     # cross-replica context, as Keras' LossScaleOptimizer does, each replica applying its own
-    # gradients.
+    # gradients and state.
     invalid = tf.cast(tf.logical_not(valid), tf.float32)
     valid = context.all_reduce(tf.distribute.ReduceOp.SUM, invalid) < 0.5
 
-    def apply_everywhere(strategy, gradients, valid):
+    def apply_everywhere(strategy, gradients, values, valid):
         valid = strategy.experimental_local_results(valid)[0]
-        tf.cond(valid, lambda: strategy.extended.call_for_each_replica(apply, args=(gradients,)),
-                lambda: None)
+        tf.cond(valid, lambda: strategy.extended.call_for_each_replica(
+            apply, args=(gradients, values)), lambda: None)
 
-    context.merge_call(apply_everywhere, args=(gradients, valid))
+    context.merge_call(apply_everywhere, args=(gradients, updates.values(), valid))
     return valid
 
 

@@ -41,6 +41,58 @@ def test_fit_metrics_and_steps_per_execution():
     assert flow.predict(toy_data(128), verbose=0).shape == (128,)
 
 
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_reported_losses_are_means_over_examples_with_a_short_last_batch(compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 250).astype("float32")  # 15 batches of 16, one of 10
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.SGD(0.0), compiled_execution=compiled_execution)
+    true_nll = -float(tf.reduce_mean(tf.cast(flow.log_prob(x), tf.float64)))
+    result = flow.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(true_nll, rel=1e-5)
+    assert result["bits_per_dim"] == pytest.approx(true_nll / (2 * math.log(2)), rel=1e-5)
+    history = flow.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False,
+                       validation_data=x, validation_batch_size=16).history
+    assert history["loss"][0] == pytest.approx(true_nll, rel=1e-5)  # a learning rate of 0
+    assert history["val_loss"][0] == pytest.approx(true_nll, rel=1e-5)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_an_epoch_runs_the_steps_asked_for(compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 256).astype("float32")
+
+    def train(steps_per_execution):
+        flow = small_toy_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps_per_execution,
+                     compiled_execution=compiled_execution)
+        repeating = tf.data.Dataset.from_tensor_slices(x).batch(16).repeat()
+        flow.fit(repeating, steps_per_epoch=10, epochs=2, verbose=0)
+        return flow
+
+    flow = train(32)
+    assert int(flow.optimizer.iterations) == 20
+    assert flow.steps_per_execution == 32  # as compiled
+    one_by_one = train(1)  # the same 20 batches, in the same order
+    for w, r in zip(flow.weights, one_by_one.weights):
+        np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)
+    result = flow.evaluate(tf.data.Dataset.from_tensor_slices(x).batch(16).repeat(), steps=3,
+                           verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(-float(np.mean(flow.log_prob(x[:48]))), rel=1e-5)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                         (True, TypeError), ("2", TypeError)])
+def test_bad_step_counts_are_refused(value, error):
+    flow = small_toy_flow()
+    with pytest.raises(error, match=f"steps_per_execution must .*received .*{value}"):
+        flow.compile(steps_per_execution=value)
+    flow.compile()
+    x = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
+    with pytest.raises(error, match=f"steps_per_epoch must .*received .*{value}"):
+        flow.fit(x, batch_size=16, steps_per_epoch=value, verbose=0)
+    with pytest.raises(error, match=f"steps must .*received .*{value}"):
+        flow.evaluate(x, batch_size=16, steps=value, verbose=0)
+
+
 # One flow per transform family, trained under XLA.
 FAMILIES = {
     "bijections": lambda: ts.Flow(ts.StandardNormal([4, 4, 4]), [

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _state, _tensors
-from tfp_survae.training import _batches, compiled
+from tfp_survae.training import _batches, _steps, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
@@ -153,7 +153,10 @@ class FitMixin:
 
         Args:
           optimizer: a Keras optimizer (or its name).
-          steps_per_execution: batches per call of the training loop (32 by default).
+          steps_per_execution: batches per call of the training loop (32 by default), a
+            positive integer. An epoch of `steps_per_epoch` steps (or an evaluation of `steps`)
+            runs exactly those steps: its executions are made the largest size up to this that
+            divides them (`fit(steps_per_epoch=10)` runs 10 steps, as one execution).
           compiled_execution: run each execution of `steps_per_execution` batches, stacked and
             checked, as one XLA program (one per step for a model with convolutions;
             `training.compiled`): True, False, or "auto" (the default: on where it measured
@@ -169,6 +172,8 @@ class FitMixin:
                 f"(received {kwargs['loss']!r})."
             )
         kwargs.pop("loss", None)
+        _steps.check_steps(f"Flow '{self.name}'.compile()", "steps_per_execution",
+                           steps_per_execution)
         compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
@@ -210,6 +215,10 @@ class FitMixin:
     def fit(self, x=None, y=None, *, stop_on_invalid_loss: bool = True, **kwargs):
         """Keras `fit` on batches of data x (no labels; y must be None).
 
+        The loss reported per epoch ("loss", and "val_loss" for `validation_data`) is the mean
+        negative log-likelihood over the epoch's examples, each batch's mean NLL weighted by
+        its size (the value at the weights of the step that trained on it).
+
         Invalid data found inside the compiled step (NaN or Inf, integers out of range) raises
         a ValueError naming it; under XLA, where those checks are compiled away, the loss turns
         NaN and `StopOnInvalidLoss` stops training with a warning naming the batch.
@@ -224,17 +233,27 @@ class FitMixin:
                 callbacks.append(StopOnInvalidLoss())
             kwargs["callbacks"] = callbacks
         _check_not_empty("fit", x)
+        method = f"Flow '{self.name}'.fit()"
+        size = _steps.execution_size(
+            self.steps_per_execution,
+            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
+                               optional=True),
+            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
+                               optional=True))
         self._initialize_on_first_batch(x, kwargs.get("batch_size"))
         self._build_optimizer()
-        with self._tagged_errors_as_value_errors():
+        with self._tagged_errors_as_value_errors(), self._executions_of(size):
             return super().fit(x, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        """Keras `evaluate` on batches of data x: the loss in nats and bits/dim."""
+        """Keras `evaluate` on batches of data x: the mean negative log-likelihood over the
+        examples in nats ("loss") and bits/dim."""
         if y is not None:
             raise ValueError("A Flow models x alone; evaluate() takes no targets y.")
         _check_not_empty("evaluate", x)
-        with self._tagged_errors_as_value_errors():
+        size = _steps.execution_size(self.steps_per_execution, _steps.check_steps(
+            f"Flow '{self.name}'.evaluate()", "steps", kwargs.get("steps"), optional=True))
+        with self._tagged_errors_as_value_errors(), self._executions_of(size):
             return super().evaluate(x, **kwargs)
 
     def predict(self, x, **kwargs):
@@ -250,6 +269,22 @@ class FitMixin:
         if optimizer is not None and not optimizer.built:
             with self.distribute_strategy.scope():
                 optimizer.build(self.trainable_variables)
+
+    @contextlib.contextmanager
+    def _executions_of(self, size: int):
+        """Runs executions of `size` batches inside (`_steps.execution_size`); Keras' loop
+        fixes the size when it traces, so its functions are traced again for another size."""
+        compiled_size = self.steps_per_execution
+        if size == compiled_size:
+            yield
+            return
+        self._reset_compiled_functions()
+        self.steps_per_execution = size
+        try:
+            yield
+        finally:
+            self.steps_per_execution = compiled_size
+            self._reset_compiled_functions()
 
     @contextlib.contextmanager
     def _tagged_errors_as_value_errors(self):
@@ -290,20 +325,25 @@ class FitMixin:
     def metrics(self):
         return [self._nll_tracker, self._bpd_tracker]
 
-    def _update_metrics(self, nll):
-        self._nll_tracker.update_state(nll)
-        self._bpd_tracker.update_state(_tensors.nats_to_bits_per_dim(nll, self.num_dims))
+    def _update_metrics(self, nll, examples):
+        """Adds a batch's mean NLL with weight `examples`, its size: the reported loss is the
+        mean over examples, whatever the batch sizes."""
+        weight = tf.cast(examples, nll.dtype)
+        self._nll_tracker.update_state(nll, sample_weight=weight)
+        self._bpd_tracker.update_state(_tensors.nats_to_bits_per_dim(nll, self.num_dims),
+                                       sample_weight=weight)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
         # A NaN in the epoch's mean loss means an earlier step was invalid: apply no more.
         halted = tf.logical_not(tf.math.is_finite(self._nll_tracker.result()))
-        return self._update_metrics(training_step(self, self.optimizer, data, halted=halted))
+        nll = training_step(self, self.optimizer, data, halted=halted)
+        return self._update_metrics(nll, _batches.batch_size(data))
 
     def test_step(self, data):
         x, condition = _batches.unpack_batch(data)
         nll = -tf.reduce_mean(self.log_prob(x, condition=condition, training=False))
-        return self._update_metrics(nll)
+        return self._update_metrics(nll, _batches.batch_size(data))
 
     def predict_step(self, data):
         x, condition = _batches.unpack_batch(data)

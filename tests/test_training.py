@@ -93,6 +93,91 @@ def test_bad_step_counts_are_refused(value, error):
         flow.evaluate(x, batch_size=16, steps=value, verbose=0)
 
 
+def test_sample_weights_are_refused():
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    x = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
+    before = [w.numpy() for w in flow.weights]
+    for method in ("fit", "evaluate"):
+        with pytest.raises(ValueError, match=rf"{method}\(\) takes no sample_weight; received an "
+                                             r"array of shape \(64,\).*resample"):
+            getattr(flow, method)(x, sample_weight=np.zeros(64), batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match="takes no class_weight; received dict"):
+        flow.fit(x, class_weight={0: 1.0}, verbose=0)
+    for w, b in zip(flow.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
+def conditional_flow():
+    keras.utils.set_random_seed(1)
+    return ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(
+        hidden_units=[8], condition_shape=[3]), ts.Reverse()], condition_shape=[3])
+
+
+def test_batches_as_tuples_are_refused_with_the_dict_form_shown():
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(64, 2).astype("float32"), rng.randn(64, 3).astype("float32")
+    flow = conditional_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    shown = (r"received a tuple of 2 elements.*\{'x': x, 'condition': c\} or "
+             r"dataset.map\(lambda x, c: \{'x': x, 'condition': c\}\)")
+    with pytest.raises(ValueError, match=r"fit\(\): a batch is x alone or a dict .*" + shown):
+        flow.fit(tf.data.Dataset.from_tensor_slices((x, c)).batch(16), verbose=0)
+    with pytest.raises(ValueError, match=shown):
+        flow.fit((x, c), batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match=shown):
+        flow.evaluate(tf.data.Dataset.from_tensor_slices((x, c)).batch(16), verbose=0)
+    with pytest.raises(ValueError, match=r"keys 'x' and .*'condition'; received the keys "
+                                         r"\['cond', 'x'\]"):
+        flow.fit({"x": x, "cond": c}, batch_size=16, verbose=0)
+    history = flow.fit({"x": x, "condition": c}, batch_size=16, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+
+
+def actnorm_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(hidden_units=[8])])
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, x, batch_size):
+        super().__init__()
+        self.x, self.batch_size = x, batch_size
+
+    def __len__(self):
+        return len(self.x) // self.batch_size
+
+    def __getitem__(self, i):
+        return self.x[i * self.batch_size:(i + 1) * self.batch_size]
+
+
+def test_generators_and_py_datasets_feed_a_flow_that_initialises_on_its_first_batch():
+    x = (np.random.RandomState(0).randn(128, 2) * 3.0 + 1.0).astype("float32")
+
+    def generator():
+        for start in range(0, 128, 16):
+            yield x[start:start + 16]
+
+    reference = actnorm_flow()
+    reference.compile(keras.optimizers.Adam(1e-2), steps_per_execution=1)
+    reference.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for data in (generator(), Batches(x, 16)):
+        flow = actnorm_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=1)
+        flow.fit(data, epochs=1, verbose=0, shuffle=False)
+        assert int(flow.optimizer.iterations) == 8  # the first batch trained on too
+        for w, r in zip(flow.weights, reference.weights):
+            np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)
+    flow = actnorm_flow()
+    flow.compile()
+    with pytest.raises(ValueError, match=r"fit\(\) received a generator that yields no batch"):
+        flow.fit((b for b in []), verbose=0)
+    with pytest.raises(ValueError, match="received a tuple of 2 elements"):
+        flow.fit(((b, b) for b in generator()), verbose=0)
+    with pytest.raises(TypeError, match=r"fit\(\) takes an array .*received int"):
+        flow.fit(5, verbose=0)
+
+
 # One flow per transform family, trained under XLA.
 FAMILIES = {
     "bijections": lambda: ts.Flow(ts.StandardNormal([4, 4, 4]), [

@@ -10,18 +10,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _state, _tensors
-from tfp_survae.training import _batches, _steps, compiled
+from tfp_survae.training import _batches, _data, _errors, _steps, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
 # Batches per compiled call of the training loop. For the paper's 2-D flow on a 2-core CPU this
 # halves the time per step against 1 (dispatch overhead); large models are unaffected.
 DEFAULT_STEPS_PER_EXECUTION = 32
-
-# Errors raised by the data checks inside compiled functions carry this tag; `fit` turns them
-# into ValueErrors.
-ERROR_TAG = "[tfp_survae]"
-
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
     """Stops training when the loss becomes NaN or infinite, and says where.
@@ -127,22 +122,6 @@ def _apply_if(valid, optimizer, gradients, variables, updates):
     return valid
 
 
-def _check_not_empty(method: str, x) -> None:
-    """Keras returns {} or [] for empty data; a flow raises instead."""
-    if x is None:
-        raise ValueError(f"{method}() needs data x; received None.")
-    if isinstance(x, tf.data.Dataset):
-        empty = int(x.cardinality()) == 0
-    elif isinstance(x, dict):
-        empty = any(len(np.asarray(v)) == 0 for v in x.values())
-    elif isinstance(x, (np.ndarray, tf.Tensor, list, tuple)):
-        empty = len(x) == 0 or (hasattr(x, "shape") and x.shape[0] == 0)
-    else:
-        return
-    if empty:
-        raise ValueError(f"{method}() received no data (an empty array or dataset).")
-
-
 class FitMixin:
     """The Keras `Model` training methods of `Flow`: the loss is -log p(x) (or its ELBO),
     reported as "loss" in nats and "bits_per_dim"."""
@@ -215,16 +194,42 @@ class FitMixin:
     def fit(self, x=None, y=None, *, stop_on_invalid_loss: bool = True, **kwargs):
         """Keras `fit` on batches of data x (no labels; y must be None).
 
-        The loss reported per epoch ("loss", and "val_loss" for `validation_data`) is the mean
-        negative log-likelihood over the epoch's examples, each batch's mean NLL weighted by
-        its size (the value at the weights of the step that trained on it).
+        x is an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
+        tf.data.Dataset, a keras.utils.PyDataset or a generator, of batches in the same
+        layouts. The loss reported per epoch ("loss", and "val_loss" for `validation_data`)
+        is the mean negative log-likelihood over the epoch's examples, each batch's mean NLL
+        weighted by its size (the value at the weights of the step that trained on it).
 
-        Invalid data found inside the compiled step (NaN or Inf, integers out of range) raises
-        a ValueError naming it; under XLA, where those checks are compiled away, the loss turns
-        NaN and `StopOnInvalidLoss` stops training with a warning naming the batch.
+        In-memory arrays are checked whole before the first step (NaN or Inf, integers out of
+        range): a ValueError names the row of x as passed. Other data are checked batch by
+        batch: the batches before an invalid one are trained on, and the error names the
+        epoch, the batch and the row within it. Under Keras' per-step XLA, where those checks
+        are compiled away, the loss turns NaN and `StopOnInvalidLoss` stops training with a
+        warning naming the batches; no step with a non-finite loss is applied.
+
+        Raises:
+          ValueError: targets y, `sample_weight` or `class_weight` (a flow fits the unweighted
+            mean NLL, and Keras passes no weights to a model without targets: resample the
+            examples in proportion to their weights instead), a batch as a tuple (x,
+            condition) (pass a dict), empty data, step counts that are not positive integers,
+            invalid data.
         """
+        method = f"Flow '{self.name}'.fit()"
         if y is not None:
-            raise ValueError("A Flow models x alone; fit() takes no targets y.")
+            raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
+        _data.refuse_weights(method, kwargs)
+        _data.check_data_argument(method, x)
+        size = _steps.execution_size(
+            self.steps_per_execution,
+            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
+                               optional=True),
+            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
+                               optional=True))
+        _data.check_array_values(self, method, x)
+        if kwargs.get("validation_data") is not None:
+            _data.check_data_argument(method, kwargs["validation_data"])
+            _data.check_array_values(self, method, kwargs["validation_data"],
+                                     name="validation_data")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         if stop_on_invalid_loss:
@@ -232,35 +237,40 @@ class FitMixin:
             if not any(isinstance(c, StopOnInvalidLoss) for c in callbacks):
                 callbacks.append(StopOnInvalidLoss())
             kwargs["callbacks"] = callbacks
-        _check_not_empty("fit", x)
-        method = f"Flow '{self.name}'.fit()"
-        size = _steps.execution_size(
-            self.steps_per_execution,
-            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
-                               optional=True),
-            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
-                               optional=True))
-        self._initialize_on_first_batch(x, kwargs.get("batch_size"))
+        x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
+                                            kwargs.get("batch_size"))
         self._build_optimizer()
-        with self._tagged_errors_as_value_errors(), self._executions_of(size):
+        position = _errors.Position()
+        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
+        with self._errors_said_as_value_errors(method, position), self._executions_of(size):
             return super().fit(x, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        """Keras `evaluate` on batches of data x: the mean negative log-likelihood over the
-        examples in nats ("loss") and bits/dim."""
+        """Keras `evaluate` on batches of data x (as `fit` takes them): the mean negative
+        log-likelihood over the examples in nats ("loss") and bits/dim."""
+        method = f"Flow '{self.name}'.evaluate()"
         if y is not None:
-            raise ValueError("A Flow models x alone; evaluate() takes no targets y.")
-        _check_not_empty("evaluate", x)
+            raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
+        _data.refuse_weights(method, kwargs)
+        _data.check_data_argument(method, x)
         size = _steps.execution_size(self.steps_per_execution, _steps.check_steps(
-            f"Flow '{self.name}'.evaluate()", "steps", kwargs.get("steps"), optional=True))
-        with self._tagged_errors_as_value_errors(), self._executions_of(size):
-            return super().evaluate(x, **kwargs)
+            method, "steps", kwargs.get("steps"), optional=True))
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit checked its validation_data
+            _data.check_array_values(self, method, x)
+        position = _errors.Position()
+        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
+        with self._errors_said_as_value_errors(method, position), self._executions_of(size):
+            return super().evaluate(_data.as_keras_data(method, x), **kwargs)
 
     def predict(self, x, **kwargs):
         """Keras `predict`: log p(x) (or its ELBO) per example."""
-        _check_not_empty("predict", x)
-        with self._tagged_errors_as_value_errors():
-            return super().predict(x, **kwargs)
+        method = f"Flow '{self.name}'.predict()"
+        _data.check_data_argument(method, x)
+        _data.check_array_values(self, method, x)
+        position = _errors.Position()
+        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
+        with self._errors_said_as_value_errors(method, position):
+            return super().predict(_data.as_keras_data(method, x), **kwargs)
 
     def _build_optimizer(self):
         """Creates the optimizer's variables eagerly, before any compiled step: a step that
@@ -286,40 +296,26 @@ class FitMixin:
             self.steps_per_execution = compiled_size
             self._reset_compiled_functions()
 
-    @contextlib.contextmanager
-    def _tagged_errors_as_value_errors(self):
-        """Turns the data checks' errors from compiled functions into ValueErrors, and drops
-        the compiled functions of a call that failed, so the next call traces afresh."""
-        try:
-            yield
-        except tf.errors.InvalidArgumentError as error:
-            self._reset_compiled_functions()
-            message = error.message
-            if ERROR_TAG not in message:
-                raise
-            first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0]
-            raise ValueError(first.strip(" []")) from None
-        except BaseException:
-            self._reset_compiled_functions()
-            raise
+    def _errors_said_as_value_errors(self, method, position):
+        """The data checks' errors from compiled functions as ValueErrors naming the epoch,
+        batch and row; the compiled functions of a call that failed are dropped, so the next
+        call traces afresh."""
+        return _errors.as_value_errors(method, position, self._reset_compiled_functions)
 
     def _reset_compiled_functions(self):
         self.train_function = None
         self.test_function = None
         self.predict_function = None
 
-    def _initialize_on_first_batch(self, x, batch_size=None):
-        """Runs the first batch through `initialize` if a layer needs data-dependent setup."""
+    def _initialize_on_first_batch(self, method, x, batch_size=None):
+        """Runs the first batch through `initialize` if a layer needs data-dependent setup;
+        returns the data to train on (a generator with its first batch put back)."""
         if not any(t.needs_initialization for t in self.chain):
-            return
-        if isinstance(x, tf.data.Dataset):
-            batch = next(iter(x.take(1)))
-        elif isinstance(x, keras.utils.PyDataset):
-            batch = x[0]
-        else:
-            batch = x[: batch_size or 32]
-        x, condition = _batches.unpack_batch(batch)
-        self.initialize(x, condition=condition)
+            return x
+        batch, x = _data.first_batch(method, x, batch_size)
+        data, condition = _batches.unpack_batch(batch)
+        self.initialize(data, condition=condition)
+        return x
 
     @property
     def metrics(self):

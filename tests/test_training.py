@@ -93,6 +93,30 @@ def test_bad_step_counts_are_refused(value, error):
         flow.evaluate(x, batch_size=16, steps=value, verbose=0)
 
 
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_distributed_fit_runs_the_steps_asked_for_and_reports_the_mean_over_examples(
+        compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 250).astype("float32")  # 15 batches of 16, one of 10
+    true_nll = -float(tf.reduce_mean(tf.cast(small_toy_flow().log_prob(x), tf.float64)))
+    optimizers = []
+
+    def make_optimizer():
+        optimizers.append(keras.optimizers.SGD(0.0))
+        return optimizers[-1]
+
+    _, history = ts.training.distributed_fit(
+        small_toy_flow, lambda _: tf.data.Dataset.from_tensor_slices(x).batch(16),
+        steps_per_epoch=16, steps_per_execution=3, make_optimizer=make_optimizer,
+        compiled_execution=compiled_execution, verbose=0)
+    assert int(optimizers[0].iterations) == 16
+    assert history["loss"][0] == pytest.approx(true_nll, rel=1e-5)
+    for name, value in (("steps_per_execution", 0), ("steps_per_epoch", -1), ("epochs", 0)):
+        with pytest.raises(ValueError, match=f"distributed_fit\\(\\): {name} must lie in "
+                                             f"\\[1, .*received {value}"):
+            ts.training.distributed_fit(small_toy_flow, None, **{
+                "steps_per_epoch": 1, "steps_per_execution": 1, name: value})
+
+
 def test_sample_weights_are_refused():
     flow = small_toy_flow()
     flow.compile(keras.optimizers.Adam(1e-2))

@@ -279,3 +279,13 @@ def test_batches_before_an_invalid_one_are_trained_on_and_the_batch_is_named(
                        compiled_execution else r"NaN or Inf.* \(in one of batches 4-7"):
         flow.evaluate(tf.data.Dataset.from_tensor_slices(x).batch(16), verbose=0)
 
+
+def test_distributed_fit_names_the_step_holding_invalid_data():
+    x = np.random.RandomState(0).randn(256, 2).astype("float32")
+    x[100, 1] = np.nan  # step 6, row 4 of that step's batch
+    with pytest.raises(ValueError, match=r"distributed_fit\(\): data x contains NaN or Inf; "
+                                         r"the first invalid value, nan, is in epoch 1, step 6 "
+                                         r"\(counting from 0\), row 4"):
+        ts.training.distributed_fit(
+            small_flow, lambda _: tf.data.Dataset.from_tensor_slices(x).batch(16),
+            steps_per_epoch=16, steps_per_execution=4, compiled_execution=True, verbose=0)

@@ -289,3 +289,16 @@ def test_distributed_fit_names_the_step_holding_invalid_data():
         ts.training.distributed_fit(
             small_flow, lambda _: tf.data.Dataset.from_tensor_slices(x).batch(16),
             steps_per_epoch=16, steps_per_execution=4, compiled_execution=True, verbose=0)
+
+
+def test_invalid_validation_data_is_named_by_its_batch_and_epoch():
+    x = np.random.RandomState(0).randn(128, 2).astype("float32")
+    validation = x.copy()
+    validation[37, 0] = np.inf  # batch 2, row 5 of that batch
+    flow = small_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=True)
+    with pytest.raises(ValueError, match=r"fit\(\): validation_data contains NaN or Inf; the "
+                                         r"first invalid value, inf, is in batch 2 \(counting "
+                                         r"from 0\) of the validation at the end of epoch 1, "
+                                         r"row 5 of that batch"):
+        flow.fit(batches(x, 16), validation_data=batches(validation, 16), verbose=0)

@@ -18,8 +18,9 @@ class Position(keras.callbacks.Callback):
     """Follows where `fit` or `evaluate` is: the epoch, whether it validates, and the first
     batch of the execution running (Keras announces each execution by its first batch)."""
 
-    def __init__(self):
+    def __init__(self, method: str):
         super().__init__()
+        self.method = method  # the call it follows ("Flow 'flow'.fit()")
         self.epoch, self.batch, self.validating = None, 0, False
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -53,26 +54,28 @@ class Position(keras.callbacks.Callback):
         return f"epoch {self.epoch + 1}, {batches}" if self.epoch is not None else batches
 
 
-def with_position(callbacks, position: Position):
-    """`callbacks` (a list, or the CallbackList `fit` hands its validation) with `position`
-    added to a list."""
+def with_position(method: str, callbacks):
+    """(callbacks, the `Position` among them): a new one for `method` added to a list, or, in
+    the CallbackList `fit` hands its validation, fit's own."""
     if isinstance(callbacks, keras.callbacks.CallbackList):
-        return callbacks
-    return list(callbacks or []) + [position]
+        found = [c for c in callbacks.callbacks if isinstance(c, Position)]
+        return callbacks, found[0] if found else Position(method)
+    position = Position(method)
+    return list(callbacks or []) + [position], position
 
 
 @contextlib.contextmanager
-def as_value_errors(method: str, position: Position, on_error):
+def as_value_errors(position: Position, on_error):
     """Turns the data checks' errors from compiled functions into ValueErrors naming the
-    epoch, batch and row (`position`); calls `on_error()` for any exception."""
+    call, epoch, batch and row (`position`); calls `on_error()` for any exception."""
     try:
         yield
     except InvalidBatch as error:
         on_error()
         done = "evaluated" if position.validating or position.epoch is None else "trained on"
         data = "validation_data" if position.validating else "data x"
-        raise ValueError(f"{method}: {error.said_at(position.where(error.batch), data)} The "
-                         f"batches before it were {done}.") from None
+        raise ValueError(f"{position.method}: {error.said_at(position.where(error.batch), data)}"
+                         f" The batches before it were {done}.") from None
     except tf.errors.InvalidArgumentError as error:
         on_error()
         message = error.message

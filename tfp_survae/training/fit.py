@@ -240,9 +240,8 @@ class FitMixin:
         x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
                                             kwargs.get("batch_size"))
         self._build_optimizer()
-        position = _errors.Position()
-        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
-        with self._errors_said_as_value_errors(method, position), self._executions_of(size):
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position), self._executions_of(size):
             return super().fit(x, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
@@ -257,9 +256,8 @@ class FitMixin:
             method, "steps", kwargs.get("steps"), optional=True))
         if not kwargs.get("_use_cached_eval_dataset"):  # fit checked its validation_data
             _data.check_array_values(self, method, x)
-        position = _errors.Position()
-        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
-        with self._errors_said_as_value_errors(method, position), self._executions_of(size):
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position), self._executions_of(size):
             return super().evaluate(_data.as_keras_data(method, x), **kwargs)
 
     def predict(self, x, **kwargs):
@@ -267,9 +265,8 @@ class FitMixin:
         method = f"Flow '{self.name}'.predict()"
         _data.check_data_argument(method, x)
         _data.check_array_values(self, method, x)
-        position = _errors.Position()
-        kwargs["callbacks"] = _errors.with_position(kwargs.get("callbacks"), position)
-        with self._errors_said_as_value_errors(method, position):
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position):
             return super().predict(_data.as_keras_data(method, x), **kwargs)
 
     def _build_optimizer(self):
@@ -296,11 +293,11 @@ class FitMixin:
             self.steps_per_execution = compiled_size
             self._reset_compiled_functions()
 
-    def _errors_said_as_value_errors(self, method, position):
+    def _errors_said_as_value_errors(self, position):
         """The data checks' errors from compiled functions as ValueErrors naming the epoch,
         batch and row; the compiled functions of a call that failed are dropped, so the next
         call traces afresh."""
-        return _errors.as_value_errors(method, position, self._reset_compiled_functions)
+        return _errors.as_value_errors(position, self._reset_compiled_functions)
 
     def _reset_compiled_functions(self):
         self.train_function = None

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _checks, _seeds, _serialization, _tensors, _variables
+from tfp_survae import _checks, _seeds, _serialization, _state, _tensors, _variables
 from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
@@ -225,9 +226,29 @@ class Flow(FitMixin, keras.Model):
         """Data-dependent initialisation (ActNorm, as Glow): one eager pass over a batch of x.
 
         `fit` calls it on its first batch; call it yourself before a custom training loop.
-        Layers already initialised (or restored from a file) are left as they are.
+        Layers already initialised (or restored from a file) are left as they are. Only the
+        initialisation is assigned (no running statistics or seed counters move), and only
+        when the pass gives a finite log p(x) for every example, as a training step must.
+
+        Raises:
+          ValueError: x fails the data checks (`check_data`), or log p(x) or the initial
+            values are not finite; the flow is then left as it was.
         """
-        self.log_prob(x, seed=(0, 0), condition=condition, training=True)
+        with _state.deferred() as updates:
+            log_p = self.log_prob(x, seed=(0, 0), condition=condition, training=True)
+        values = updates.values(initialization_only=True)
+        bad = np.flatnonzero(~np.isfinite(log_p.numpy()))
+        if len(bad) or not all(np.all(np.isfinite(v.numpy())) for v in values
+                               if v.dtype.is_floating):
+            raise ValueError(
+                f"Flow '{self.name}': the data-dependent initialisation was not applied: "
+                + (f"log p(x) is not finite for {len(bad)} of the {len(log_p)} examples (the "
+                   f"first at row {bad[0]}: {log_p[bad[0]]:.4g})" if len(bad) else
+                   "its statistics are not finite")
+                + f" (values that overflow {log_p.dtype.name}?); initialise on a batch of "
+                "typical training data."
+            )
+        updates.assign(initialization_only=True)
 
     def sample(self, n, seed=None, *, condition=None):
         """Draws `n` examples x, shape [n] + event_shape, by running the forwards.

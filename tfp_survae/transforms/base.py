@@ -17,7 +17,7 @@ from typing import NamedTuple, Sequence
 import keras
 import tensorflow as tf
 
-from tfp_survae import _checks, _seeds, _serialization, _variables
+from tfp_survae import _checks, _seeds, _serialization, _state, _variables
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms import _chain
 
@@ -370,7 +370,7 @@ class Transform(keras.layers.Layer):
 
     def _draw_seed(self, seed) -> tf.Tensor:
         if seed is None:
-            return _seeds.to_stateless_seed(self.seed_generator.next())
+            return _seeds.to_stateless_seed(_state.next_seed(self.seed_generator))
         return _seeds.to_stateless_seed(seed)
 
     def save_own_variables(self, store):

@@ -387,7 +387,7 @@ def profile_section(args) -> str:
         "## 7. Where a training step goes (the 2-D flow, batch 128)", "",
         "Each phase timed alone, 32 steps per compiled call in TensorFlow, eagerly in PyTorch, "
         "interleaved (`benchmarks/profile_step.py`). The TensorFlow rows are the time the "
-        "PyTorch comparison above is made of; see the analysis in the README.", "",
+        "PyTorch comparison above is made of; see the analysis in docs/benchmarks.md.", "",
         *profile_table(steps, reps)])
 
 
@@ -476,8 +476,7 @@ def jax_section(args) -> str:
                     lambda n, m=surjectors_model, b=blocks: m.train(b[: n // 32], 32)),
         ]
         lines += _fit_rows("sliced flow", variants, units, reps)
-    lines += ["", _jax_throughput_table(args, builders, mj), "", _image_compiled_table(args),
-              "", _distributed_compiled_table(args)]
+    lines += ["", _image_compiled_table(args), "", _distributed_compiled_table(args)]
     return "\n".join(lines)
 
 
@@ -489,51 +488,43 @@ def _fit_rows(label, variants, units, reps) -> list:
             f"{results[v.name]['median_ms'] / ours:.2f}x |" for v in variants]
 
 
-def _jax_throughput_table(args, builders, mj) -> str:
-    """log_prob and sampling, examples per second: tfp_survae's XLA-compiled functions against
-    jitted JAX."""
-    import jax
+def throughput_section(args) -> str:
+    """log_prob and sampling of the 2-D flows, examples per second: tfp_survae's compiled
+    functions, the same math hand-written in TensorFlow under XLA, and jitted JAX."""
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return ("## 9. Evaluation and sampling against JAX\n\nNot run: jax and optax are not "
+                "installed in this environment (`pip install jax optax`).")
+    import profile_throughput as pt
 
-    reps = 1 if args.quick else args.repetitions
-    lines = ["log_prob and sampling, examples per second (medians of interleaved repetitions): "
-             "tfp_survae through `flow.log_prob_function()` / `sample_function()` (XLA), JAX "
-             "through `jax.jit`; ratio = tfp_survae / JAX:", "",
-             "| model | operation | batch | tfp_survae | JAX | ratio |", "|---|---|---|---|---|---|"]
-    for label, build in builders.items():
-        flow, model = build(), mj.HandWritten(label)
-        log_prob, sample = flow.log_prob_function(), flow.sample_function()
-        key, seed = jax.random.PRNGKey(0), tf.constant([1, 2])
-        for op, batch in (("log_prob", 128), ("log_prob", 4096), ("sample", 4096)):
-            x = ts.data.sample_toy("checkerboard", batch).astype("float32")
-            if label == "AbsFlow":
-                x = np.clip(x, -3.9, 3.9)
-            calls = 2 if args.quick else (50 if batch <= 128 else 10)
-            if op == "log_prob":
-                x_tf = tf.constant(x)
-                ours = lambda: log_prob(x_tf).numpy()  # noqa: E731
-                theirs = lambda: jax.block_until_ready(  # noqa: E731
-                    model.jit_log_prob(model.params, x, key))
-            else:
-                count = tf.constant(batch)
-                ours = lambda: sample(count, seed).numpy()  # noqa: E731
-                theirs = lambda: jax.block_until_ready(  # noqa: E731
-                    model.jit_sample(model.params, key, batch))
-            variants = [Variant(name, _calls(fn, calls)) for name, fn in
-                        (("tfp_survae", ours), ("JAX", theirs))]
-            results = interleave(variants, calls, reps)
-            rates = {name: batch / (results[name]["median_ms"] / 1e3) for name in results}
-            lines.append(f"| {label} | {op} | {batch} | {rates['tfp_survae']:,.0f} | "
-                         f"{rates['JAX']:,.0f} | {rates['tfp_survae'] / rates['JAX']:.2f}x |")
+    reps = 2 if args.quick else 10 * args.repetitions
+    batches = (128,) if args.quick else (128, 1024, 4096)
+    kinds = (pt.TFP_SURVAE, pt.HAND_XLA, pt.JAX)
+    lines = ["## 9. Evaluation and sampling against JAX", "",
+             "Examples per second (medians), tfp_survae through `flow.log_prob_function()` / "
+             "`sample_function()` (argument checks in a graph, the model in an XLA program), "
+             "the same math hand-written in TensorFlow on the flow's own networks under XLA, "
+             f"and JAX through `jax.jit`; {reps} repetitions, each running every variant a few "
+             "calls in turn (the order rotating). Ratio = tfp_survae's throughput / JAX's, the "
+             "median of the repetitions' ratios with their range (neighbouring calls share the "
+             "machine's load); CPU ratio = JAX's process CPU time per call / tfp_survae's.", "",
+             "| model | operation | batch | tfp_survae | hand-written TF, XLA | JAX | ratio "
+             "(range) | CPU ratio |", "|---|---|---|---|---|---|---|---|"]
+    for label in pt.BUILDERS:
+        for op in ("log_prob", "sample"):
+            for batch in batches:
+                calls = pt.variants(label, op, batch, kinds)
+                per = 2 if args.quick else pt.calls_per_repetition(batch)
+                times = pt.measure(calls, per, reps)
+                wall = {k: np.asarray(times[k][0]) for k in kinds}
+                cpu = {k: float(np.median(times[k][1])) for k in kinds}
+                rate = {k: batch / (np.median(wall[k]) / 1e3) for k in kinds}
+                ratio = wall[pt.JAX] / wall[pt.TFP_SURVAE]
+                lines.append(
+                    f"| {label} | {op} | {batch} | {rate[pt.TFP_SURVAE]:,.0f} | "
+                    f"{rate[pt.HAND_XLA]:,.0f} | {rate[pt.JAX]:,.0f} | "
+                    f"{np.median(ratio):.2f}x ({ratio.min():.2f}-{ratio.max():.2f}) | "
+                    f"{cpu[pt.JAX] / cpu[pt.TFP_SURVAE]:.2f}x |")
     return "\n".join(lines)
-
-
-def _calls(fn, calls):
-    def run(n):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return time.perf_counter() - start
-    return run
 
 
 def _torch_variants(label, units):
@@ -631,7 +622,7 @@ def gpu_section(args) -> str:
 
 SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
             "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section,
-            "profile": profile_section, "jax": jax_section}
+            "profile": profile_section, "jax": jax_section, "throughput": throughput_section}
 
 
 def versions() -> str:

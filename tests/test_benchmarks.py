@@ -19,6 +19,6 @@ def test_benchmarks_quick(tmp_path):
     text = out.read_text()
     for heading in ("1. Abstraction overhead", "2. Against PyTorch", "3. Image scale",
                     "4. IWBO", "5. Cost curves", "6. GPU", "7. Where a training step goes",
-                    "8. Against JAX"):
+                    "8. Against JAX", "9. Evaluation and sampling against JAX"):
         assert f"## {heading}" in text
     assert "largest difference" in text and "Machine:" in text

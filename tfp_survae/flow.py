@@ -242,7 +242,7 @@ class Flow(FitMixin, keras.Model):
         """A compiled `log_prob` for repeated calls: evaluation loops, serving, small batches.
 
         Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
-        shortens each call (measured in benchmarks/RESULTS.md, section 2). x and seed are
+        shortens each call (benchmarks/RESULTS.md, sections 2 and 10). x and seed are
         checked in the graph before the XLA program. The draws of a lower-bound flow equal
         `log_prob(x, seed=seed)`'s, under XLA too (values to float rounding). A flow with a TFP
         distribution inside a transform (a `TFPDistribution` decoder) runs without XLA: TFP's

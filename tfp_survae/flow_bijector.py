@@ -17,7 +17,7 @@ tfb = tfp.bijectors
 __all__ = ["FlowBijector"]
 
 
-class FlowBijector(tfb.Bijector):
+class FlowBijector(tfp.bijectors.Bijector):
     """The bijections of a flow as one `tfb.Bijector`, sharing the flow's live variables.
 
     Forward: x = f(z), the transforms' forwards from latent to data (sampling direction).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any, Sequence
 
 import tensorflow as tf
@@ -26,7 +27,7 @@ def _no_closed_form(what: str, example: str):
     raise NotImplementedError(_NO_CLOSED_FORM.format(what=what, example=example))
 
 
-class TransformedDistribution(tfd.Distribution):
+class TransformedDistribution(tfp.distributions.Distribution):
     """A `tfd.Distribution` of x built from a base distribution and SurVAE transforms.
 
     The SurVAE counterpart of `tfd.TransformedDistribution`: `transforms` (data to latent) may be
@@ -312,7 +313,7 @@ def _refuse_mixture_same_family(name: str) -> None:
     on a scalar one with "Shape () must have rank at least 1". TFP offers no hook there, so the
     view recognises that caller (a few frames up, the mixture's own parameter check) and says
     what to do instead."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     for _ in range(3):
         if frame is None:
             return

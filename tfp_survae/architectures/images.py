@@ -29,9 +29,9 @@ tfb = tfp.bijectors
 __all__ = ["IMAGE_PRESETS", "multiscale_flow", "maxpool_flow"]
 
 # The paper's settings (App. I.3; the DenseNet and dequantizer settings of the reference code).
-_PAPER: dict[str, Any] = dict(num_bits=8, dequantization="flow", dequantization_steps=4, context_channels=32,
-              num_blocks=1, channels=64, depth=10, growth=64, dropout=0.0, gated=True,
-              actnorm=False)
+_PAPER: dict[str, Any] = dict(num_bits=8, dequantization="flow", dequantization_steps=4,
+                              context_channels=32, num_blocks=1, channels=64, depth=10,
+                              growth=64, dropout=0.0, gated=True, actnorm=False)
 IMAGE_PRESETS: dict[str, dict[str, Any]] = {
     "cifar10": dict(_PAPER, image_shape=(32, 32, 3), num_scales=2, num_steps=12),
     "imagenet32": dict(_PAPER, image_shape=(32, 32, 3), num_scales=2, num_steps=12),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import tensorflow as tf
 
 
-def likelihood_dtype(dtype) -> str:
+def likelihood_dtype(dtype: Any) -> str:
     """The float dtype in which a transform built with `dtype` computes its likelihood (a name,
     a policy, or None: the global policy; float32 under mixed precision)."""
     return keras.dtype_policies.get(dtype or keras.config.dtype_policy()).variable_dtype
@@ -22,7 +22,7 @@ def sum_except_batch(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=-1)
 
 
-def nats_to_bits_per_dim(nll, dims: int):
+def nats_to_bits_per_dim(nll: Any, dims: int) -> Any:
     """Negative log-likelihood in nats per example -> bits per dimension."""
     return nll / (dims * math.log(2.0))
 

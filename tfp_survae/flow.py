@@ -88,6 +88,7 @@ class Flow(FitMixin, keras.Model):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """Builds the flow and every layer in it from `base` and `transforms` (Args above)."""
         super().__init__(**kwargs)
         self.base = _as_base(base)
         self.transforms = list(transforms)

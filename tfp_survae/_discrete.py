@@ -87,7 +87,11 @@ class DiscreteChoice:
             owner, kind, network, int(size), role)
 
     def build(self, input_shape: Sequence[int | None]) -> None:
-        """Builds the network (if any) for inputs of `input_shape`."""
+        """Builds the network (if any).
+
+        Args:
+          input_shape: the shape of the layer's input, batch axis included.
+        """
         _networks.build_network(self.network, input_shape)
 
     def logits(self, inputs: tf.Tensor, choice_shape: Sequence[int], dtype: tf.DType | str,

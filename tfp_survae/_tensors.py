@@ -16,7 +16,18 @@ def likelihood_dtype(dtype: Any) -> str:
 
 
 def sum_except_batch(x: tf.Tensor) -> tf.Tensor:
-    """Sums every axis but the leading batch axis, giving shape [batch]."""
+    """Sums every axis but the leading batch axis.
+
+    Args:
+      x: a tensor [batch, ...].
+
+    Returns:
+      The sums, shape [batch] (x itself when it has rank 1).
+
+    Examples:
+      >>> sum_except_batch(tf.ones([2, 3, 4])).numpy()
+      array([12., 12.], dtype=float32)
+    """
     if x.shape.rank == 1:
         return x
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=-1)

@@ -39,6 +39,22 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
 
 
 @pytest.mark.slow
+def test_several_steps_per_execution_under_mirrored_strategy_are_refused_with_the_reason(
+        tmp_path):
+    out = tmp_path / "steps.json"
+    run_script("mirrored_steps.py", out)
+    result = json.loads(out.read_text())
+    assert result["replicas"] == 2
+    assert result["default_steps"] == 1 and np.all(np.isfinite(result["default_fit"]))
+    for key in ("explicit_compile", "explicit_fit"):
+        assert result[key].startswith("ValueError: "), result[key]
+        assert "steps_per_execution must be 1" in result[key], result[key]
+        assert "received 4" in result[key] and "keras-team/keras#19246" in result[key]
+        assert "distributed_fit" in result[key]
+    assert np.all(np.isfinite(result["loop_of_5"]))
+
+
+@pytest.mark.slow
 def test_multi_worker_training_matches_one_device(tmp_path):
     ports = f"{free_port()},{free_port()}"
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]

@@ -137,8 +137,10 @@ def test_summary_shows_every_layers_shapes_and_weights():
     assert not any("?" in line or "unbuilt" in line for line in lines)
 
 def test_event_shape_inference_and_errors():
-    with pytest.raises(ValueError, match="event_shape="):
-        ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)])
+    for layer in (ts.Slice(2), ts.Max(axis=-1)):
+        with pytest.raises(ValueError, match="event_shape=") as error:
+            ts.Flow(ts.StandardNormal([2]), [layer])
+        assert str(error.value).count("event_shape=") == 1, str(error.value)
     with pytest.raises(ValueError, match="base has event shape"):
         ts.Flow(ts.StandardNormal([3]), [ts.Slice(2)], event_shape=[4])
     flow = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2)], event_shape=[4])

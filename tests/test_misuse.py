@@ -219,9 +219,20 @@ CONSTRUCTOR_ARGUMENTS = {
                    st.sampled_from([0, 1])),
         "hidden_units": (_UNITS, st.lists(st.integers(1, 64), max_size=3)),
         "condition_shape": (_SHAPES, st.lists(st.integers(1, 8), min_size=1, max_size=3))},
+    ts.AffineCoupling: {
+        "scale_fn": (st.one_of(st.text(max_size=5).filter(
+            lambda v: v not in ts.AffineMap.SCALE_FNS), st.integers(), st.none()),
+                     st.sampled_from(sorted(ts.AffineMap.SCALE_FNS))),
+        "scale_bound": (_reals_outside(0.0, np.inf), st.floats(1e-3, 1e3)),
+        "num_identity": (_integers_below(1, optional=True), st.integers(1, 100))},
     ts.RationalQuadraticCoupling: {
         "num_bins": (_integers_below(2), st.integers(2, 64)),
+        "bound": (_reals_outside(0.0, np.inf), st.floats(1e-2, 1e3)),
+        "min_bin_width": (_reals_outside(0.0, 0.75), st.floats(1e-6, 0.7)),
         "min_slope": (_reals_outside(0.0, 1.0), st.floats(1e-6, 0.99))},
+    ts.LogisticMixtureCoupling: {
+        "num_components": (_integers_below(1), st.integers(1, 32)),
+        "bisection_steps": (_integers_below(1), st.integers(1, 200))},
     ts.MaskedAutoregressive: {
         "map": (_NOT_MAPS, st.sampled_from([ts.RationalQuadraticMap(), ts.LogisticMixtureMap()])),
         "network": (_NOT_LAYERS, st.just(ts.MADE(2))),

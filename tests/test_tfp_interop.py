@@ -339,6 +339,32 @@ def test_neutra_hmc_with_the_flow_bijector():
     np.testing.assert_allclose(tf.reduce_mean(samples, [0, 1]), [0.0, 1.0], atol=0.35)
 
 
+@pytest.mark.parametrize("in_function", [False, True])
+def test_neutra_hmc_rejects_a_proposal_beyond_the_networks_range(in_function):
+    """A leapfrog step that carries the latent state past what a network can take (1.8e19 in
+    float32) is a rejected proposal (its log-density NaN), not an error that ends the chain."""
+    flow = coupling_flow()
+    bijector = flow.as_bijector()
+    z = tf.constant([[0.3, -0.2], [1e25, 0.5]])
+    x = bijector.forward(z)
+    assert np.all(np.isnan(x[1])) and np.isnan(bijector.forward_log_det_jacobian(z)[1])
+    np.testing.assert_allclose(x[:1], flow.as_bijector().forward(z[:1]), rtol=1e-6)
+    np.testing.assert_allclose(bijector.inverse(x[:1]), z[:1], rtol=1e-5)
+    kernel = tfp.mcmc.TransformedTransitionKernel(
+        tfp.mcmc.HamiltonianMonteCarlo(tfd.MultivariateNormalDiag([0.0, 0.0]).log_prob,
+                                       step_size=1e22, num_leapfrog_steps=2),
+        bijector=bijector)
+
+    def chain():
+        return tfp.mcmc.sample_chain(
+            3, current_state=tf.fill([4, 2], 0.5), kernel=kernel,
+            trace_fn=lambda _, results: results.inner_results.is_accepted, seed=(1, 2))
+
+    samples, accepted = (tf.function(chain) if in_function else chain)()
+    assert not np.any(accepted.numpy())
+    np.testing.assert_allclose(samples, np.full([3, 4, 2], 0.5), rtol=1e-6)  # z = f^-1(f(z))
+
+
 # ------------------------------------------------------------------------------------------------
 # 6. No closed form: a message that says what to do.
 

@@ -117,6 +117,40 @@ def test_distributed_fit_runs_the_steps_asked_for_and_reports_the_mean_over_exam
                 "steps_per_epoch": 1, "steps_per_execution": 1, name: value})
 
 
+def stateful_flow():
+    """A flow whose training moves non-trainable state: ActNorm's initialisation, running
+    statistics and a seed counter (Augment draws its new dimension while training)."""
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([3]), [
+        ts.Augment(1), ts.ActNorm(), ts.AffineCoupling(hidden_units=[8]),
+        ts.BatchNormalization(), ts.Reverse(), ts.AffineCoupling(hidden_units=[8])])
+
+
+def test_distributed_fit_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does(
+        tmp_path):
+    x = ts.data.sample_toy("eight_gaussians", 128).astype("float32") + 3.0  # 4 steps of 32
+
+    def run(epochs, checkpoint_dir):
+        return ts.training.distributed_fit(
+            stateful_flow, lambda _: tf.data.Dataset.from_tensor_slices(x).batch(32).repeat(),
+            steps_per_epoch=4, epochs=epochs, steps_per_execution=2,
+            make_optimizer=lambda: keras.optimizers.Adam(1e-2),
+            checkpoint_dir=str(checkpoint_dir), verbose=0)
+
+    whole, whole_history = run(3, tmp_path / "whole")
+    run(2, tmp_path / "resumed")  # stopped after epoch 2
+    resumed, resumed_history = run(3, tmp_path / "resumed")
+    assert len(resumed_history["loss"]) == 1
+    np.testing.assert_allclose(resumed_history["loss"], whole_history["loss"][2:], rtol=1e-6)
+    assert len(resumed.variables) == len(whole.variables)
+    for mine, theirs in zip(resumed.variables, whole.variables):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6, err_msg=mine.path)
+    non_trainable = " ".join(v.path for v in resumed.variables if not v.trainable)
+    for name in ("/initialized", "/moving_mean", "/moving_variance"):
+        assert name in non_trainable, non_trainable
+    assert non_trainable.count("seed_generator_state") == 2, non_trainable  # Augment's, sample's
+
+
 def test_sample_weights_are_refused():
     flow = small_toy_flow()
     flow.compile(keras.optimizers.Adam(1e-2))

@@ -4,7 +4,9 @@ received and what was expected."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import threading
+from typing import Any, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -28,10 +30,33 @@ def in_xla_program() -> bool:
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
+_MODE = threading.local()
+
+
+@contextlib.contextmanager
+def invalid_as_nan() -> Iterator[None]:
+    """Inside (while running or tracing), the layers raise no error and emit no check op for
+    values they cannot compute: a network's input beyond its dtype's range gives NaN for that
+    example, and a NaN or Inf result is returned as it is. For callers that reject a NaN
+    result themselves, as HMC rejects a proposal whose log-density is NaN (`FlowBijector`)."""
+    before = getattr(_MODE, "invalid_as_nan", False)
+    _MODE.invalid_as_nan = True
+    try:
+        yield
+    finally:
+        _MODE.invalid_as_nan = before
+
+
+def invalid_gives_nan() -> bool:
+    """True inside `invalid_as_nan()`."""
+    return getattr(_MODE, "invalid_as_nan", False)
+
+
 def guarded(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
     """`tensor` after an in-graph check that the boolean `ok` holds (an InvalidArgumentError
-    carrying `message` and `data`); `tensor` itself inside an XLA program (`in_xla_program`)."""
-    if in_xla_program():
+    carrying `message` and `data`); `tensor` itself inside an XLA program (`in_xla_program`)
+    or `invalid_as_nan()`."""
+    if in_xla_program() or invalid_gives_nan():
         return tensor
     check = tf.debugging.Assert(ok, [f"[tfp_survae] {message}", *data])
     with tf.control_dependencies([check]):

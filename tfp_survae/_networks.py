@@ -20,7 +20,8 @@ def run_network(owner: str, network: Any, inputs: tf.Tensor, **kwargs: Any) -> A
     an input beyond the square root of the dtype's largest value (1.8e19 in float32; in
     float16, whose range ends at 65504, anything beyond 65504) would overflow inside it and
     come out as Inf, NaN or a silently different number. Such an input raises a ValueError
-    (a check op in graphs) that says what to change.
+    (a check op in graphs) that says what to change; inside `_checks.invalid_as_nan()` the
+    examples holding one are NaN instead.
 
     Args:
       owner: the layer, named in the error.
@@ -42,7 +43,13 @@ def run_network(owner: str, network: Any, inputs: tf.Tensor, **kwargs: Any) -> A
                    f"{limit:.3g}, which would overflow inside it. Rescale the data, or use a "
                    "wider dtype ('mixed_bfloat16', 'float32' or 'float64').")
         wide = tf.float64 if inputs.dtype == tf.float64 else tf.float32
-        too_large = tf.reduce_any(tf.abs(tf.cast(inputs, wide)) > limit)
+        beyond = tf.abs(tf.cast(inputs, wide)) > limit
+        if _checks.invalid_gives_nan():
+            rows = tf.reduce_any(tf.reshape(beyond, [tf.shape(inputs)[0], -1]), axis=-1)
+            rows = tf.reshape(rows, tf.concat([[-1], tf.ones([tf.rank(inputs) - 1], tf.int32)],
+                                              axis=0))
+            return network(tf.where(rows, tf.constant(np.nan, inputs.dtype), inputs), **kwargs)
+        too_large = tf.reduce_any(beyond)
         if tf.executing_eagerly():
             if bool(too_large):
                 raise ValueError(message)

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import cache_util
 
-from tfp_survae import _variables
+from tfp_survae import _checks, _variables
 from tfp_survae.transforms import _chain
 from tfp_survae.transforms.base import Transform
 
@@ -29,8 +29,10 @@ class FlowBijector(tfp.bijectors.Bijector):
     the data event; any leading batch dimensions are flattened through the transforms. Use it
     wherever TFP takes a bijector: `tfd.TransformedDistribution(base, bijector)`, or
     `tfp.mcmc.TransformedTransitionKernel` to precondition HMC with a trained flow (NeuTra).
-    Build it with `Flow.as_bijector()`. Values are not scanned for NaN (HMC rejects a divergent
-    proposal by its NaN log-density rather than by an error).
+    Build it with `Flow.as_bijector()`. It raises no error for values the layers cannot
+    compute (`_checks.invalid_as_nan`): an example that a network cannot take (beyond the
+    square root of its dtype's largest value, 1.8e19 in float32), or whose result overflows,
+    is NaN, so HMC rejects a diverging proposal by its NaN log-density and the chain goes on.
 
     Seeds: `tfd.TransformedDistribution(base, flow.as_bijector()).sample(n, seed=s)` draws what
     `flow.sample(n, seed=s)` draws when `base` samples as the flow's base does: the flow's own
@@ -111,15 +113,17 @@ class FlowBijector(tfp.bijectors.Bijector):
 
     def _run_forward(self, z):
         flat, leading = self._flat(z, self._latent_event)
-        flat, total = _chain.run_forwards(self._chain, flat, [None] * len(self._chain),
-                                          with_log_det=True)
+        with _checks.invalid_as_nan():
+            flat, total = _chain.run_forwards(self._chain, flat, [None] * len(self._chain),
+                                              with_log_det=True)
         total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if total is None else total
         x = tf.reshape(flat, tf.concat([leading, self._data_event.as_list()], axis=0))
         return x, tf.reshape(total, leading)
 
     def _run_inverse(self, x):
         flat, leading = self._flat(x, self._data_event)
-        out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain))
+        with _checks.invalid_as_nan():
+            out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain))
         total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if out.log_det is None else out.log_det
         z = tf.reshape(out.z, tf.concat([leading, self._latent_event.as_list()], axis=0))
         return z, tf.reshape(total, leading)

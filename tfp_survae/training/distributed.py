@@ -69,8 +69,13 @@ def distributed_fit(
       compiled_execution: run each execution as one XLA program, as `Flow.compile`'s option
         does (True, False or "auto": on for CPUs). Only under a strategy with one replica; with
         several, each step runs `strategy.run` (`training.compiled.resolve_for_strategy`).
-      checkpoint_dir: saves the flow, optimizer and epoch after every epoch (the chief writes
-        there; other workers write to a temporary directory, as tf.distribute requires).
+      checkpoint_dir: saves every variable of the flow (trainable or not: ActNorm's
+        initialisation, running statistics, seed generators), the optimizer and the epoch
+        after every epoch (the chief writes there; other workers write to a temporary
+        directory, as tf.distribute requires), and restores the latest of them when called
+        again. The dataset starts again from `dataset_fn`, so a resumed run ends where an
+        uninterrupted one does when its epochs start at the same place in the data (a
+        dataset of `steps_per_epoch` global batches, repeated, or reshuffled per epoch).
       callbacks: Keras callbacks; they receive on_train/epoch begin/end with logs {"loss",
         "bits_per_dim"} and `model` set to the flow.
       verbose: 1 prints a line per epoch (on the chief).
@@ -91,7 +96,8 @@ def distributed_fit(
     strategy = strategy or tf.distribute.get_strategy()
     flow, optimizer, epoch_counter = _build(make_flow, make_optimizer, strategy)
     checkpoints = None if checkpoint_dir is None else _Checkpoints(
-        tf.train.Checkpoint(flow=flow, optimizer=optimizer, epoch=epoch_counter),
+        tf.train.Checkpoint(flow=_flow_variables(flow), optimizer=optimizer,
+                            epoch=epoch_counter),
         checkpoint_dir, strategy)
     if any(t.needs_initialization for t in flow.chain):
         x, condition = _batches.unpack_batch(next(iter(dataset_fn(tf.distribute.InputContext()))))
@@ -126,6 +132,15 @@ def _is_chief(strategy) -> bool:
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+
+
+def _flow_variables(flow) -> list:
+    """Every variable of the flow, trainable or not (ActNorm's initialisation, running
+    statistics, seed generators), in the flow's order: `tf.train.Checkpoint(flow=flow)`
+    tracks none of a Keras 3 model's variables, and the optimizer only the trainable ones.
+    By position, as Keras' weight files: the layers' names (and so the variables' paths)
+    differ between two flows that `make_flow` builds in one process."""
+    return list(flow.variables)
 
 
 def _build(make_flow, make_optimizer, strategy):

@@ -159,16 +159,20 @@ class FitMixin(_ModelBase):
     compiled_execution: bool | str
 
     def compile(self, optimizer: str | keras.optimizers.Optimizer = "adam", *,
-                steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION,
+                steps_per_execution: int | None = None,
                 compiled_execution: bool | str = "auto", **kwargs: Any) -> None:
         """Keras `compile`; the loss is always the negative log-likelihood (bound) in nats.
 
         Args:
           optimizer: a Keras optimizer (or its name).
-          steps_per_execution: batches per call of the training loop (32 by default), a
-            positive integer. An epoch of `steps_per_epoch` steps (or an evaluation of `steps`)
-            runs exactly those steps: its executions are made the largest size up to this that
-            divides them (`fit(steps_per_epoch=10)` runs 10 steps, as one execution).
+          steps_per_execution: batches per call of the training loop, a positive integer;
+            None (the default) is `DEFAULT_STEPS_PER_EXECUTION` (32), or 1 for a flow under a
+            tf.distribute strategy with several replicas, where Keras 3's loop of several steps
+            per call fails ("You must feed a value for placeholder tensor",
+            keras-team/keras#19246) and more than 1 is refused. An epoch of `steps_per_epoch`
+            steps (or an evaluation of `steps`) runs exactly those steps: its executions are
+            made the largest size up to this that divides them (`fit(steps_per_epoch=10)` runs
+            10 steps, as one execution).
           compiled_execution: run each execution of `steps_per_execution` batches, stacked and
             checked, as one XLA program (one per step for a model with convolutions;
             `training.compiled`): True, False, or "auto" (the default: on where it measured
@@ -179,8 +183,8 @@ class FitMixin(_ModelBase):
             when `compiled_execution` is off) keeps Keras' default "auto".
 
         Raises:
-          ValueError: a `loss` is passed, `steps_per_execution` is not a positive integer or
-            `compiled_execution` is none of True, False and "auto".
+          ValueError: a `loss`, a `steps_per_execution` that is not a positive integer or is
+            above 1 under a strategy with several replicas, an unknown `compiled_execution`.
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
@@ -188,8 +192,12 @@ class FitMixin(_ModelBase):
                 f"(received {kwargs['loss']!r})."
             )
         kwargs.pop("loss", None)
-        _steps.check_steps(f"Flow '{self.name}'.compile()", "steps_per_execution",
-                           steps_per_execution)
+        method = f"Flow '{self.name}'.compile()"
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if steps_per_execution is None:
+            steps_per_execution = 1 if replicas > 1 else DEFAULT_STEPS_PER_EXECUTION
+        _steps.check_steps(method, "steps_per_execution", steps_per_execution)
+        _steps.check_replicated_steps(method, steps_per_execution, replicas)
         compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
@@ -267,6 +275,8 @@ class FitMixin(_ModelBase):
             raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
         _data.refuse_weights(method, kwargs)
         _data.check_data_argument(method, x)
+        _steps.check_replicated_steps(method, self.steps_per_execution,
+                                      self.distribute_strategy.num_replicas_in_sync)
         size = _steps.execution_size(
             self.steps_per_execution,
             _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),

@@ -56,8 +56,8 @@ def build_chain(chain, base_event_shape, event_shape=None):
                 shape = t.forward_event_shape(shape)
             except ValueError as error:
                 raise ValueError(
-                    f"The flow cannot infer its data shape from the base: {error} Pass "
-                    "event_shape= (the shape of one data example)."
+                    f"The flow cannot infer its data shape from the base: {error} Or pass "
+                    "the flow event_shape= (the shape of one data example)."
                 ) from None
         event_shape = shape
     event_shape = tf.TensorShape(event_shape)

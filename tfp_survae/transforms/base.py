@@ -333,6 +333,8 @@ class Transform(keras.layers.Layer):
             # the dtype's range); NaN and +inf are never valid.
             v_ok = tf.logical_not(tf.reduce_any(tf.logical_or(
                 tf.math.is_nan(log_det), tf.equal(log_det, float("inf")))))
+        if _checks.invalid_gives_nan():
+            return results
         oks = [ok for ok in (out_ok, v_ok) if ok is not None]
         if tf.executing_eagerly():
             if not all(bool(ok) for ok in oks):

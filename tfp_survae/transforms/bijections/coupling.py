@@ -280,9 +280,12 @@ class AffineCoupling(_Preset):
     V = sum s(x_a).
 
     The network outputs [shift t, raw output r] side by side on the last axis (the first half
-    of the channels is t, the second r), each of x_b's shape. (The reference code orders them
-    [r, t], and interleaves them per channel for images: permute a ported network's last
-    layer.)
+    of the channels is t, the second r), each of x_b's shape. (The reference code's
+    `AffineCouplingBijection` reads them through `ElementwiseParams(2)` in its default
+    mode='interleaved', which despite its name takes two contiguous halves of the channel
+    axis, [r | t], for vectors and images alike (`ElementwiseParams2d`, channels on axis 1):
+    swap the two halves of a ported network's last layer. Only its mode='sequential'
+    alternates r and t element by element.)
 
     Args:
       network, mask, num_identity, axis, parity, hidden_units, condition_shape: as `Coupling`.

@@ -131,7 +131,7 @@ class Max(_AxisMax, kind="inference"):
     def forward_event_shape(self, z_event_shape):
         if self._event_shape is None:
             raise ValueError(f"{self._owner}: the size of the reduced axis is unknown until the "
-                             "layer is built; pass event_shape= to the Flow.")
+                             "layer is built; build the layer on data.")
         return self._event_shape
 
     def build(self, input_shape):

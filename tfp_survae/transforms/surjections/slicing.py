@@ -86,8 +86,7 @@ class Slice(_AxisSplit, kind="inference"):
         if self.decoder is None:
             raise ValueError(
                 f"{self._owner}: the data shape cannot be inferred from the latent alone (the "
-                "default decoder has no fixed size); pass event_shape= to the Flow or build "
-                "the layer on data."
+                "default decoder has no fixed size); build the layer on data."
             )
         shape = tf.TensorShape(z_event_shape)
         axis = self._event_axis(shape.rank)

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                  # everything; writes benchmarks/RESULTS.md
     python benchmarks/run.py --quick --output /tmp/RESULTS.md     # a smoke run, tiny sizes
+    python benchmarks/run.py --sections jax   # replaces section 8 of RESULTS.md, keeps the rest
 
 The PyTorch comparisons need torch and zuko in the same environment
 (`pip install torch==2.13.0 zuko`), the JAX ones jax and optax; without them those sections say
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import sys
 import time
 
@@ -830,6 +832,28 @@ def versions() -> str:
     return ", ".join(found)
 
 
+def _split_sections(text: str) -> tuple[str, dict]:
+    """(the text before the first '## N.' heading, {N: the section's text})."""
+    pieces = re.split(r"(?m)^(?=## \d+\. )", text)
+    head, sections = pieces[0], {}
+    for piece in pieces[1:]:
+        sections[int(re.match(r"## (\d+)\.", piece).group(1))] = piece.rstrip("\n")
+    return head, sections
+
+
+def merge_sections(existing: str, parts: list, command: str, info: dict) -> str:
+    """`existing` results with the sections in `parts` replaced (or added) by number; the other
+    sections, the hand-written ones among them, are kept. Each new section says how it was run."""
+    head, sections = _split_sections(existing)
+    stamp = (f"Run by `{command}` on {time.strftime('%Y-%m-%d')}, {info['cpu']}, "
+             f"{info['cores']} cores.")
+    for part in parts:
+        number = int(re.match(r"## (\d+)\.", part).group(1))
+        heading, _, body = part.partition("\n")
+        sections[number] = f"{heading}\n\n{stamp}\n{body}"
+    return head + "\n\n".join(sections[n] for n in sorted(sections)) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
@@ -859,8 +883,12 @@ def main(argv=None):
         f"Versions: {versions()}.", "",
         "Times are wall clock on this CPU: compare within a table, not across machines.", "",
     ]
+    if set(args.sections) != set(SECTIONS) and os.path.exists(args.output):
+        text = merge_sections(open(args.output).read(), parts, command.strip(), info)
+    else:
+        text = "\n".join(header) + "\n" + "\n\n".join(parts) + "\n"
     with open(args.output, "w") as f:
-        f.write("\n".join(header) + "\n" + "\n\n".join(parts) + "\n")
+        f.write(text)
     print(f"wrote {args.output}")
 
 

@@ -55,3 +55,24 @@ def test_gpu_image_jobs_stop_at_the_deadline(gpu_module):
     assert len(rows) == len(jobs)
     assert "ms_per_step" in rows[0] and rows[0]["ms_per_step"] > 0  # the first always runs
     assert all(r.get("skipped") == "time budget" for r in rows[1:])
+
+
+def test_a_run_of_some_sections_keeps_the_others(monkeypatch):
+    """`run.py --sections jax` replaces section 8 of an existing RESULTS.md and keeps every
+    other section, the hand-written ones among them, and the header."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    import run
+
+    existing = ("# Benchmark results\n\nMachine: x.\n\n## 1. One\n\nkept 1\n\n"
+                "## 8. Against JAX\n\nold 8\n\n## 10. Notes\n\nkept 10\n")
+    text = run.merge_sections(existing, ["## 8. Against JAX: new\n\nnew 8"],
+                              "python benchmarks/run.py --sections jax",
+                              {"cpu": "a CPU", "cores": 2})
+    assert text.startswith("# Benchmark results\n\nMachine: x.\n\n## 1. One\n\nkept 1\n\n"
+                           "## 8. Against JAX: new\n\nRun by `python benchmarks/run.py "
+                           "--sections jax` on ")
+    assert "old 8" not in text and "new 8" in text
+    assert text.index("new 8") < text.index("## 10. Notes\n\nkept 10")
+    added = run.merge_sections(existing, ["## 9. Throughput\n\nnew 9"], "c", {"cpu": "a",
+                                                                             "cores": 2})
+    assert added.index("old 8") < added.index("new 9") < added.index("kept 10")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -33,7 +35,7 @@ class BijectorTransform(Bijection):
       (array([[0.    , 2.1972]], dtype=float32), TensorShape([1]))
     """
 
-    def __init__(self, bijector: tfb.Bijector | dict, **kwargs):
+    def __init__(self, bijector: tfp.bijectors.Bijector | dict[str, Any], **kwargs: Any):
         if isinstance(bijector, dict):
             bijector = deserialize_tfp(bijector)
         if not isinstance(bijector, tfb.Bijector):

@@ -32,7 +32,7 @@ class InverseResult(NamedTuple):
     (0-gradient in value; `Flow` turns it into a score-function gradient). Every other
     transform returns the plain pair (z, V).
 
-    Args:
+    Attributes:
       z: the latent, shape [batch] + z event.
       log_det: V, shape [batch].
       score: the per-example log-probability of the sampled choice, shape [batch], or None.
@@ -401,7 +401,8 @@ class Transform(keras.layers.Layer):
                              condition: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
         # Valid because the inverse is deterministic: inverse(forward(z)) == z.
         x = self._forward(z, seed=seed, condition=condition)
-        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition, training=False)
+        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition,
+                                                   training=False)
         return x, log_det
 
     def preimages(self, x: tf.Tensor, *,
@@ -592,7 +593,8 @@ class Surjection(Transform):
     * ``kind="inference"``: the inverse z = f(x) is deterministic and many-to-one, the forward
       samples x from p(x | z) on the fibre {x: f(x) = z}, and V = log p(x | z) is exact.
     * ``kind="generative"``: the forward x = f(z) is deterministic and many-to-one, the inverse
-      samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO term.
+      samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO
+      term.
 
     Subclasses name their kind in the class statement: ``class Slice(Surjection, kind="inference")``.
 
@@ -751,7 +753,6 @@ class Sequential(Transform):
     def _forward_and_log_det(self, z: tf.Tensor, *, seed: tf.Tensor | None,
                              condition: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
         chain = self.chain
-
         seeds, _ = _chain.chain_seeds(seed, chain, "forward")
         x, total = _chain.run_forwards(chain, z, seeds, condition=condition, with_log_det=True)
         return x, tf.zeros(tf.shape(z)[:1], self.dtype) if total is None else total

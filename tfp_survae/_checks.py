@@ -4,6 +4,8 @@ received and what was expected."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util
@@ -26,7 +28,7 @@ def in_xla_program() -> bool:
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
-def guarded(tensor, ok, message: str, *data):
+def guarded(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
     """`tensor` after an in-graph check that the boolean `ok` holds (an InvalidArgumentError
     carrying `message` and `data`); `tensor` itself inside an XLA program (`in_xla_program`)."""
     if in_xla_program():
@@ -36,7 +38,7 @@ def guarded(tensor, ok, message: str, *data):
         return tf.identity(tensor)
 
 
-def nan_where_invalid(values, *tensors):
+def nan_where_invalid(values: tf.Tensor, *tensors: tf.Tensor) -> tf.Tensor:
     """`values` ([batch]) with NaN for the examples where one of `tensors` ([batch, ...]; None
     skipped; integer tensors ignored) holds NaN or Inf: the result a caller cannot mistake for a
     density where no check op can run (XLA)."""
@@ -51,12 +53,12 @@ def nan_where_invalid(values, *tensors):
     return tf.where(valid, values, tf.constant(float("nan"), values.dtype))
 
 
-def is_int(value) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_count(owner: str, what: str, value, *, minimum: int, maximum: int = INT32_MAX,
-                hint: str = ""):
+def check_count(owner: str, what: str, value: Any, *, minimum: int, maximum: int = INT32_MAX,
+                hint: str = "") -> Any:
     """A count argument (a sample size n, a number k of importance samples): a Python or NumPy
     integer, or an integer scalar tensor, in [minimum, maximum]. Returns it unchanged.
 
@@ -86,7 +88,7 @@ def check_count(owner: str, what: str, value, *, minimum: int, maximum: int = IN
     return value
 
 
-def check_integer(owner: str, what: str, value, *, minimum: int) -> int:
+def check_integer(owner: str, what: str, value: Any, *, minimum: int) -> int:
     """A constructor's integer argument (a Python or NumPy integer, not a bool) of at least
     `minimum`, returned as an int; a TypeError or ValueError naming it otherwise."""
     if not is_int(value):
@@ -97,7 +99,7 @@ def check_integer(owner: str, what: str, value, *, minimum: int) -> int:
     return int(value)
 
 
-def check_real(owner: str, what: str, value, *, low: float = -np.inf, high: float = np.inf,
+def check_real(owner: str, what: str, value: Any, *, low: float = -np.inf, high: float = np.inf,
                closed: str = "neither") -> float:
     """A constructor's real argument (a Python or NumPy number, not a bool), finite and in the
     interval from `low` to `high` (`closed`: "neither", "low", "high" or "both" of its ends
@@ -118,7 +120,7 @@ def check_real(owner: str, what: str, value, *, low: float = -np.inf, high: floa
     return number
 
 
-def check_flag(owner: str, what: str, value) -> bool:
+def check_flag(owner: str, what: str, value: Any) -> bool:
     """A constructor's boolean argument (True or False, not a truthy object)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{owner}: {what} must be True or False; received "
@@ -126,7 +128,7 @@ def check_flag(owner: str, what: str, value) -> bool:
     return bool(value)
 
 
-def check_units(owner: str, what: str, value, *, allow_empty: bool = True) -> list[int]:
+def check_units(owner: str, what: str, value: Any, *, allow_empty: bool = True) -> list[int]:
     """Layer widths (`hidden_units`): a list or tuple of integers >= 1, returned as a list."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
         raise TypeError(f"{owner}: {what} must be a list of layer widths (integers >= 1); "
@@ -141,7 +143,7 @@ def check_units(owner: str, what: str, value, *, allow_empty: bool = True) -> li
     return [int(unit) for unit in value]
 
 
-def check_shape(owner: str, what: str, value) -> list[int]:
+def check_shape(owner: str, what: str, value: Any) -> list[int]:
     """An event shape argument (`condition_shape`): a non-empty list or tuple of integers
     >= 1, returned as a list."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, tf.TensorShape)):
@@ -172,7 +174,7 @@ def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.Ten
         )
 
 
-def as_float(owner: str, what: str, x, dtype: tf.DType) -> tf.Tensor:
+def as_float(owner: str, what: str, x: Any, dtype: tf.DType) -> tf.Tensor:
     """Converts `x` to the float `dtype`, refusing integer or boolean tensors."""
     hint = " Integer data goes through a dequantization layer first." \
         if what.startswith("data") else f" Cast the {what} to {tf.as_dtype(dtype).name}."
@@ -192,7 +194,7 @@ def as_float(owner: str, what: str, x, dtype: tf.DType) -> tf.Tensor:
     return tf.convert_to_tensor(array, dtype=dtype)
 
 
-def as_integer(owner: str, what: str, x) -> tf.Tensor:
+def as_integer(owner: str, what: str, x: Any) -> tf.Tensor:
     """Converts `x` to an integer tensor, refusing floating-point input."""
     if isinstance(x, tf.Tensor | tf.Variable):
         if not x.dtype.is_integer:
@@ -210,8 +212,8 @@ def as_integer(owner: str, what: str, x) -> tf.Tensor:
     return tf.convert_to_tensor(array)
 
 
-def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True,
-                 nonempty: bool = True):
+def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finite: bool = True,
+                 nonempty: bool = True) -> tf.Tensor:
     """The one data check used by `Flow` and by every transform's public methods: x must be
     [batch] + `event_shape`, with `nonempty` a batch of at least one (static checks), and, with
     `finite`, hold no NaN or Inf (a ValueError eagerly; a check op in graphs, which `fit`,
@@ -237,7 +239,7 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bo
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
 
 
-def check_in_range(owner: str, x, num_values: int) -> None:
+def check_in_range(owner: str, x: tf.Tensor, num_values: int) -> None:
     """Eagerly: raises a ValueError unless the integers x lie in [0, num_values)."""
     low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
     if low < 0 or high >= num_values:

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import tensorflow as tf
 
 from tfp_survae import _networks, _seeds, _tensors
+from tfp_survae._types import Seed
 
 
 
-def sign_log_prob(signs, logits):
+def sign_log_prob(signs: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """log p(s) for s in {-1, +1} with p(s = +1) = sigmoid(logits), elementwise."""
     return tf.math.log_sigmoid(tf.where(signs > 0, logits, -logits))
 
 
-def sample_signs(logits, seed):
+def sample_signs(logits: tf.Tensor, seed: Seed) -> tf.Tensor:
     """s in {-1, +1} with p(s = +1) = sigmoid(logits)."""
     uniform = _seeds.random_uniform(tf.shape(logits), seed, logits.dtype)
     return tf.where(uniform < tf.sigmoid(logits), tf.ones_like(logits), -tf.ones_like(logits))
 
 
-def sample_categorical(logits, seed):
+def sample_categorical(logits: tf.Tensor, seed: Seed) -> tf.Tensor:
     """Indices along the last axis by the Gumbel-max trick (int32)."""
     uniform = _seeds.random_uniform(tf.shape(logits), seed, logits.dtype, minval=1e-12)
     return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
-def categorical_log_prob(logits, index):
+def categorical_log_prob(logits: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     """log softmax(logits)[index] along the last axis."""
     return tf.gather(tf.nn.log_softmax(logits, axis=-1), index, batch_dims=index.shape.rank)
 
 
 def log_factorial(k: int) -> float:
+    """log k!"""
     return math.lgamma(k + 1)
 
 
@@ -44,7 +47,7 @@ def plackett_luce_log_prob(log_scores: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(ordered - tail, axis=-1)
 
 
-def plackett_luce_sample(log_scores: tf.Tensor, seed) -> tf.Tensor:
+def plackett_luce_sample(log_scores: tf.Tensor, seed: Seed) -> tf.Tensor:
     """Samples permutations by the Gumbel-max trick: argsort of perturbed scores, descending."""
     uniform = _seeds.random_uniform(
         tf.shape(log_scores), seed, minval=1e-12, maxval=1.0, dtype=log_scores.dtype
@@ -70,30 +73,62 @@ class DiscreteChoice:
       network: a Keras layer or None.
       size: K, the options per choice (2 for signs).
       role: what the network is, for errors ("sign classifier", ...).
+
+    Raises:
+      ValueError: an unknown kind.
     """
 
     KINDS = ("sign", "index", "order")
 
-    def __init__(self, owner: str, kind: str, network, size: int, role: str):
+    def __init__(self, owner: str, kind: str, network: Any, size: int, role: str) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"kind is one of {self.KINDS}; received {kind!r}.")
         self.owner, self.kind, self.network, self.size, self.role = (
             owner, kind, network, int(size), role)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Builds the network (if any).
+
+        Args:
+          input_shape: the shape of the layer's input, batch axis included.
+        """
         _networks.build_network(self.network, input_shape)
 
-    def logits(self, inputs, choice_shape, dtype, training=None):
-        """The network's logits, shaped [batch] + choice_shape (+ [K] for an index or an order),
-        or None for a uniform choice."""
+    def logits(self, inputs: tf.Tensor, choice_shape: Sequence[int], dtype: tf.DType | str,
+               training: bool | None = None) -> tf.Tensor | None:
+        """The network's logits for `inputs`.
+
+        Args:
+          inputs: the layer's input.
+          choice_shape: the shape of one example's choices.
+          dtype: the logits' dtype.
+          training: the Keras training flag.
+
+        Returns:
+          Logits shaped [batch] + choice_shape (+ [K] for an index or an order), or None for a
+          uniform choice.
+
+        Raises:
+          ValueError: the network's output holds another number of values per example.
+        """
         if self.network is None:
             return None
         shape = list(choice_shape) + ([] if self.kind == "sign" else [self.size])
         return _networks.network_logits(self.owner, self.network, inputs, shape, dtype, self.role,
                               training=training)
 
-    def log_prob(self, choice, logits, dtype) -> tf.Tensor:
-        """log p(choice) per example, shape [batch]."""
+    def log_prob(self, choice: tf.Tensor, logits: tf.Tensor | None,
+                 dtype: tf.DType | str) -> tf.Tensor:
+        """log p(choice) per example.
+
+        Args:
+          choice: the choices, as `sample` gives them.
+          logits: from `logits()` (None: uniform).
+          dtype: the dtype of the result.
+
+        Returns:
+          log p(choice), shape [batch].
+        """
         if logits is None:
             if self.kind == "order":
                 per_example = -log_factorial(self.size)
@@ -107,9 +142,18 @@ class DiscreteChoice:
             return _tensors.sum_except_batch(categorical_log_prob(logits, choice))
         return plackett_luce_log_prob(logits, choice)
 
-    def sample(self, logits, like, seed) -> tf.Tensor:
-        """A choice for each example; `like` gives the shape for a uniform choice: the folded
-        values (sign), the grouped values without the K axis (index), or [batch, ...] (order)."""
+    def sample(self, logits: tf.Tensor | None, like: tf.Tensor, seed: Seed) -> tf.Tensor:
+        """A choice for each example.
+
+        Args:
+          logits: from `logits()` (None: uniform).
+          like: gives the shape for a uniform choice: the folded values (sign), the grouped
+            values without the K axis (index), or [batch, ...] (order).
+          seed: a stateless seed.
+
+        Returns:
+          Signs in {-1, +1} (the dtype of the logits), or int32 indices or permutations.
+        """
         if logits is None:
             if self.kind == "sign":
                 logits = tf.zeros_like(like)

@@ -4,6 +4,7 @@ the layer is built, logits reshaped to the choice they parameterize."""
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ import tensorflow as tf
 from tfp_survae import _checks
 
 
-def run_network(owner: str, network, inputs, **kwargs):
+def run_network(owner: str, network: Any, inputs: tf.Tensor, **kwargs: Any) -> Any:
     """Calls `network` on `inputs`, after checking that they fit its compute dtype.
 
     A network squares its inputs' scale (variances in a LayerNorm, products in attention), so
@@ -20,6 +21,18 @@ def run_network(owner: str, network, inputs, **kwargs):
     float16, whose range ends at 65504, anything beyond 65504) would overflow inside it and
     come out as Inf, NaN or a silently different number. Such an input raises a ValueError
     (a check op in graphs) that says what to change.
+
+    Args:
+      owner: the layer, named in the error.
+      network: a Keras layer (or any callable).
+      inputs: its input tensor.
+      **kwargs: passed to the call (`training`).
+
+    Returns:
+      The network's output.
+
+    Raises:
+      ValueError: (eagerly) an input beyond that limit.
     """
     compute = tf.as_dtype(getattr(network, "compute_dtype", None) or inputs.dtype)
     if compute.is_floating:
@@ -38,7 +51,7 @@ def run_network(owner: str, network, inputs, **kwargs):
     return network(inputs, **kwargs)
 
 
-def check_network(owner: str, network, role: str):
+def check_network(owner: str, network: Any, role: str) -> keras.layers.Layer | None:
     """A network argument: None (the layer builds its default) or a Keras layer."""
     if network is not None and not isinstance(network, keras.layers.Layer):
         raise TypeError(f"{owner}: {role} must be a Keras layer or None (the default); "
@@ -46,7 +59,8 @@ def check_network(owner: str, network, role: str):
     return network
 
 
-def check_network_output(owner: str, network, input_event, expected_event, dtype,
+def check_network_output(owner: str, network: Any, input_event: Sequence[int],
+                         expected_event: Sequence[int], dtype: tf.DType | str,
                          role: str) -> None:
     """Raises a ValueError unless `network` maps [batch] + `input_event` to exactly
     [batch] + `expected_event` (checked when the layer is built, so a network of the wrong
@@ -54,6 +68,17 @@ def check_network_output(owner: str, network, input_event, expected_event, dtype
 
     Uses the network's `compute_output_shape`, or one call on a batch of zeros where it has
     none.
+
+    Args:
+      owner: the layer, named in the error.
+      network: the Keras layer.
+      input_event: the event shape of its input.
+      expected_event: the event shape its output must have.
+      dtype: the dtype of the probe batch.
+      role: what the network is, for the error ("the coupling network", ...).
+
+    Raises:
+      ValueError: the output has another event shape.
     """
     input_shape = (None,) + tuple(int(d) for d in input_event)
     try:
@@ -72,11 +97,27 @@ def check_network_output(owner: str, network, input_event, expected_event, dtype
         )
 
 
-def network_logits(owner: str, network, inputs, event_shape, dtype, what: str, training=None):
+def network_logits(owner: str, network: Any, inputs: tf.Tensor, event_shape: Sequence[int],
+                   dtype: tf.DType | str, what: str, training: bool | None = None) -> tf.Tensor:
     """Runs `network` on `inputs` and reshapes its output to [batch] + `event_shape`.
 
     The network may output that shape or any shape with the same number of values per example
-    (e.g. flat logits); anything else is a ValueError naming both shapes.
+    (e.g. flat logits).
+
+    Args:
+      owner: the layer, named in errors.
+      network: the Keras layer.
+      inputs: its input tensor.
+      event_shape: the shape of the logits of one example.
+      dtype: the dtype of the logits.
+      what: what the logits choose, for errors ("sign", ...).
+      training: the Keras training flag.
+
+    Returns:
+      Logits of shape [batch] + event_shape.
+
+    Raises:
+      ValueError: the output holds another number of values per example (naming both shapes).
     """
     out = tf.cast(run_network(owner, network, inputs, training=training), dtype)
     event_shape = [int(d) for d in event_shape]
@@ -90,7 +131,8 @@ def network_logits(owner: str, network, inputs, event_shape, dtype, what: str, t
     return tf.reshape(out, [-1] + event_shape)
 
 
-def build_network(network, input_shape):
+def build_network(network: Any, input_shape: Sequence[int | None]) -> Any:
+    """Builds an unbuilt Keras layer for `input_shape`; returns `network`."""
     if network is not None and isinstance(network, keras.layers.Layer) and not network.built:
         network.build(tuple(input_shape))
     return network

@@ -7,10 +7,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from typing import Sequence, Union
+
 from tfp_survae._checks import INT32_MAX, INT32_MIN, is_int
+from tfp_survae._types import Seed
+
+# A shape: a list of ints or an int32 shape tensor.
+ShapeLike = Union[Sequence[int], tf.Tensor, tf.TensorShape]
 
 
-def to_stateless_seed(seed) -> tf.Tensor:
+def to_stateless_seed(seed: Seed) -> tf.Tensor:
     """The one conversion of a stateless seed to a shape-[2] int32 tensor, used everywhere.
 
     Accepted, with the same draws locally and in an exported SavedModel fed the same pair:
@@ -26,7 +32,7 @@ def to_stateless_seed(seed) -> tf.Tensor:
     ValueError naming what was received.
     """
     if is_int(seed):
-        seed = (int(seed), 0)
+        seed = (int(seed), 0)  # type: ignore[arg-type]  # is_int: an int or a NumPy integer
     if isinstance(seed, (tuple, list, np.ndarray)):
         values = list(np.asarray(seed, dtype=object).ravel()) if isinstance(seed, np.ndarray) \
             else list(seed)
@@ -60,7 +66,7 @@ def to_stateless_seed(seed) -> tf.Tensor:
     return tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
 
 
-def seed_or_random(seed) -> tf.Tensor:
+def seed_or_random(seed: Seed | None) -> tf.Tensor:
     """`seed` as a stateless seed, or a fresh random one when it is None (direct user calls)."""
     if seed is None:
         return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
@@ -74,20 +80,44 @@ RNG_ALG = "philox"
 _SIGNIFICAND_BITS = {tf.float16: 11, tf.bfloat16: 8, tf.float32: 24, tf.float64: 53}
 
 
-def split_seed(seed, num: int) -> list:
-    """Splits a stateless seed into `num` independent seeds (a list of `None` if `seed` is None)."""
+def split_seed(seed: Seed | None, num: int) -> list:
+    """Splits a stateless seed into `num` independent seeds.
+
+    Args:
+      seed: a stateless seed (see `to_stateless_seed`), or None.
+      num: the number of seeds.
+
+    Returns:
+      A list of `num` shape-[2] int32 seeds (of `num` Nones if `seed` is None).
+
+    Raises:
+      TypeError: a seed that is not integers.
+      ValueError: a seed of another length or out of the int32 range.
+    """
     if seed is None:
         return [None] * num
     parts = tf.random.experimental.stateless_split(to_stateless_seed(seed), num, alg=RNG_ALG)
     return [parts[i] for i in range(num)]
 
 
-def fold_in(seed, data) -> tf.Tensor:
-    """A new stateless seed from `seed` and an integer `data` (e.g. a step counter)."""
+def fold_in(seed: Seed, data: int | tf.Tensor) -> tf.Tensor:
+    """A new stateless seed from `seed` and an integer `data` (e.g. a step counter).
+
+    Args:
+      seed: a stateless seed (see `to_stateless_seed`).
+      data: an integer (or an integer scalar tensor).
+
+    Returns:
+      A shape-[2] int32 seed.
+
+    Raises:
+      TypeError: a seed that is not integers.
+      ValueError: a seed of another length or out of the int32 range.
+    """
     return tf.random.experimental.stateless_fold_in(to_stateless_seed(seed), data, alg=RNG_ALG)
 
 
-def _unit_uniform(shape, seed, dtype) -> tf.Tensor:
+def _unit_uniform(shape: ShapeLike, seed: Seed, dtype: tf.DType | str) -> tf.Tensor:
     """U[0, 1) on the grid k 2^-m (m the dtype's significand bits), from raw philox bits.
 
     TensorFlow's kernels and XLA draw the same raw bits for a seed, but turn them into floats
@@ -107,19 +137,59 @@ def _unit_uniform(shape, seed, dtype) -> tf.Tensor:
     return tf.cast(top, dtype) * tf.constant(2.0**-significand, dtype)
 
 
-def random_uniform(shape, seed, dtype, minval=0.0, maxval=1.0) -> tf.Tensor:
+def random_uniform(shape: ShapeLike, seed: Seed, dtype: tf.DType | str,
+                   minval: float | tf.Tensor = 0.0,
+                   maxval: float | tf.Tensor = 1.0) -> tf.Tensor:
     """U[minval, maxval) from a stateless seed: the same numbers eagerly, in graphs and under
-    XLA (see `_unit_uniform`)."""
+    XLA (see `_unit_uniform`).
+
+    Args:
+      shape: the shape of the draw.
+      seed: a stateless seed (see `to_stateless_seed`).
+      dtype: a float dtype (float16, bfloat16, float32 or float64).
+      minval: the lower bound.
+      maxval: the upper bound (excluded).
+
+    Returns:
+      A tensor of `shape` and `dtype`.
+
+    Raises:
+      TypeError: a dtype that is not one of those floats, or a seed that is not integers.
+
+    Examples:
+      >>> u = random_uniform([3], seed=(1, 2), dtype=tf.float32)
+      >>> u.shape, bool(tf.reduce_all((u >= 0) & (u < 1)))
+      (TensorShape([3]), True)
+    """
     dtype = tf.as_dtype(dtype)
     low = tf.convert_to_tensor(minval, dtype)
     return low + (tf.convert_to_tensor(maxval, dtype) - low) * _unit_uniform(shape, seed, dtype)
 
 
-def random_normal(shape, seed, dtype) -> tf.Tensor:
+def random_normal(shape: ShapeLike, seed: Seed, dtype: tf.DType | str) -> tf.Tensor:
     """N(0, 1) from a stateless seed: the same numbers eagerly, in graphs and under XLA (to the
-    rounding of log, cos and sin there). The Box-Muller transform of consecutive pairs of
-    uniforms, so a draw of n elements begins with the draw of fewer (IWBO chunks rely on it).
-    Half-precision draws are computed in float32."""
+    rounding of log, cos and sin there).
+
+    The Box-Muller transform of consecutive pairs of uniforms, so a draw of n elements begins
+    with the draw of fewer (IWBO chunks rely on it). Half-precision draws are computed in
+    float32.
+
+    Args:
+      shape: the shape of the draw.
+      seed: a stateless seed (see `to_stateless_seed`).
+      dtype: a float dtype (float16, bfloat16, float32 or float64).
+
+    Returns:
+      A tensor of `shape` and `dtype`.
+
+    Raises:
+      TypeError: a dtype that is not one of those floats, or a seed that is not integers.
+
+    Examples:
+      >>> z = random_normal([5], seed=(1, 2), dtype=tf.float64)
+      >>> bool(tf.reduce_all(z[:3] == random_normal([3], seed=(1, 2), dtype=tf.float64)))
+      True
+    """
     dtype = tf.as_dtype(dtype)
     compute = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
     shape = tf.cast(tf.convert_to_tensor(shape, dtype_hint=tf.int32), tf.int32)

@@ -6,6 +6,8 @@ round-trip through `get_config` / `from_config` and `.keras` files.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -52,7 +54,7 @@ def _decode(value):
     return value
 
 
-def serialize_tfp(obj) -> dict:
+def serialize_tfp(obj: Any) -> dict:
     """Describes a TFP distribution or bijector by its class and constant parameters."""
     kind = next(k for k, (base, _) in _KINDS.items() if isinstance(obj, base))
     module = _KINDS[kind][1]
@@ -70,7 +72,8 @@ def serialize_tfp(obj) -> dict:
     return {"kind": kind, "class_name": name, "parameters": params}
 
 
-def deserialize_tfp(config: dict):
+def deserialize_tfp(config: dict) -> Any:
+    """The TFP distribution or bijector `serialize_tfp` described."""
     module = _KINDS[config["kind"]][1]
     params = {key: _decode(value) for key, value in config["parameters"].items()}
     return getattr(module, config["class_name"])(**params)

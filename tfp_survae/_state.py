@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any, Iterator, Sequence
 
 import tensorflow as tf
 
@@ -23,16 +24,17 @@ _LOCAL = threading.local()  # MirroredStrategy traces each replica's step in its
 class PendingUpdates:
     """Assignments recorded in `deferred()`, in order, one value per variable."""
 
-    def __init__(self):
-        self._updates = {}  # id(variable) -> (variable, value, initialization)
+    def __init__(self) -> None:
+        # id(variable) -> (variable, value, initialization)
+        self._updates: dict[int, tuple[Any, Any, bool]] = {}
 
     def __len__(self) -> int:
         return len(self._updates)
 
-    def record(self, variable, value, *, initialization: bool) -> None:
+    def record(self, variable: Any, value: Any, *, initialization: bool) -> None:
         self._updates[id(variable)] = (variable, value, initialization)
 
-    def pending(self, variable):
+    def pending(self, variable: Any) -> Any:
         """The value recorded for `variable`, or None."""
         update = self._updates.get(id(variable))
         return None if update is None else update[1]
@@ -42,7 +44,8 @@ class PendingUpdates:
         return [value for _, value, init in self._updates.values()
                 if init or not initialization_only]
 
-    def assign(self, values=None, *, initialization_only: bool = False) -> None:
+    def assign(self, values: Sequence[Any] | None = None, *,
+               initialization_only: bool = False) -> None:
         """Assigns the recorded values (or `values`, one per recorded update, in order)."""
         updates = [(variable, value) for variable, value, init in self._updates.values()
                    if init or not initialization_only]
@@ -52,7 +55,7 @@ class PendingUpdates:
 
 
 @contextlib.contextmanager
-def deferred():
+def deferred() -> Iterator[PendingUpdates]:
     """Records the layers' state assignments made inside instead of applying them; yields the
     `PendingUpdates`. Nested use yields the enclosing record."""
     outer = getattr(_LOCAL, "updates", None)
@@ -66,7 +69,7 @@ def deferred():
         _LOCAL.updates = None
 
 
-def assign(variable, value, *, initialization: bool = False) -> None:
+def assign(variable: Any, value: Any, *, initialization: bool = False) -> None:
     """`variable.assign(value)`, or, inside `deferred()`, recorded for the caller to assign.
 
     `initialization` marks a data-dependent initialisation (`Flow.initialize` assigns only
@@ -79,7 +82,7 @@ def assign(variable, value, *, initialization: bool = False) -> None:
                        initialization=initialization)
 
 
-def read(variable) -> tf.Tensor:
+def read(variable: Any) -> tf.Tensor:
     """The variable's value, or the value recorded for it inside `deferred()`; gradients
     reach the variable as they would had the value been assigned to it."""
     updates = getattr(_LOCAL, "updates", None)
@@ -95,7 +98,7 @@ def _as_if_assigned(current, value):
     return tf.identity(value), lambda upstream: (upstream, tf.zeros_like(value))
 
 
-def next_seed(generator) -> tf.Tensor:
+def next_seed(generator: Any) -> tf.Tensor:
     """`generator.next()` (a Keras `SeedGenerator`): its state, which then moves on by
     (0, 1), as Keras' ordered generator does; inside `deferred()` the move is recorded."""
     if getattr(_LOCAL, "updates", None) is None:

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import tensorflow as tf
 
 
-def likelihood_dtype(dtype) -> str:
+def likelihood_dtype(dtype: Any) -> str:
     """The float dtype in which a transform built with `dtype` computes its likelihood (a name,
     a policy, or None: the global policy; float32 under mixed precision)."""
     return keras.dtype_policies.get(dtype or keras.config.dtype_policy()).variable_dtype
 
 
 def sum_except_batch(x: tf.Tensor) -> tf.Tensor:
-    """Sums every axis but the leading batch axis, giving shape [batch]."""
+    """Sums every axis but the leading batch axis.
+
+    Args:
+      x: a tensor [batch, ...].
+
+    Returns:
+      The sums, shape [batch] (x itself when it has rank 1).
+
+    Examples:
+      >>> sum_except_batch(tf.ones([2, 3, 4])).numpy()
+      array([12., 12.], dtype=float32)
+    """
     if x.shape.rank == 1:
         return x
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=-1)
 
 
-def nats_to_bits_per_dim(nll, dims: int):
+def nats_to_bits_per_dim(nll: Any, dims: int) -> Any:
     """Negative log-likelihood in nats per example -> bits per dimension."""
     return nll / (dims * math.log(2.0))
 

@@ -3,10 +3,12 @@ seed generators."""
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 import tensorflow as tf
 
 
-def backing_variables(layers, *, trainable_only: bool = False) -> list:
+def backing_variables(layers: Iterable[Any], *, trainable_only: bool = False) -> list:
     """The `tf.Variable`s behind the Keras variables of `layers`, each once, in order.
 
     Keras 3 variables are invisible to `tf.Module` and to TFP's optimizers; the `tf.Variable`
@@ -22,7 +24,7 @@ def backing_variables(layers, *, trainable_only: bool = False) -> list:
     return found
 
 
-def backing_variables_of(variables) -> list:
+def backing_variables_of(variables: Iterable[Any]) -> list:
     """The `tf.Variable` behind each Keras variable (the variable itself otherwise)."""
     out = []
     for v in variables:
@@ -31,7 +33,7 @@ def backing_variables_of(variables) -> list:
     return out
 
 
-def save_variables_and_seed(layer, store, seed_generator) -> None:
+def save_variables_and_seed(layer: Any, store: Any, seed_generator: Any) -> None:
     """Layer.save_own_variables, plus the state of the layer's seed generator.
 
     Keras leaves seed generators out of saved weights; saving them makes a restored model (and
@@ -44,7 +46,7 @@ def save_variables_and_seed(layer, store, seed_generator) -> None:
         store["seed_generator_state"] = seed_generator.state
 
 
-def load_variables_and_seed(layer, store, seed_generator) -> None:
+def load_variables_and_seed(layer: Any, store: Any, seed_generator: Any) -> None:
     """The inverse of `save_variables_and_seed` (files without a seed state load too)."""
     variables = layer._trainable_variables + layer._non_trainable_variables
     keys = set(store.keys())

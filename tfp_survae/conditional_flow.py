@@ -5,10 +5,13 @@ The Flow++ dequantizers built from it are presets in `tfp_survae.architectures`.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.flow import Flow
 
@@ -22,9 +25,26 @@ class ConditionalFlow(ConditionalDistribution):
     Use it wherever a conditional distribution is expected (encoders of generative surjections,
     decoders of inference surjections) when a fixed family is too rigid, e.g. the variational
     dequantizer of Flow++ or a learned density of the gaps below a max.
+
+    Args:
+      flow: the flow of x, conditional (`condition_shape` set) or not.
+      context_network: an optional layer mapping the condition to the flow's condition.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `flow` is not a `Flow`.
+
+    Examples:
+      >>> coupling = ts.AffineCoupling(ts.MLP([8], 2), condition_shape=[3])
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [coupling], condition_shape=[3])
+      >>> encoder = ts.ConditionalFlow(flow)
+      >>> x, log_q = encoder.sample_and_log_prob(seed=(1, 2), condition=tf.ones([4, 3]))
+      >>> x.shape, log_q.shape
+      (TensorShape([4, 2]), TensorShape([4]))
     """
 
-    def __init__(self, flow: Flow, context_network: keras.layers.Layer | None = None, **kwargs):
+    def __init__(self, flow: Flow, context_network: keras.layers.Layer | None = None,
+                 **kwargs: Any) -> None:
         if not isinstance(flow, Flow):
             raise TypeError(f"ConditionalFlow wraps a Flow; received {type(flow).__name__}.")
         kwargs.setdefault("dtype", flow.dtype_policy)
@@ -34,13 +54,15 @@ class ConditionalFlow(ConditionalDistribution):
 
     @property
     def is_conditional(self) -> bool:
+        """True when the flow takes a condition."""
         return self.flow.condition_shape is not None
 
     @property
     def reparameterized(self) -> bool:
+        """True when the flow's samples are reparameterized (`Flow.reparameterized`)."""
         return self.flow.reparameterized
 
-    def build(self, context_shape=None):
+    def build(self, context_shape: Sequence[int | None] | None = None) -> None:
         if context_shape is None or self.flow.condition_shape is None:
             return
         shape = list(context_shape)
@@ -59,21 +81,25 @@ class ConditionalFlow(ConditionalDistribution):
             return condition
         return self.context_network(condition)
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         raise NotImplementedError(
             "A ConditionalFlow has no closed-form tfd.Distribution; use log_prob and "
             "sample_and_log_prob, or flow.as_distribution()."
         )
 
-    def log_prob(self, x, seed=None, *, condition=None):
+    def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
+                 condition: TensorLike | None = None) -> tf.Tensor:
         return self.flow.log_prob(x, condition=self._mapped_condition(condition))
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         n = self._num(condition, n) if condition is None else tf.shape(condition)[0]
         return self.flow.sample_and_log_prob(n, seed=seed,
                                              condition=self._mapped_condition(condition))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = keras.layers.Layer.get_config(self)
         config["flow"] = keras.saving.serialize_keras_object(self.flow)
         config["context_network"] = keras.saving.serialize_keras_object(self.context_network)

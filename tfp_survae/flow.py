@@ -7,7 +7,7 @@ contributions V, add log p(z). It is the exact log-likelihood when every inverse
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _checks, _seeds, _serialization, _state, _tensors, _variables
+from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
@@ -46,19 +47,30 @@ class Flow(FitMixin, keras.Model):
 
     log p(x) ~= log p(z) + sum_t V_t(x_{t-1}, x_t) with x_0 = x, x_T = z (paper Algorithm 1).
 
+    `Flow(base, transforms, *, event_shape=None, condition_shape=None, seed=None, **kwargs)`
+    builds every layer at once (the flow is ready to use, save or summarise); it is a
+    `keras.Model`, so `compile` / `fit` / `evaluate` train it on the negative log-likelihood.
+
     Args:
-      base: a `tfd.Distribution` (scalar batch shape), a tfp_survae distribution layer
-        (`StandardNormal`, `DiagonalNormal`, a conditional distribution fed by `condition`), or
-        another `Flow` (flows as priors).
+      base: the latent distribution p(z): a `tfd.Distribution` (scalar batch shape), a
+        tfp_survae distribution layer (`StandardNormal`, `DiagonalNormal`, a conditional
+        distribution fed by `condition`), or another `Flow` (flows as priors).
       transforms: Transform layers from data to latent (nested `Sequential`s are flattened).
       event_shape: shape of one data example; inferred from the base when every transform can
         map shapes in the forward direction.
       condition_shape: event shape of an optional `condition` tensor (conditional flows).
       seed: seed of the flow's own generator, used by `sample` when no seed is passed.
+      **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
-    Example:
-      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([64], 2)),
-      ...                                         ts.Reverse(), ts.AffineCoupling(ts.MLP([64], 2))])
+    Raises:
+      TypeError: `base` is none of the above.
+      ValueError: the shapes do not chain (a transform cannot take the shape the previous one
+        gives, or `event_shape` is missing where it cannot be inferred).
+
+    Examples:
+      >>> base = ts.StandardNormal([2])
+      >>> flow = ts.Flow(base, [ts.AffineCoupling(ts.MLP([64], 2)), ts.Reverse(),
+      ...                       ts.AffineCoupling(ts.MLP([64], 2))])
       >>> x = ts.data.sample_toy("corners", 8)
       >>> flow.log_prob(x).shape          # [batch], in nats
       TensorShape([8])
@@ -68,14 +80,15 @@ class Flow(FitMixin, keras.Model):
 
     def __init__(
         self,
-        base,
+        base: Any,
         transforms: Sequence[Transform],
         *,
-        event_shape=None,
-        condition_shape=None,
+        event_shape: Sequence[int] | None = None,
+        condition_shape: Sequence[int] | None = None,
         seed: int | None = None,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
+        """Builds the flow and every layer in it from `base` and `transforms` (Args above)."""
         super().__init__(**kwargs)
         self.base = _as_base(base)
         self.transforms = list(transforms)
@@ -123,6 +136,7 @@ class Flow(FitMixin, keras.Model):
 
     @property
     def integer_data(self) -> bool:
+        """True when the data are integers (the first transform dequantizes)."""
         return takes_integer_data(self._chain)
 
     @property
@@ -133,13 +147,21 @@ class Flow(FitMixin, keras.Model):
     # ----------------------------------------------------------------------------------------
     # Density and sampling.
 
-    def check_data(self, x) -> tf.Tensor:
+    def check_data(self, x: TensorLike) -> tf.Tensor:
         """Converts x to the flow's data dtype and checks its event shape and values.
 
-        A wrong dtype or event shape raises a ValueError; so do NaN or Inf values (eagerly; in a
-        graph a check op raises, which `fit` reports as a ValueError; inside an XLA program
-        there is none, and `log_prob` gives NaN for such examples). The same check
-        (`_checks.check_values`) guards every transform's public methods.
+        In a graph a check op raises instead, which `fit` reports as a ValueError; inside an
+        XLA program there is none, and `log_prob` gives NaN for such examples. The same check
+        guards every transform's public methods.
+
+        Args:
+          x: data, [batch] + event_shape.
+
+        Returns:
+          x as a tensor of the flow's data dtype (integers for a dequantizing flow).
+
+        Raises:
+          ValueError: x has a wrong dtype or event shape, or (eagerly) NaN or Inf values.
         """
         owner = f"Flow '{self.name}'"
         if self.integer_data:
@@ -149,14 +171,25 @@ class Flow(FitMixin, keras.Model):
         return _checks.check_values(owner, "data x", x, self.event_shape,
                                    finite=not self.integer_data)
 
-    def log_prob(self, x, seed=None, *, condition=None, training=None):
-        """log p(x) (exact) or a one-sample ELBO estimate of it, shape [batch], in nats.
+    def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
+                 condition: TensorLike | None = None, training: bool | None = None) -> tf.Tensor:
+        """log p(x) (exact) or a one-sample ELBO estimate of it, in nats.
 
-        x is checked once here (dtype, event shape, NaN or Inf: a ValueError naming them), and
-        so is `condition` for a conditional flow. Called eagerly, a NaN result from finite data
-        (the values overflow the dtype) raises a ValueError too; inside `fit` a NaN loss stops
-        training, and no step with a non-finite loss or gradient is applied
-        (`training.training_step`, `training.StopOnInvalidLoss`).
+        Inside `fit` a NaN loss stops training, and no step with a non-finite loss or gradient
+        is applied (`training.training_step`, `training.StopOnInvalidLoss`).
+
+        Args:
+          x: data, [batch] + event_shape; checked as in `check_data`.
+          seed: seed of the stochastic inverses (a lower-bound flow); None draws a fresh one.
+          condition: [batch] + condition_shape, required by a conditional flow.
+          training: the Keras training flag (batch statistics, initialisation).
+
+        Returns:
+          A float tensor of shape [batch].
+
+        Raises:
+          ValueError: x or condition fail their checks, or (eagerly) finite data give NaN
+            (the values overflow the dtype, or the weights have diverged).
         """
         x = self.check_data(x)
         condition = self.check_condition(condition, x)
@@ -169,11 +202,22 @@ class Flow(FitMixin, keras.Model):
             )
         return log_p
 
-    def check_condition(self, condition, x=None, *, n=None):
-        """Checks `condition` against `condition_shape`: required, a float tensor of shape
-        [batch] + condition_shape without NaN or Inf (checked as x is, see `check_data`), and
-        as many rows as x has (or as `n`, the number of samples); None passes through for an
-        unconditional flow. Returns it in the flow's dtype."""
+    def check_condition(self, condition: TensorLike | None, x: tf.Tensor | None = None, *,
+                        n: Count | None = None) -> tf.Tensor | None:
+        """Checks `condition` against `condition_shape` (checked as x is, see `check_data`).
+
+        Args:
+          condition: [batch] + condition_shape floats; None for an unconditional flow.
+          x: the data it conditions, if any: the condition needs as many rows.
+          n: the number of samples it conditions, if any: the condition needs n rows.
+
+        Returns:
+          The condition in the flow's dtype, or None for an unconditional flow.
+
+        Raises:
+          ValueError: a conditional flow gets no condition, or one of a wrong dtype, event
+            shape or number of rows, or with NaN or Inf.
+        """
         owner = f"Flow '{self.name}'"
         if self.condition_shape is None:
             return condition
@@ -182,53 +226,78 @@ class Flow(FitMixin, keras.Model):
                 f"{owner} is conditional (condition_shape={self.condition_shape}); pass "
                 "condition= with shape [batch] + condition_shape."
             )
-        condition = _checks.as_float(owner, "condition", condition, self.dtype)
-        condition = _checks.check_values(owner, "condition", condition, self.condition_shape,
-                                         nonempty=False)
+        checked = _checks.check_values(
+            owner, "condition", _checks.as_float(owner, "condition", condition, self.dtype),
+            self.condition_shape, nonempty=False)
         rows = x.shape[0] if x is not None else n if _checks.is_int(n) else None
-        if rows is not None and condition.shape[0] is not None and rows != condition.shape[0]:
+        if rows is not None and checked.shape[0] is not None and rows != checked.shape[0]:
             raise ValueError(
-                f"{owner}: condition has {condition.shape[0]} rows but the "
+                f"{owner}: condition has {checked.shape[0]} rows but the "
                 f"{'data has' if x is not None else 'sample size n is'} {rows}; pass one "
                 "condition per example."
             )
-        return condition
+        return checked
 
-    def log_prob_function(self, *, jit_compile: bool = True, with_seed: bool = False):
+    def log_prob_function(self, *, jit_compile: bool = True,
+                          with_seed: bool = False) -> Any:
         """A compiled `log_prob` for repeated calls: evaluation loops, serving, small batches.
 
-        Returns a concrete TensorFlow function of x ([batch] + event, the data dtype), and of
-        a seed ([2] int32) with `with_seed`; without, a lower-bound flow uses the seed (0, 0).
         Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
-        shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
-        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). x and seed
-        are checked in the graph before the XLA program: a wrong shape, an empty batch, NaN or
-        Inf (integers out of range for a dequantizing flow) raise an InvalidArgumentError
-        naming the argument. The draws of a lower-bound flow equal `log_prob(x, seed=seed)`'s,
-        under XLA too (values to float rounding). A flow with a TFP distribution inside a
-        transform (a `TFPDistribution` decoder) runs without XLA: TFP's samplers draw other
-        numbers there.
+        shortens each call (benchmarks/RESULTS.md, sections 2 and 10). x and seed are
+        checked in the graph before the XLA program. The draws of a lower-bound flow equal
+        `log_prob(x, seed=seed)`'s, under XLA too (values to float rounding). A flow with a TFP
+        distribution inside a transform (a `TFPDistribution` decoder) runs without XLA: TFP's
+        samplers draw other numbers there.
+
+        Args:
+          jit_compile: compile the model's work with XLA.
+          with_seed: take a seed ([2] int32) as a second argument; without, a lower-bound flow
+            uses the seed (0, 0).
+
+        Returns:
+          A concrete TensorFlow function of x ([batch] + event_shape, the data dtype) (and of
+          the seed) returning log p(x), shape [batch]. A wrong shape, an empty batch, NaN or
+          Inf (integers out of range for a dequantizing flow) make it raise a
+          `tf.errors.InvalidArgumentError` naming the argument.
         """
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
 
-    def sample_function(self, *, jit_compile: bool = True, max_sample_size: int | None = None):
-        """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
-        [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
-        [2] int32, drawing what `sample(n, seed)` draws (under XLA to float rounding; a TFP
-        distribution as the base is drawn before the XLA program); see `log_prob_function`."""
+    def sample_function(self, *, jit_compile: bool = True,
+                        max_sample_size: int | None = None) -> Any:
+        """A compiled `sample` (see `log_prob_function`).
+
+        It draws what `sample(n, seed)` draws (under XLA to float rounding; a TFP distribution
+        as the base is drawn before the XLA program).
+
+        Args:
+          jit_compile: compile the model's work with XLA.
+          max_sample_size: the largest n it accepts (default 100,000); a larger n raises
+            before allocating.
+
+        Returns:
+          A concrete TensorFlow function of (n, seed), n an int32 scalar and seed [2] int32,
+          returning x of shape [n] + event_shape.
+
+        Raises:
+          ValueError: max_sample_size is not a positive integer.
+        """
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",
                                     jit_compile=jit_compile)
 
-    def initialize(self, x, *, condition=None):
+    def initialize(self, x: TensorLike, *, condition: TensorLike | None = None) -> None:
         """Data-dependent initialisation (ActNorm, as Glow): one eager pass over a batch of x.
 
         `fit` calls it on its first batch; call it yourself before a custom training loop.
         Layers already initialised (or restored from a file) are left as they are. Only the
         initialisation is assigned (no running statistics or seed counters move), and only
         when the pass gives a finite log p(x) for every example, as a training step must.
+
+        Args:
+          x: a batch of typical training data, [batch] + event_shape.
+          condition: its condition, for a conditional flow.
 
         Raises:
           ValueError: x fails the data checks (`check_data`), or log p(x) or the initial
@@ -250,17 +319,27 @@ class Flow(FitMixin, keras.Model):
             )
         updates.assign(initialization_only=True)
 
-    def sample(self, n, seed=None, *, condition=None):
-        """Draws `n` examples x, shape [n] + event_shape, by running the forwards.
+    def sample(self, n: Count, seed: Seed | None = None, *,
+               condition: TensorLike | None = None) -> tf.Tensor:
+        """Draws `n` examples x by running the forwards.
 
-        `n` is a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).
-        A conditional flow takes one condition row per sample, checked as in `log_prob`.
-        `seed` is a pair of int32 values (a, b), an int a (meaning (a, 0)) or a shape-[2]
-        integer tensor; the same seed gives the same draws here, in
-        `as_distribution().sample`, in `sample_function()`, in an exported SavedModel and, for
-        a flow of bijections, in `tfd.TransformedDistribution(base, flow.as_bijector())` (the
-        seed policy of `tfp_survae.transforms._chain`: the base draws with the seed itself
-        when no transform samples in the forward direction).
+        The same seed gives the same draws here, in `as_distribution().sample`, in
+        `sample_function()`, in an exported SavedModel and, for a flow of bijections, in
+        `tfd.TransformedDistribution(base, flow.as_bijector())` (the base draws with the seed
+        itself when no transform samples in the forward direction).
+
+        Args:
+          n: a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).
+          seed: a pair of int32 values (a, b), an int a (meaning (a, 0)) or a shape-[2]
+            integer tensor; None draws from the flow's own generator.
+          condition: one condition row per sample, for a conditional flow (checked as in
+            `log_prob`).
+
+        Returns:
+          x, shape [n] + event_shape.
+
+        Raises:
+          ValueError: n is not a non-negative integer, or the condition fails its checks.
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
         condition = self.check_condition(condition, n=n)
@@ -269,12 +348,24 @@ class Flow(FitMixin, keras.Model):
                                    seed=_seeds.to_stateless_seed(seed), condition=condition)
         return x
 
-    def sample_and_log_prob(self, n, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """Draws x and returns (x, log p(x)); x equals `sample(n, seed)`.
 
         For a flow with deterministic inverses the log-density is accumulated during sampling
         (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate) with a seed
         derived from `seed` (`fold_in(seed, 1)`).
+
+        Args:
+          n: the number of examples, as in `sample`.
+          seed: as in `sample`.
+          condition: as in `sample`.
+
+        Returns:
+          (x, log_p): x of shape [n] + event_shape and log_p of shape [n], in nats.
+
+        Raises:
+          ValueError: as `sample`.
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
         condition = self.check_condition(condition, n=n)
@@ -294,20 +385,34 @@ class Flow(FitMixin, keras.Model):
             self._chain, lambda z, c, s: _chain.base_log_prob(self.base, z, c, s), x,
             seed=seed, condition=condition, training=training)
 
-    def export(self, path: str, **kwargs) -> str:
-        """Writes a SavedModel with serving endpoints (see `tfp_survae.serving.export_flow`)."""
+    def export(self, path: str, **kwargs: Any) -> str:
+        """Writes a SavedModel with serving endpoints.
+
+        Args:
+          path: the SavedModel's directory.
+          **kwargs: the options of `tfp_survae.serving.export_flow`.
+
+        Returns:
+          path.
+        """
         return export_flow(self, path, **kwargs)
 
-    def as_distribution(self):
-        """This flow as a `tfp_survae.TransformedDistribution` (a `tfd.Distribution`) sharing the
-        same layers and variables."""
+    def as_distribution(self) -> TransformedDistribution:
+        """This flow as a `tfd.Distribution`.
+
+        Returns:
+          A `tfp_survae.TransformedDistribution` sharing the flow's layers and variables.
+        """
         return TransformedDistribution(self.base, self._chain)
 
-    def as_bijector(self):
-        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x) sharing the
-        same layers and variables; see `tfp_survae.FlowBijector`.
+    def as_bijector(self) -> FlowBijector:
+        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x).
 
-        Raises a ValueError naming the first transform that is not a bijection.
+        Returns:
+          A `tfp_survae.FlowBijector` sharing the flow's layers and variables.
+
+        Raises:
+          ValueError: a transform is not a bijection (the first is named).
         """
         latent = self.event_shape
         for t in self._chain:
@@ -318,16 +423,16 @@ class Flow(FitMixin, keras.Model):
     # ----------------------------------------------------------------------------------------
     # Keras.
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: TensorLike, training: bool | None = None) -> tf.Tensor:
         return self.log_prob(inputs, training=training)
 
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: Any) -> None:
         _variables.save_variables_and_seed(self, store, self.seed_generator)
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: Any) -> None:
         _variables.load_variables_and_seed(self, store, self.seed_generator)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = {
             "name": self.name,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
@@ -340,5 +445,5 @@ class Flow(FitMixin, keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> Flow:
         return cls(**_serialization.deserialize_sublayers(config))

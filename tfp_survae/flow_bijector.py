@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import cache_util
 
 from tfp_survae import _variables
 from tfp_survae.transforms import _chain
+from tfp_survae.transforms.base import Transform
 
 tfb = tfp.bijectors
 
 __all__ = ["FlowBijector"]
 
 
-class FlowBijector(tfb.Bijector):
+class FlowBijector(tfp.bijectors.Bijector):
     """The bijections of a flow as one `tfb.Bijector`, sharing the flow's live variables.
 
     Forward: x = f(z), the transforms' forwards from latent to data (sampling direction).
@@ -37,10 +40,28 @@ class FlowBijector(tfb.Bijector):
 
     Every call computes afresh: a `tfb.Bijector` caches the output and log-det of each input
     tensor it has seen, which would return values of the old weights once the flow trains.
+
+    Args:
+      chain: the bijections, listed from data to latent (`Flow.chain`).
+      data_event_shape: the event shape of x.
+      latent_event_shape: the event shape of z.
+      dtype: the float dtype of x and z.
+      name: the bijector's name.
+
+    Raises:
+      ValueError: a transform of `chain` is not a bijection (the first is named).
+
+    Examples:
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([8], 2))])
+      >>> bijector = flow.as_bijector()
+      >>> x = bijector.forward(tf.zeros([5, 2]))      # z -> x, as flow.sample runs
+      >>> x.shape, bijector.inverse_log_det_jacobian(x).shape
+      (TensorShape([5, 2]), TensorShape([5]))
     """
 
-    def __init__(self, chain, data_event_shape, latent_event_shape, *, dtype=tf.float32,
-                 name="survae_flow"):
+    def __init__(self, chain: Sequence[Transform], data_event_shape: Sequence[int],
+                 latent_event_shape: Sequence[int], *, dtype: tf.DType = tf.float32,
+                 name: str = "survae_flow") -> None:
         parameters = dict(locals())
         self._chain = list(chain)
         for t in self._chain:
@@ -74,11 +95,13 @@ class FlowBijector(tfb.Bijector):
                                         storage=cache_util.EphemeralDict())
 
     @property
-    def variables(self):
+    def variables(self) -> tuple[tf.Variable, ...]:
+        """Every variable of the bijections (live)."""
         return tuple(_variables.backing_variables(self._chain))
 
     @property
-    def trainable_variables(self):
+    def trainable_variables(self) -> tuple[tf.Variable, ...]:
+        """The trainable variables of the bijections (live)."""
         return tuple(_variables.backing_variables(self._chain, trainable_only=True))
 
     def _flat(self, value, event):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+import types
+from typing import Any, Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _checks, _seeds, _variables
 from tfp_survae.transforms import _chain
-from tfp_survae.transforms.base import flatten_transforms, takes_integer_data
+from tfp_survae.transforms.base import Transform, flatten_transforms, takes_integer_data
 
 tfd = tfp.distributions
 
@@ -25,7 +27,7 @@ def _no_closed_form(what: str, example: str):
     raise NotImplementedError(_NO_CLOSED_FORM.format(what=what, example=example))
 
 
-class TransformedDistribution(tfd.Distribution):
+class TransformedDistribution(tfp.distributions.Distribution):
     """A `tfd.Distribution` of x built from a base distribution and SurVAE transforms.
 
     The SurVAE counterpart of `tfd.TransformedDistribution`: `transforms` (data to latent) may be
@@ -56,10 +58,27 @@ class TransformedDistribution(tfd.Distribution):
         (layers stay live: trained variables are read on every call).
       transforms: Transform layers, from data to latent.
       event_shape: the data event shape, when it cannot be inferred from the base.
+      validate_args: TFP's flag (tfp_survae checks its arguments either way).
+      name: the distribution's name.
+
+    Raises:
+      TypeError: `distribution` is none of the above.
+      ValueError: the base's batch shape is not static, or the shapes do not chain.
+
+    Examples:
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.Abs()])
+      >>> dist = flow.as_distribution()       # TransformedDistribution(base, chain)
+      >>> x = dist.sample(3, seed=(1, 2))
+      >>> x.shape, dist.log_prob(x).shape
+      (TensorShape([3, 2]), TensorShape([3]))
+      >>> base = tfd.Independent(tfd.Normal(tf.zeros([4, 2]), 1.0), 1)   # batch [4], event [2]
+      >>> ts.TransformedDistribution(base, [ts.Abs()]).batch_shape
+      TensorShape([4])
     """
 
-    def __init__(self, distribution, transforms, *, event_shape=None, validate_args=False,
-                 name=None):
+    def __init__(self, distribution: Any, transforms: Sequence[Transform], *,
+                 event_shape: Sequence[int] | None = None, validate_args: bool = False,
+                 name: str | None = None) -> None:
         parameters = dict(locals())
         self._base = distribution
         self._chain = flatten_transforms(transforms)
@@ -112,10 +131,12 @@ class TransformedDistribution(tfd.Distribution):
 
     @property
     def transforms(self) -> list:
+        """The transforms from data to latent, with `Sequential`s flattened."""
         return list(self._chain)
 
     @property
     def is_exact(self) -> bool:
+        """True when `log_prob` is the exact log-likelihood (no lower-bound transform)."""
         return _chain.is_exact(self._base, self._chain)
 
     # ----------------------------------------------------------------------------------------
@@ -130,12 +151,12 @@ class TransformedDistribution(tfd.Distribution):
         return tuple(found)
 
     @property
-    def variables(self):
+    def variables(self) -> tuple[tf.Variable, ...]:
         """Every variable of the base and the transforms (live)."""
         return self._collect(trainable_only=False)
 
     @property
-    def trainable_variables(self):
+    def trainable_variables(self) -> tuple[tf.Variable, ...]:
         """The trainable variables of the base and the transforms (live)."""
         return self._collect(trainable_only=True)
 
@@ -292,7 +313,7 @@ def _refuse_mixture_same_family(name: str) -> None:
     on a scalar one with "Shape () must have rank at least 1". TFP offers no hook there, so the
     view recognises that caller (a few frames up, the mixture's own parameter check) and says
     what to do instead."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     for _ in range(3):
         if frame is None:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from tfp_survae import _checks
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
@@ -38,9 +40,10 @@ def _checked(owner: str, event_size, num_layers, hidden_units, num_bins, bound,
     return event_size, num_layers, hidden_units, spline, condition_shape
 
 
-def neural_spline_flow(event_size: int, *, num_layers: int = 4, hidden_units=(64, 64),
-                       num_bins: int = 8, bound: float = 3.0, condition_size: int | None = None,
-                       linear: bool = True, dtype=None, name: str | None = None) -> Flow:
+def neural_spline_flow(event_size: int, *, num_layers: int = 4,
+                       hidden_units: Sequence[int] = (64, 64), num_bins: int = 8,
+                       bound: float = 3.0, condition_size: int | None = None,
+                       linear: bool = True, dtype: Any = None, name: str | None = None) -> Flow:
     """A neural spline flow (Durkan et al., 2019) on vectors of `event_size`.
 
     From data to latent: `num_layers` rational-quadratic spline couplings (K = `num_bins` bins
@@ -56,7 +59,8 @@ def neural_spline_flow(event_size: int, *, num_layers: int = 4, hidden_units=(64
       event_size: D, an integer >= 1.
       num_layers: couplings, an integer >= 1.
       hidden_units: widths of each coupling's MLP, integers >= 1 (at least one layer).
-      num_bins, bound: of the splines (`RationalQuadraticMap`).
+      num_bins: the splines' bins K (`RationalQuadraticMap`).
+      bound: the splines' interval [-bound, bound] (`RationalQuadraticMap`).
       condition_size: features of a condition, an integer >= 1, or None.
       linear: LU linear maps (True) or reversals (False) between the couplings.
       dtype: the layers' dtype policy (None: Keras' default).
@@ -66,7 +70,13 @@ def neural_spline_flow(event_size: int, *, num_layers: int = 4, hidden_units=(64
       The `Flow`.
 
     Raises:
-      ValueError, TypeError: an argument outside the ranges above (naming it).
+      ValueError: an argument outside the ranges above (naming it).
+      TypeError: an argument of the wrong type (naming it).
+
+    Examples:
+      >>> flow = ts.architectures.neural_spline_flow(2, num_layers=2, hidden_units=[16])
+      >>> flow.log_prob(ts.data.sample_toy("corners", 4)).shape
+      TensorShape([4])
     """
     owner = "neural_spline_flow"
     event_size, num_layers, hidden_units, spline, condition_shape = _checked(
@@ -87,11 +97,12 @@ def neural_spline_flow(event_size: int, *, num_layers: int = 4, hidden_units=(64
                 condition_shape=condition_shape, dtype=dtype, name=name)
 
 
-def masked_autoregressive_flow(event_size: int, *, num_layers: int = 5, hidden_units=(64, 64),
+def masked_autoregressive_flow(event_size: int, *, num_layers: int = 5,
+                               hidden_units: Sequence[int] = (64, 64),
                                transformer: str = "affine", num_bins: int = 8,
                                bound: float = 3.0, inverse_autoregressive: bool = False,
                                residual: bool = False, condition_size: int | None = None,
-                               dtype=None, name: str | None = None) -> Flow:
+                               dtype: Any = None, name: str | None = None) -> Flow:
     """A masked autoregressive flow (Papamakarios et al., 2017) on vectors of `event_size`.
 
     `num_layers` MADE-conditioned autoregressive maps, the order reversed between them, onto a
@@ -106,17 +117,25 @@ def masked_autoregressive_flow(event_size: int, *, num_layers: int = 5, hidden_u
         `residual`).
       transformer: "affine" (`AffineMap()`) or "spline" (`RationalQuadraticMap(num_bins,
         bound)`).
-      num_bins, bound: of the spline (checked for either transformer).
+      num_bins: the spline's bins K (checked for either transformer).
+      bound: the spline's interval [-bound, bound] (checked for either transformer).
       inverse_autoregressive: IAF instead of MAF.
       residual: residual MADE blocks.
       condition_size: as in `neural_spline_flow`.
-      dtype, name: as in `neural_spline_flow`.
+      dtype: the layers' dtype policy (None: Keras' default).
+      name: the flow's name.
 
     Returns:
       The `Flow`.
 
     Raises:
-      ValueError, TypeError: an argument outside the ranges above (naming it).
+      ValueError: an argument outside the ranges above (naming it).
+      TypeError: an argument of the wrong type (naming it).
+
+    Examples:
+      >>> flow = ts.architectures.masked_autoregressive_flow(3, num_layers=2, hidden_units=[16])
+      >>> flow.sample(5, seed=(1, 2)).shape
+      TensorShape([5, 3])
     """
     owner = "masked_autoregressive_flow"
     event_size, num_layers, hidden_units, spline, condition_shape = _checked(

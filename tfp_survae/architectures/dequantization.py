@@ -3,6 +3,8 @@ images, for `VariationalDequantization` (and as decoders of `Floor`)."""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 import keras
 import tensorflow_probability as tfp
 
@@ -17,8 +19,10 @@ tfb = tfp.bijectors
 __all__ = ["dequantization_flow", "image_dequantization_flow"]
 
 
-def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
-                        hidden_units=(64, 64), dtype=None) -> ConditionalFlow:
+def dequantization_flow(event_shape: Sequence[int], *, num_steps: int = 2,
+                        network_fn: Callable[[int], keras.layers.Layer] | None = None,
+                        hidden_units: Sequence[int] = (64, 64),
+                        dtype: Any = None) -> ConditionalFlow:
     """The Flow++ variational dequantizer q(u | x): a conditional flow on (0, 1)^D.
 
     For vectors (see `image_dequantization_flow` for images). From u to the latent: logit (u in
@@ -33,7 +37,21 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
       network_fn: (output_channels) -> Keras layer for the couplings, mapping the conditioning
         half of u concatenated with x (on the last axis) to shift and log-scale. None: an MLP
         with `hidden_units` for vectors; images need a convolutional network.
+      hidden_units: widths of the default MLP.
       dtype: dtype policy of the layers.
+
+    Returns:
+      A `ConditionalFlow` q(u | x) of event shape `event_shape`, conditioned on x.
+
+    Raises:
+      ValueError: the last axis of `event_shape` has fewer than 2 entries.
+
+    Examples:
+      >>> q = ts.architectures.dequantization_flow([3], hidden_units=[16])
+      >>> x = tf.constant([[0.0, 1.0, 2.0]])
+      >>> u, log_q = q.sample_and_log_prob(seed=(1, 2), condition=x)
+      >>> u.shape, bool(tf.reduce_all((u > 0) & (u < 1)))
+      (TensorShape([1, 3]), True)
     """
     event_shape = list(event_shape)
     features = event_shape[-1]
@@ -58,10 +76,11 @@ def dequantization_flow(event_shape, *, num_steps: int = 2, network_fn=None,
     return ConditionalFlow(flow)
 
 
-def image_dequantization_flow(image_shape, *, num_steps: int = 4, context_channels: int = 32,
-                              num_blocks: int = 1, channels: int = 64, depth: int = 10,
-                              growth: int = 64, dropout: float = 0.0, gated: bool = True,
-                              dtype=None) -> ConditionalFlow:
+def image_dequantization_flow(image_shape: Sequence[int], *, num_steps: int = 4,
+                              context_channels: int = 32, num_blocks: int = 1,
+                              channels: int = 64, depth: int = 10, growth: int = 64,
+                              dropout: float = 0.0, gated: bool = True,
+                              dtype: Any = None) -> ConditionalFlow:
     """The Flow++ variational dequantizer for images [h, w, c], as the paper's image models.
 
     A condition network (dense block, 2x2 strided convolution, dense block) maps the image to
@@ -69,6 +88,28 @@ def image_dequantization_flow(image_shape, *, num_steps: int = 4, context_channe
     [h/2, w/2, 4c], a 1x1 convolution, then `num_steps` x (affine coupling with a DenseNet of
     the untouched half and the condition, 1x1 convolution), onto a normal with a trainable mean and
     scale per channel.
+
+    Args:
+      image_shape: [h, w, c] of the images (h and w even).
+      num_steps: coupling steps.
+      context_channels: channels of the condition network's features.
+      num_blocks: dense blocks of each coupling's DenseNet.
+      channels: channels of the DenseNets and the condition network.
+      depth: layers per dense block.
+      growth: channels each dense layer adds.
+      dropout: dropout rate in the dense blocks.
+      gated: gated (GLU) outputs of the dense blocks.
+      dtype: dtype policy of the layers.
+
+    Returns:
+      A `ConditionalFlow` q(u | x) on images of `image_shape`, conditioned on the image x.
+
+    Examples:
+      >>> q = ts.architectures.image_dequantization_flow(
+      ...     [4, 4, 1], num_steps=1, context_channels=4, channels=8, depth=1, growth=8)
+      >>> u, log_q = q.sample_and_log_prob(seed=(1, 2), condition=tf.zeros([2, 4, 4, 1]))
+      >>> u.shape, log_q.shape
+      (TensorShape([2, 4, 4, 1]), TensorShape([2]))
     """
     h, w, c = image_shape
     context_network = keras.Sequential(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import tensorflow_probability as tfp
 
@@ -27,10 +29,10 @@ tfb = tfp.bijectors
 __all__ = ["IMAGE_PRESETS", "multiscale_flow", "maxpool_flow"]
 
 # The paper's settings (App. I.3; the DenseNet and dequantizer settings of the reference code).
-_PAPER = dict(num_bits=8, dequantization="flow", dequantization_steps=4, context_channels=32,
-              num_blocks=1, channels=64, depth=10, growth=64, dropout=0.0, gated=True,
-              actnorm=False)
-IMAGE_PRESETS = {
+_PAPER: dict[str, Any] = dict(num_bits=8, dequantization="flow", dequantization_steps=4,
+                              context_channels=32, num_blocks=1, channels=64, depth=10,
+                              growth=64, dropout=0.0, gated=True, actnorm=False)
+IMAGE_PRESETS: dict[str, dict[str, Any]] = {
     "cifar10": dict(_PAPER, image_shape=(32, 32, 3), num_scales=2, num_steps=12),
     "imagenet32": dict(_PAPER, image_shape=(32, 32, 3), num_scales=2, num_steps=12),
     "imagenet64": dict(_PAPER, image_shape=(64, 64, 3), num_scales=3, num_steps=8),
@@ -41,7 +43,8 @@ IMAGE_PRESETS = {
 }
 
 
-def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **settings) -> Flow:
+def multiscale_flow(preset: str | None = None, *, pooling: str = "slice",
+                    **settings: Any) -> Flow:
     """The multi-scale image flow of the paper's image experiments.
 
     From data to latent: dequantization (uniform, or the Flow++ variational dequantizer), a shift
@@ -59,9 +62,23 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
         "flow"), dequantization_steps, context_channels, num_blocks, channels, depth, growth,
         dropout, gated, actnorm, dtype.
 
-    The "cifar10" preset has 105,023,968 parameters for both poolings, as the reference code.
+    Returns:
+      The `Flow` of images of `image_shape` (integers in [0, 2^num_bits)). The "cifar10"
+      preset has 105,023,968 parameters for both poolings, as the reference code.
+
+    Raises:
+      TypeError: an unknown setting.
+      ValueError: an unknown pooling or dequantization, or an image that cannot be halved
+        `num_scales` times.
+
+    Examples:
+      >>> flow = ts.architectures.multiscale_flow("small", image_shape=(8, 8, 1), num_steps=1,
+      ...                                         channels=4, depth=1, growth=4)
+      >>> x = np.random.RandomState(0).randint(0, 256, [2, 8, 8, 1])
+      >>> flow.log_prob(x, seed=(1, 2)).shape
+      TensorShape([2])
     """
-    config = dict(IMAGE_PRESETS[preset or "cifar10"])
+    config: dict[str, Any] = dict(IMAGE_PRESETS[preset or "cifar10"])
     unknown = set(settings) - set(IMAGE_PRESETS["cifar10"]) - {"dtype"}
     if unknown:
         raise TypeError(f"multiscale_flow got unknown settings {sorted(unknown)}.")
@@ -117,6 +134,24 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
     return Flow(base, transforms, event_shape=config["image_shape"], dtype=dtype, name=name)
 
 
-def maxpool_flow(preset: str | None = None, **settings) -> Flow:
-    """MaxPoolFlow: `multiscale_flow` with max pooling between scales (paper App. I.3)."""
+def maxpool_flow(preset: str | None = None, **settings: Any) -> Flow:
+    """MaxPoolFlow: `multiscale_flow` with max pooling between scales (paper App. I.3).
+
+    Args:
+      preset: as in `multiscale_flow`.
+      **settings: as in `multiscale_flow`.
+
+    Returns:
+      The `Flow`.
+
+    Raises:
+      TypeError: an unknown setting.
+      ValueError: as in `multiscale_flow`.
+
+    Examples:
+      >>> flow = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1,
+      ...                                      channels=4, depth=1, growth=4)
+      >>> flow.sample(2, seed=(1, 2)).shape
+      TensorShape([2, 8, 8, 1])
+    """
     return multiscale_flow(preset, pooling="max", **settings)

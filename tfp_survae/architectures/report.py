@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from tfp_survae import _tensors
 from tfp_survae.architectures.images import maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
@@ -17,10 +19,16 @@ REFERENCE_PARAMETERS = {
 }
 
 
-def parameter_report(print_fn=print) -> dict:
-    """Builds each paper preset, prints its parameter count beside the reference's, returns them.
+def parameter_report(print_fn: Callable[[str], Any] = print) -> dict:
+    """Builds each paper preset and prints its parameter count beside the reference's.
 
     Building the two CIFAR-10 flows takes a few seconds and about 1 GB of memory.
+
+    Args:
+      print_fn: where the table's lines go.
+
+    Returns:
+      {preset name: trainable parameters}, the names of `REFERENCE_PARAMETERS`.
     """
     builders = {
         "cifar10 multiscale_flow": lambda: multiscale_flow("cifar10"),
@@ -37,8 +45,23 @@ def parameter_report(print_fn=print) -> dict:
     return counts
 
 
-def count_trainable_parameters(model) -> int:
-    """Trainable parameters (what the reference code reports; Keras' count_params() also counts
-    non-trainable state such as ActNorm's initialisation flag)."""
+def count_trainable_parameters(model: Any) -> int:
+    """Trainable parameters (what the reference code reports).
+
+    Keras' `count_params()` also counts non-trainable state such as ActNorm's initialisation
+    flag.
+
+    Args:
+      model: a Keras layer or model.
+
+    Returns:
+      The number of trainable scalars.
+
+    Examples:
+      >>> mlp = ts.MLP([3], 2)
+      >>> mlp.build((None, 1))
+      >>> ts.architectures.count_trainable_parameters(mlp)   # 1x3 + 3 + 3x2 + 2
+      14
+    """
     return sum(_tensors.num_elements(w.shape) for w in model.trainable_weights)
 

@@ -33,6 +33,10 @@ def image_dataset(name: str, split: str = "train", batch_size: int = 32, *,
       drop_remainder: drop a last, smaller batch.
       shuffle_buffer: the shuffle buffer size.
       download: let tfds download and prepare the data if it is missing.
+
+    Returns:
+      The `tf.data.Dataset` of uint8 batches (iterating it raises an InvalidArgumentError
+      where an image's shape differs from the one `IMAGE_DATASETS` lists for `name`).
     """
     import tensorflow_datasets as tfds
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -17,8 +18,25 @@ def points_from_images(images: np.ndarray, num_points: int = 50, seed: int = 0) 
     """Samples `num_points` pixels per image with probability proportional to intensity.
 
     Each point is the (column, row-from-bottom) position of its pixel plus a uniform offset in
-    [0, 1)^2, so clouds are continuous in [0, 28)^2 and look upright. Returns float32
-    [n, num_points, 2]; deterministic given `seed`.
+    [0, 1)^2, so clouds are continuous in [0, 28)^2 and look upright.
+
+    Args:
+      images: [n, height, width] (or [n, height, width, 1]) intensities.
+      num_points: points per image.
+      seed: the NumPy seed; the same seed gives the same points.
+
+    Returns:
+      A float32 array [n, num_points, 2].
+
+    Raises:
+      ValueError: an image has no ink (all zeros).
+
+    Examples:
+      >>> images = np.zeros([2, 28, 28], np.uint8)
+      >>> images[:, 10:14, 12:16] = 255
+      >>> points = ts.data.points_from_images(images, num_points=50)
+      >>> points.shape, bool(points.min() >= 12 and points.max() < 18)
+      ((2, 50, 2), True)
     """
     images = np.asarray(images, np.float64).reshape(len(images), images.shape[1], images.shape[2])
     n, height, width = images.shape
@@ -43,7 +61,20 @@ def spatial_mnist(split: str = "train", *, data_dir: str | None = None,
     """The SpatialMNIST point clouds of a split ("train", "valid", "test"), [n, 50, 2] float32.
 
     Built from tfds "mnist" (its train split then its test split, 70,000 digits in order).
-    With `cache_dir`, the clouds are saved there as .npy and loaded on later calls.
+
+    Args:
+      split: "train", "valid" or "test".
+      data_dir: where tfds keeps the prepared MNIST.
+      cache_dir: if given, the clouds are saved there as .npy and loaded on later calls.
+      num_points: points per cloud.
+      seed: the seed of the points.
+      download: let tfds download and prepare MNIST if it is missing.
+
+    Returns:
+      A float32 array [n, num_points, 2].
+
+    Raises:
+      ValueError: an unknown split.
     """
     if split not in SPATIAL_MNIST_SPLITS:
         raise ValueError(f"split is one of {sorted(SPATIAL_MNIST_SPLITS)}; received {split!r}.")
@@ -67,14 +98,29 @@ def spatial_mnist(split: str = "train", *, data_dir: str | None = None,
     images = np.concatenate(pieces)
     points = points_from_images(images, num_points, seed=seed + start)
     if path is not None:
-        os.makedirs(cache_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         np.save(path, points)
     return points
 
 
-def spatial_mnist_dataset(split: str = "train", batch_size: int = 128, *, shuffle=None,
-                          seed: int = 0, **kwargs) -> tf.data.Dataset:
-    """`spatial_mnist` as a tf.data pipeline of batches [batch, 50, 2] (shuffled for train)."""
+def spatial_mnist_dataset(split: str = "train", batch_size: int = 128, *,
+                          shuffle: bool | None = None, seed: int = 0,
+                          **kwargs: Any) -> tf.data.Dataset:
+    """`spatial_mnist` as a tf.data pipeline of batches [batch, 50, 2].
+
+    Args:
+      split: "train", "valid" or "test".
+      batch_size: clouds per batch.
+      shuffle: reshuffle every epoch (default: for "train").
+      seed: the seed of the points and of the shuffling.
+      **kwargs: `spatial_mnist`'s other arguments (`data_dir`, `cache_dir`, ...).
+
+    Returns:
+      The `tf.data.Dataset` of float32 batches.
+
+    Raises:
+      ValueError: an unknown split.
+    """
     points = spatial_mnist(split, seed=seed, **kwargs)
     dataset = tf.data.Dataset.from_tensor_slices(points)
     if (split == "train") if shuffle is None else shuffle:

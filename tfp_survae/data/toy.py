@@ -55,7 +55,23 @@ TOY_DATASETS = tuple(_GENERATORS)
 
 
 def sample_toy(name: str, num_points: int, seed: int = 0) -> np.ndarray:
-    """`num_points` points of the named set as a float32 array [num_points, 2]."""
+    """`num_points` points of the named toy set (the paper's 2-D experiments).
+
+    Args:
+      name: one of `TOY_DATASETS` ("checkerboard", "corners", ...).
+      num_points: the number of points, positive.
+      seed: the NumPy seed; the same seed gives the same points.
+
+    Returns:
+      A float32 array [num_points, 2].
+
+    Raises:
+      ValueError: an unknown name, or num_points not positive.
+
+    Examples:
+      >>> ts.data.sample_toy("checkerboard", 5, seed=1).shape
+      (5, 2)
+    """
     if name not in _GENERATORS:
         raise ValueError(f"Unknown toy dataset {name!r}; expected one of {TOY_DATASETS}.")
     if num_points <= 0:
@@ -66,7 +82,27 @@ def sample_toy(name: str, num_points: int, seed: int = 0) -> np.ndarray:
 
 def toy_dataset(name: str, num_points: int, batch_size: int, *, seed: int = 0,
                 shuffle: bool = True, drop_remainder: bool = False) -> tf.data.Dataset:
-    """A `tf.data` pipeline of batches [batch_size, 2] of the named set (seeded, prefetched)."""
+    """A `tf.data` pipeline of batches [batch_size, 2] of the named set (seeded, prefetched).
+
+    Args:
+      name: one of `TOY_DATASETS`.
+      num_points: the number of points, positive.
+      batch_size: points per batch.
+      seed: the seed of the points and of the shuffling.
+      shuffle: reshuffle the points every epoch.
+      drop_remainder: drop a last, smaller batch.
+
+    Returns:
+      The `tf.data.Dataset` of float32 batches.
+
+    Raises:
+      ValueError: an unknown name, or num_points not positive.
+
+    Examples:
+      >>> dataset = ts.data.toy_dataset("corners", 100, batch_size=32)
+      >>> [batch.shape[0] for batch in dataset]
+      [32, 32, 32, 4]
+    """
     data = sample_toy(name, num_points, seed)
     dataset = tf.data.Dataset.from_tensor_slices(data)
     if shuffle:

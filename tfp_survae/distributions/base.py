@@ -7,12 +7,15 @@ fresh TFP distribution from their current values on every call (TFP would otherw
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _networks, _seeds, _serialization, _tensors
 from tfp_survae._serialization import deserialize_tfp, serialize_tfp
+from tfp_survae._types import Count, Seed, TensorLike
 
 tfd = tfp.distributions
 
@@ -30,18 +33,27 @@ class ConditionalDistribution(keras.layers.Layer):
     Args:
       event_shape: the shape of one sample, without the batch axis.
       network: an optional Keras layer mapping the condition to the distribution's parameters.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Examples:
+      >>> normal = ts.ConditionalNormal([2], ts.MLP([8], 4))   # mean and log-scale from c
+      >>> x, log_p = normal.sample_and_log_prob(seed=(1, 2), condition=tf.ones([3, 5]))
+      >>> x.shape, log_p.shape
+      (TensorShape([3, 2]), TensorShape([3]))
     """
 
     elementwise = False  # True: log_prob_elements gives one log-density per element
     discrete = False  # True: samples are discrete (no reparameterisation gradient)
 
-    def __init__(self, event_shape, network: keras.layers.Layer | None = None, **kwargs):
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.event_shape = tf.TensorShape(event_shape)
         self.network = network
 
     @property
     def is_conditional(self) -> bool:
+        """True when the layer takes a condition (it has a network)."""
         return self.network is not None
 
     @property
@@ -50,62 +62,136 @@ class ConditionalDistribution(keras.layers.Layer):
         noise); False for discrete samples, whose gradients need a score function."""
         return not self.discrete
 
-    def build(self, context_shape=None):
-        """Builds the network for contexts of `context_shape` (batch axis included)."""
+    def build(self, context_shape: Sequence[int | None] | None = None) -> None:
+        """Builds the network for contexts of `context_shape` (batch axis included).
+
+        Args:
+          context_shape: the condition's shape, [batch] + its event shape; None without one.
+        """
         if self.network is not None and context_shape is not None and not self.network.built:
             self.network.build(tuple(tf.TensorShape(context_shape).as_list()))
 
-    def compute_output_shape(self, context_shape=None):
-        """The shape of a sample for contexts of `context_shape`: [batch] + event shape (what
-        `Flow.summary()` shows for a base)."""
+    def compute_output_shape(self, context_shape: Sequence[int | None] | None = None
+                             ) -> tuple[int | None, ...]:
+        """The shape of a sample for contexts of `context_shape` (what `Flow.summary()` shows).
+
+        Args:
+          context_shape: the condition's shape, [batch] + its event shape; None without one.
+
+        Returns:
+          [batch] + event_shape, batch None when unknown.
+        """
         batch = None if context_shape is None else tf.TensorShape(context_shape)[0]
         return (batch,) + tuple(self.event_shape.as_list())
 
-    def get_build_config(self):
+    def get_build_config(self) -> dict | None:
         shapes = getattr(self, "_build_shapes_dict", None)
         if not shapes or shapes.get("context_shape") is None:
             return None
         return {"context_shape": list(tf.TensorShape(shapes["context_shape"]).as_list())}
 
-    def build_from_config(self, config):
+    def build_from_config(self, config: dict | None) -> None:
         if config:
             self.build(config["context_shape"])
 
     # ----------------------------------------------------------------------------------------
 
-    def distribution(self, condition=None, num=None) -> tfd.Distribution:
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
+        """The `tfd.Distribution` for `condition`, built from the layer's current variables.
+
+        Args:
+          condition: [batch] + the condition's event shape, for a layer with a network.
+          num: the batch size where there is no condition.
+
+        Returns:
+          A `tfd.Distribution` with batch shape [batch] and event shape `event_shape`.
+
+        Raises:
+          NotImplementedError: the layer has no closed-form TFP distribution.
+        """
         raise NotImplementedError
 
-    def log_prob(self, x, seed=None, *, condition=None) -> tf.Tensor:
-        """log p(x | condition), shape [batch] (the signature of `Flow.log_prob`; `seed` is
-        unused by distributions with a closed-form density)."""
+    def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
+                 condition: TensorLike | None = None) -> tf.Tensor:
+        """log p(x | condition), with the signature of `Flow.log_prob`.
+
+        Args:
+          x: [batch] + event_shape.
+          seed: unused by distributions with a closed-form density.
+          condition: [batch] + the condition's event shape, for a layer with a network.
+
+        Returns:
+          The log-density, shape [batch], in nats.
+
+        Raises:
+          ValueError: the layer has a network and no condition is given.
+        """
         x = tf.convert_to_tensor(x)
         if self.elementwise:
             return _tensors.sum_except_batch(self.log_prob_elements(x, condition=condition))
         condition = self._checked_condition(condition, x)
         return self.distribution(condition, num=tf.shape(x)[0]).log_prob(x)
 
-    def log_prob_elements(self, x, *, condition=None) -> tf.Tensor:
-        """Per-element log-densities (shape of x) of a distribution with independent elements."""
+    def log_prob_elements(self, x: TensorLike, *,
+                          condition: TensorLike | None = None) -> tf.Tensor:
+        """Per-element log-densities of a distribution with independent elements.
+
+        Args:
+          x: [batch] + event_shape.
+          condition: as in `log_prob`.
+
+        Returns:
+          The log-density of each element, the shape of x.
+
+        Raises:
+          NotImplementedError: the distribution does not factorise over elements.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} does not factorise over elements; layers that mask "
             "elements (ReLU) need an elementwise distribution such as ConditionalHalfNormal."
         )
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         """Draws x ~ p(. | condition) and returns (x, log p(x | condition)).
 
-        The signature of `Flow.sample_and_log_prob`: `n` is the number of draws where there is
-        no condition (with a condition, one draw per row); `seed` a stateless seed.
+        Args:
+          n: the number of draws where there is no condition (with a condition, one draw per
+            row).
+          seed: a stateless seed (as in `Flow.sample`); None draws a fresh one.
+          condition: as in `log_prob`.
+
+        Returns:
+          (x, log_p): x of shape [batch] + event_shape and log_p of shape [batch].
+
+        Raises:
+          ValueError: neither `n` nor a condition gives the batch size, or the layer has a
+            network and no condition is given.
         """
         dist = self.distribution(self._checked_condition(condition), num=self._num(condition, n))
         x = dist.sample(seed=_seeds.seed_or_random(seed))
         return x, dist.log_prob(x)
 
-    def sample(self, n=None, seed=None, *, condition=None):
+    def sample(self, n: Count | None = None, seed: Seed | None = None, *,
+               condition: TensorLike | None = None) -> tf.Tensor:
+        """Draws x ~ p(. | condition): `sample_and_log_prob`'s x.
+
+        Args:
+          n: as in `sample_and_log_prob`.
+          seed: as in `sample_and_log_prob`.
+          condition: as in `sample_and_log_prob`.
+
+        Returns:
+          x, shape [batch] + event_shape.
+
+        Raises:
+          ValueError: as `sample_and_log_prob`.
+        """
         return self.sample_and_log_prob(n, seed, condition=condition)[0]
 
-    def call(self, condition=None):
+    def call(self, condition: TensorLike | None = None) -> tfp.distributions.Distribution:
         return self.distribution(condition)
 
     # ----------------------------------------------------------------------------------------
@@ -155,7 +241,7 @@ class ConditionalDistribution(keras.layers.Layer):
         parts = tf.split(out, num_params, axis=-1)
         return [tf.reshape(p, target) for p in parts]
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config["event_shape"] = self.event_shape.as_list()
         if self.network is not None:
@@ -163,7 +249,7 @@ class ConditionalDistribution(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> ConditionalDistribution:
         return cls(**_serialization.deserialize_sublayers(config))
 
 
@@ -174,9 +260,22 @@ class TFPDistribution(ConditionalDistribution):
     `Flow(base=tfd.Normal(...), ...)` wraps its base in this automatically. It saves with the
     model when the distribution's parameters are constants (numbers, arrays, nested
     distributions).
+
+    Args:
+      distribution: the `tfd.Distribution`, or its serialized config.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `distribution` is not a `tfd.Distribution`.
+      ValueError: its batch shape is not [].
+
+    Examples:
+      >>> base = ts.TFPDistribution(tfd.MultivariateNormalDiag(tf.zeros(2)))
+      >>> ts.Flow(base, [ts.Reverse()]).sample(3, seed=(1, 2)).shape
+      TensorShape([3, 2])
     """
 
-    def __init__(self, distribution: tfd.Distribution | dict, **kwargs):
+    def __init__(self, distribution: tfp.distributions.Distribution | dict, **kwargs: Any) -> None:
         if isinstance(distribution, dict):
             distribution = deserialize_tfp(distribution)
         if not isinstance(distribution, tfd.Distribution):
@@ -197,21 +296,25 @@ class TFPDistribution(ConditionalDistribution):
     def reparameterized(self) -> bool:
         return self.tfp_distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         return self.tfp_distribution
 
-    def log_prob(self, x, seed=None, *, condition=None):
+    def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
+                 condition: TensorLike | None = None) -> tf.Tensor:
         return self.tfp_distribution.log_prob(x)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         x = self.tfp_distribution.sample(self._num(condition, n), seed=_seeds.seed_or_random(seed))
         return x, self.tfp_distribution.log_prob(x)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = keras.layers.Layer.get_config(self)
         config["distribution"] = serialize_tfp(self.tfp_distribution)
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> TFPDistribution:
         return cls(**config)

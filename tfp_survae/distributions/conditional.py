@@ -7,11 +7,14 @@ shape (e.g. ConditionalNormal: [mean, log_scale] for an event of shape [..., C] 
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _discrete, _networks, _seeds, _tensors
+from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions.base import ConditionalDistribution
 from tfp_survae.distributions.standard import (
     half_normal_log_density,
@@ -44,27 +47,53 @@ class ConditionalNormal(ConditionalDistribution):
     Args:
       event_shape: shape of x.
       network: maps the condition [batch, ...] to [batch] + event[:-1] + [2 * event[-1]].
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `network` is missing or not callable.
+
+    Examples:
+      >>> decoder = ts.ConditionalNormal([2], ts.MLP([8], 4))
+      >>> decoder.log_prob(tf.zeros([3, 2]), condition=tf.ones([3, 5])).shape
+      TensorShape([3])
     """
 
     elementwise = True
 
-    def __init__(self, event_shape, network, **kwargs):
+    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def mean_and_log_scale(self, condition, dtype):
+    def mean_and_log_scale(self, condition: tf.Tensor | None,
+                           dtype: tf.DType | str) -> list[tf.Tensor]:
+        """The network's parameters for `condition`.
+
+        Args:
+          condition: [batch] + the condition's event shape.
+          dtype: the dtype to cast them to.
+
+        Returns:
+          [mean, log_scale], each of shape [batch] + event_shape.
+
+        Raises:
+          ValueError: the network's output has the wrong last axis.
+        """
         return self._params(condition, 2, dtype)
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
         return tfd.Independent(tfd.Normal(mean, tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob_elements(self, x, *, condition=None):
+    def log_prob_elements(self, x: TensorLike, *,
+                          condition: TensorLike | None = None) -> tf.Tensor:
         x = tf.convert_to_tensor(x)
         mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), x.dtype)
         return normal_log_density((x - mean) * tf.exp(-log_scale), log_scale)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
         seed = _seeds.seed_or_random(seed)
         eps = _seeds.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
@@ -74,24 +103,37 @@ class ConditionalNormal(ConditionalDistribution):
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalHalfNormal(ConditionalDistribution):
-    """p(x | c) = HalfNormal(x; sigma(c)) elementwise, support [0, inf), log sigma = network(c)."""
+    """p(x | c) = HalfNormal(x; sigma(c)) elementwise, support [0, inf), log sigma = network(c).
+
+    Args:
+      event_shape: shape of x.
+      network: maps the condition [batch, ...] to [batch] + event_shape (log sigma).
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `network` is missing or not callable.
+    """
 
     elementwise = True
 
-    def __init__(self, event_shape, network, **kwargs):
+    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalHalfNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
         return tfd.Independent(tfd.HalfNormal(tf.exp(log_scale)), self.event_shape.rank)
 
-    def log_prob_elements(self, x, *, condition=None):
+    def log_prob_elements(self, x: TensorLike, *,
+                          condition: TensorLike | None = None) -> tf.Tensor:
         x = tf.convert_to_tensor(x)
         (log_scale,) = self._params(self._checked_condition(condition), 1, x.dtype)
         return half_normal_log_density(x, log_scale)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
         seed = _seeds.seed_or_random(seed)
         eps = tf.abs(_seeds.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
@@ -101,28 +143,41 @@ class ConditionalHalfNormal(ConditionalDistribution):
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalBernoulli(ConditionalDistribution):
-    """p(x | c) = Bernoulli(x; sigmoid(network(c))) elementwise over x in {0, 1}."""
+    """p(x | c) = Bernoulli(x; sigmoid(network(c))) elementwise over x in {0, 1}.
+
+    Args:
+      event_shape: shape of x.
+      network: maps the condition [batch, ...] to [batch] + event_shape (logits).
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `network` is missing or not callable.
+    """
 
     elementwise = True
     discrete = True
 
-    def __init__(self, event_shape, network, **kwargs):
+    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalBernoulli", network)
         super().__init__(event_shape, network=network, **kwargs)
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
         return tfd.Independent(
             tfd.Bernoulli(logits=logits, dtype=self.dtype), self.event_shape.rank
         )
 
-    def log_prob_elements(self, x, *, condition=None):
+    def log_prob_elements(self, x: TensorLike, *,
+                          condition: TensorLike | None = None) -> tf.Tensor:
         x = tf.convert_to_tensor(x)
         dtype = x.dtype if x.dtype.is_floating else self.dtype
         (logits,) = self._params(self._checked_condition(condition), 1, dtype)
         return -tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(x, dtype), logits=logits)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
         uniform = _seeds.random_uniform(tf.shape(logits), _seeds.seed_or_random(seed), logits.dtype)
         x = tf.cast(uniform < tf.sigmoid(logits), logits.dtype)
@@ -134,18 +189,39 @@ class ConditionalBernoulli(ConditionalDistribution):
 class ConditionalCategorical(ConditionalDistribution):
     """p(x | c) = Categorical(x; softmax(network(c))) elementwise over x in {0, ..., K-1}.
 
-    The network outputs [batch] + event + [num_classes] logits (for a scalar event,
-    [batch, num_classes]).
+    Args:
+      event_shape: shape of x.
+      num_classes: K, the number of categories.
+      network: maps the condition [batch, ...] to [batch] + event_shape + [num_classes] logits
+        (for a scalar event, [batch, num_classes]).
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `network` is missing or not callable.
     """
 
     discrete = True
 
-    def __init__(self, event_shape, num_classes: int, network, **kwargs):
+    def __init__(self, event_shape: Sequence[int], num_classes: int, network: Callable,
+                 **kwargs: Any) -> None:
         _require_network("ConditionalCategorical", network)
         super().__init__(event_shape, network=network, **kwargs)
         self.num_classes = int(num_classes)
 
-    def logits(self, condition, dtype=None):
+    def logits(self, condition: TensorLike | None,
+               dtype: tf.DType | str | None = None) -> tf.Tensor:
+        """The network's logits for `condition`.
+
+        Args:
+          condition: [batch] + the condition's event shape.
+          dtype: the dtype to cast them to (default: the layer's).
+
+        Returns:
+          Logits of shape [batch] + event_shape + [num_classes].
+
+        Raises:
+          ValueError: the network's output has another shape, or no condition is given.
+        """
         logits = _networks.run_network(self.name, self.network, self._checked_condition(condition))
         logits = tf.cast(logits, dtype or self.dtype)
         expected = self.event_shape.as_list() + [self.num_classes]
@@ -156,17 +232,20 @@ class ConditionalCategorical(ConditionalDistribution):
             )
         return logits
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         return tfd.Independent(
             tfd.Categorical(logits=self.logits(condition), dtype=tf.int32), self.event_shape.rank
         )
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         logits = self.logits(condition)
         x = _discrete.sample_categorical(logits, _seeds.seed_or_random(seed))
         return x, _tensors.sum_except_batch(_discrete.categorical_log_prob(logits, x))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config["num_classes"] = self.num_classes
         return config
@@ -179,32 +258,57 @@ class ConditionalPlackettLuce(ConditionalDistribution):
     A sample is a permutation I (int32, shape [K]) listing items from first to last place:
     log p(I | c) = sum_j [s_{I_j} - logsumexp_{m >= j} s_{I_m}]. Log-scores are shifted by their
     maximum, so any real scores are stable.
+
+    Args:
+      num_items: K, the number of items.
+      network: maps the condition [batch, ...] to [batch, K] log-scores.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `network` is missing or not callable.
     """
 
     discrete = True
 
-    def __init__(self, num_items: int, network, **kwargs):
+    def __init__(self, num_items: int, network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalPlackettLuce", network)
         super().__init__([int(num_items)], network=network, **kwargs)
 
-    def log_scores(self, condition, dtype=None):
+    def log_scores(self, condition: TensorLike | None,
+                   dtype: tf.DType | str | None = None) -> tf.Tensor:
+        """The network's log-scores for `condition`, shifted by their maximum.
+
+        Args:
+          condition: [batch] + the condition's event shape.
+          dtype: the dtype to cast them to (default: the layer's).
+
+        Returns:
+          Log-scores of shape [batch, K].
+
+        Raises:
+          ValueError: no condition is given.
+        """
         scores = _networks.run_network(self.name, self.network, self._checked_condition(condition))
         scores = tf.cast(scores, dtype or self.dtype)
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
-    def distribution(self, condition=None, num=None):
+    def distribution(self, condition: TensorLike | None = None,
+                     num: Count | None = None) -> tfp.distributions.Distribution:
         return tfd.PlackettLuce(tf.exp(self.log_scores(condition)), dtype=tf.int32)
 
-    def log_prob(self, x, seed=None, *, condition=None):
+    def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
+                 condition: TensorLike | None = None) -> tf.Tensor:
         return _discrete.plackett_luce_log_prob(self.log_scores(condition), x)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         log_scores = self.log_scores(condition)
         seed = _seeds.seed_or_random(seed)
         perm = _discrete.plackett_luce_sample(log_scores, seed)
         return perm, _discrete.plackett_luce_log_prob(log_scores, perm)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config["num_items"] = config.pop("event_shape")[0]
         return config

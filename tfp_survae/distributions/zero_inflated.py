@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _seeds
+from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions.base import ConditionalDistribution
 
 __all__ = ["ZeroInflated"]
@@ -27,12 +29,22 @@ class ZeroInflated(ConditionalDistribution):
       positive: an elementwise distribution layer on [0, inf) (e.g. StandardHalfNormal).
       initial_zero_probability: pi at initialisation.
       trainable: whether pi is learned.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Raises:
+      TypeError: `positive` is not an elementwise distribution layer.
+      ValueError: `initial_zero_probability` is not in (0, 1).
+
+    Examples:
+      >>> base = ts.ZeroInflated(ts.StandardHalfNormal([3]), initial_zero_probability=0.25)
+      >>> base.log_prob(tf.constant([[0.0, 1.0, 2.0]])).shape
+      TensorShape([1])
     """
 
     elementwise = True
 
     def __init__(self, positive: ConditionalDistribution, initial_zero_probability: float = 0.5,
-                 trainable: bool = True, **kwargs):
+                 trainable: bool = True, **kwargs: Any) -> None:
         if not (isinstance(positive, ConditionalDistribution) and positive.elementwise):
             raise TypeError(
                 "ZeroInflated needs an elementwise distribution layer on [0, inf) (e.g. "
@@ -62,9 +74,11 @@ class ZeroInflated(ConditionalDistribution):
 
     @property
     def zero_probability(self) -> tf.Tensor:
+        """pi, the probability of each element being 0 (event_shape)."""
         return tf.sigmoid(tf.convert_to_tensor(self.zero_logits))
 
-    def log_prob_elements(self, x, *, condition=None):
+    def log_prob_elements(self, x: TensorLike, *,
+                          condition: TensorLike | None = None) -> tf.Tensor:
         x = tf.convert_to_tensor(x)
         logits = tf.cast(self.zero_logits, x.dtype)
         positive = tf.math.log_sigmoid(-logits) + self.positive.log_prob_elements(
@@ -73,7 +87,9 @@ class ZeroInflated(ConditionalDistribution):
         positive = tf.where(x > 0, positive, tf.constant(-float("inf"), x.dtype))
         return tf.where(tf.equal(x, 0.0), tf.math.log_sigmoid(logits) + tf.zeros_like(x), positive)
 
-    def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
+    def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
+                            condition: TensorLike | None = None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         n = self._num(condition, n)
         mask_seed, value_seed = _seeds.split_seed(_seeds.seed_or_random(seed), 2)
         values, _ = self.positive.sample_and_log_prob(n, value_seed, condition=condition)
@@ -82,7 +98,7 @@ class ZeroInflated(ConditionalDistribution):
         x = tf.where(zero, tf.zeros_like(values), values)
         return x, self.log_prob(x, condition=condition)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = keras.layers.Layer.get_config(self)
         config.update(
             positive=keras.saving.serialize_keras_object(self.positive),

@@ -2,13 +2,9 @@
 
 Each entry point is a concrete function whose inputs are loosely typed (dtype only, any shape)
 and checked *inside* the graph, before any work: a bad request fails with an
-InvalidArgumentError naming the argument. Two TensorFlow behaviours make this necessary:
-
-* a polymorphic `tf.function` that rejects a call while binding its arguments (wrong shape or
-  dtype against its `input_signature`) keeps its lock, and every other thread then blocks on it
-  forever (TF 2.21); concrete functions take no lock;
-* a concrete function does not check the shapes of its inputs against its signature, so a
-  wrong shape would otherwise run and return numbers.
+InvalidArgumentError naming the argument. Concrete functions take no lock, so a rejected
+request blocks no other thread, but they do not check the shapes of their inputs against their
+signature: the checks here do (docs/contributing.md, Known TensorFlow pitfalls).
 
 The model's work runs in an inner function, XLA-compiled when asked; the checks stay outside it
 because XLA compiles check ops away: the shapes, an empty batch, NaN or Inf in float data and
@@ -18,6 +14,8 @@ is drawn before the XLA program, and a flow holding one inside a transform runs 
 """
 
 from __future__ import annotations
+
+from typing import Any, Sequence
 
 import tensorflow as tf
 
@@ -34,15 +32,26 @@ DEFAULT_MAX_SAMPLE_SIZE = 100_000
 DEFAULT_MAX_IWBO_K = 100_000
 
 
-def _assert(condition, message, *data):
+def _assert(condition: tf.Tensor, message: str, *data: Any) -> tf.Operation:
     return tf.debugging.Assert(condition, [f"{TAG} {message}", *data], summarize=16)
 
 
-def checked_data(where: str, x, flow):
-    """x after in-graph checks that it is [batch] + the flow's event shape with a batch of at
-    least one and valid values (finite floats; integers in [0, num_values) where the flow
-    dequantizes); its static shape is then set (statically only: a run-time shape op placed
-    before the check could fail first)."""
+def checked_data(where: str, x: tf.Tensor, flow: Any) -> tf.Tensor:
+    """x after in-graph checks of its shape and values.
+
+    The checks: x is [batch] + the flow's event shape with a batch of at least one and valid
+    values (finite floats; integers in [0, num_values) where the flow dequantizes); its static
+    shape is then set (statically only: a run-time shape op placed before the check could fail
+    first).
+
+    Args:
+      where: the endpoint, named in the error.
+      x: the data tensor, of any shape.
+      flow: the `Flow`.
+
+    Returns:
+      x, after the checks, with its static shape set.
+    """
     event = flow.event_shape.as_list()
     rank = len(event) + 1
     expected = f"shape [batch, {', '.join(str(d) for d in event)}]" if event else "shape [batch]"
@@ -73,7 +82,9 @@ def checked_data(where: str, x, flow):
         return tf.identity(x)
 
 
-def checked_seed(where: str, seed):
+def checked_seed(where: str, seed: tf.Tensor) -> tf.Tensor:
+    """The seed after an in-graph check that it is a pair (shape [2]); `where` names the
+    endpoint in the error."""
     shape = tf.shape(seed)
     ok = _assert(tf.logical_and(tf.equal(tf.size(shape), 1),
                                 tf.equal(tf.reduce_prod(shape), 2)),
@@ -85,7 +96,10 @@ def checked_seed(where: str, seed):
     return seed
 
 
-def checked_count(where: str, name: str, value, minimum: int, maximum: int, hint: str = ""):
+def checked_count(where: str, name: str, value: tf.Tensor, minimum: int, maximum: int,
+                  hint: str = "") -> tf.Tensor:
+    """`value` as a scalar after in-graph checks that it is one and lies in [minimum,
+    maximum]; `where` and `name` (and `hint`) name it in the error."""
     scalar = _assert(tf.equal(tf.rank(value), 0),
                      f"{where}: {name} must be a scalar; received shape", tf.shape(value))
     with tf.control_dependencies([scalar]):
@@ -97,7 +111,8 @@ def checked_count(where: str, name: str, value, minimum: int, maximum: int, hint
         return tf.identity(value)
 
 
-def data_spec(flow, name="x"):
+def data_spec(flow: Any, name: str = "x") -> tf.TensorSpec:
+    """The loose input spec of a flow's data: its dtype, any shape."""
     dtype = tf.int32 if flow.integer_data else tf.as_dtype(flow.dtype)
     return tf.TensorSpec(None, dtype, name=name)
 
@@ -105,7 +120,8 @@ def data_spec(flow, name="x"):
 SEED_SPEC = tf.TensorSpec(None, tf.int32, name="seed")
 
 
-def count_spec(name):
+def count_spec(name: str) -> tf.TensorSpec:
+    """The loose input spec of an int32 count: any shape."""
     return tf.TensorSpec(None, tf.int32, name=name)
 
 
@@ -120,9 +136,20 @@ def _chain_draws_match_under_xla(flow) -> bool:
     return not any(_holds_tfp_sampler(t) for t in flow.chain)
 
 
-def log_prob_fn(flow, *, where="log_prob", jit_compile=False, with_seed=True,
-                default_seed=(0, 0)):
-    """A concrete function x[, seed] -> log p(x), with the checks above."""
+def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False,
+                with_seed: bool = True, default_seed: Sequence[int] = (0, 0)) -> Any:
+    """A concrete function x[, seed] -> log p(x), with the checks above.
+
+    Args:
+      flow: the `Flow`.
+      where: the endpoint, named in errors.
+      jit_compile: run the model's work as an XLA program (where its draws match).
+      with_seed: take a seed; without, `default_seed` is used.
+      default_seed: the seed of a function without a seed input.
+
+    Returns:
+      The concrete function.
+    """
     base_draws_match = isinstance(flow.base, TFPDistribution) or \
         not _holds_tfp_sampler(flow.base)  # a TFP base's log_prob draws nothing
     xla = jit_compile and _chain_draws_match_under_xla(flow) and base_draws_match
@@ -140,8 +167,19 @@ def log_prob_fn(flow, *, where="log_prob", jit_compile=False, with_seed=True,
     return tf.function(entry_default).get_concrete_function(data_spec(flow))
 
 
-def sample_fn(flow, *, max_sample_size: int, where="sample", jit_compile=False):
-    """A concrete function (n, seed) -> n samples, with 0 <= n <= max_sample_size."""
+def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
+              jit_compile: bool = False) -> Any:
+    """A concrete function (n, seed) -> n samples, with 0 <= n <= max_sample_size.
+
+    Args:
+      flow: the `Flow`.
+      max_sample_size: the largest n accepted.
+      where: the endpoint, named in errors.
+      jit_compile: run the model's work as an XLA program (where its draws match).
+
+    Returns:
+      The concrete function.
+    """
     hint = " (max_sample_size)"
     xla = jit_compile and _chain_draws_match_under_xla(flow)
     if xla and _holds_tfp_sampler(flow.base):
@@ -166,8 +204,18 @@ def sample_fn(flow, *, max_sample_size: int, where="sample", jit_compile=False):
     return tf.function(entry).get_concrete_function(count_spec("n"), SEED_SPEC)
 
 
-def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
-    """A concrete function (x, k, seed) -> the IWBO with 1 <= k <= max_k."""
+def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
+    """A concrete function (x, k, seed) -> the IWBO with 1 <= k <= max_k.
+
+    Args:
+      flow: the `Flow`.
+      chunk: importance samples per chunk (`evaluation.iwbo`'s `batch_k`).
+      max_k: the largest k accepted.
+      where: the endpoint, named in errors.
+
+    Returns:
+      The concrete function.
+    """
 
     def entry(x, k, seed):
         x = checked_data(where, x, flow)
@@ -177,5 +225,6 @@ def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
     return tf.function(entry).get_concrete_function(data_spec(flow), count_spec("k"), SEED_SPEC)
 
 
-def check_limit(name: str, value) -> int:
+def check_limit(name: str, value: Any) -> int:
+    """`value` as a positive int; a TypeError or ValueError naming `name` otherwise."""
     return int(_checks.check_count("export", name, value, minimum=1))

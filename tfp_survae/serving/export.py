@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfp_survae import _variables
@@ -13,7 +15,7 @@ __all__ = ["export_flow", "DEFAULT_SEED"]
 DEFAULT_SEED = (0, 0)
 
 
-def export_flow(flow, path: str, *, iwbo_chunk: int = 100,
+def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
                 max_sample_size: int = _endpoints.DEFAULT_MAX_SAMPLE_SIZE,
                 max_iwbo_k: int = _endpoints.DEFAULT_MAX_IWBO_K) -> str:
     """Writes `flow` as a SavedModel that serves without Keras, TFP or tfp_survae.
@@ -34,14 +36,34 @@ def export_flow(flow, path: str, *, iwbo_chunk: int = 100,
       in range. A bad request raises `tf.errors.InvalidArgumentError` whose message names the
       endpoint and the argument (a wrong dtype: "input #i was expected to be a ... tensor").
     * A rejected request leaves nothing behind: the endpoints are concrete functions, which take
-      no lock, so other threads are never blocked by it (a polymorphic `tf.function` with an
-      input signature keeps its lock after a binding error in TF 2.21).
+      no lock, so other threads are never blocked by it (docs/contributing.md, Known
+      TensorFlow pitfalls).
     * Every random draw comes from the explicit int32 `seed` input, so the graph holds no
       stateful random ops: the served `sample(n, [a, b])` makes the same draws as
       `flow.sample(n, seed=(a, b))`, and values agree to float32 rounding (the served graph
       may fuse operations differently).
 
-    Returns the path.
+    Args:
+      flow: the `Flow` to export.
+      path: the SavedModel's directory.
+      iwbo_chunk: importance samples per chunk of the `iwbo` endpoint.
+      max_sample_size: the largest n `sample` accepts.
+      max_iwbo_k: the largest k `iwbo` accepts.
+
+    Returns:
+      path.
+
+    Raises:
+      TypeError: a limit is not an integer.
+      ValueError: a limit is not positive.
+
+    Examples:
+      >>> import tempfile
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([8], 2))])
+      >>> path = ts.serving.export_flow(flow, tempfile.mkdtemp())
+      >>> served = tf.saved_model.load(path)
+      >>> served.sample(tf.constant(3), tf.constant([1, 2])).shape
+      TensorShape([3, 2])
     """
     max_sample_size = _endpoints.check_limit("max_sample_size", max_sample_size)
     max_iwbo_k = _endpoints.check_limit("max_iwbo_k", max_iwbo_k)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 _KEYS = ("x", "condition")
 
 
-def check_layout(where: str, data) -> None:
+def check_layout(where: str, data: Any) -> None:
     """Raises a ValueError for a batch (or an element spec) of another layout: a tuple of more
     than one element, which Keras reads as (x, y, sample_weight), or a dict with other keys."""
     if isinstance(data, (tuple, list)) and len(data) == 1:
@@ -28,7 +30,7 @@ def check_layout(where: str, data) -> None:
         )
 
 
-def unpack_batch(data):
+def unpack_batch(data: Any) -> tuple[Any, Any]:
     """A batch as (x, condition), after `check_layout`."""
     check_layout("A flow's batch", data)
     if isinstance(data, (tuple, list)):
@@ -39,6 +41,6 @@ def unpack_batch(data):
     return data, None
 
 
-def batch_size(data) -> tf.Tensor:
+def batch_size(data: Any) -> tf.Tensor:
     """The number of examples in a batch."""
     return tf.shape(unpack_batch(data)[0])[0]

@@ -5,6 +5,7 @@ as the caller knows it), and the first batch (for a data-dependent initialisatio
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,12 +21,12 @@ KINDS = ("an array (or a dict of arrays with 'x' and 'condition'), a tf.data.Dat
 _CHUNK_ELEMENTS = 2**22
 
 
-def is_array_data(x) -> bool:
+def is_array_data(x: Any) -> bool:
     """True for in-memory data: an array or tensor, or a dict or tuple of them."""
     return all(isinstance(v, (np.ndarray, tf.Tensor)) for v in tf.nest.flatten(x))
 
 
-def check_data_argument(method: str, x) -> None:
+def check_data_argument(method: str, x: Any) -> None:
     """Refuses no data, empty data and a tuple layout before Keras sees them (`method` names
     the call in the messages, e.g. "Flow 'flow'.fit()")."""
     if x is None:
@@ -44,7 +45,7 @@ def check_data_argument(method: str, x) -> None:
         raise ValueError(f"{method} received no data (an empty array or dataset).")
 
 
-def as_keras_data(method: str, x):
+def as_keras_data(method: str, x: Any) -> Any:
     """`x` as Keras takes it: a generator's batches (checked on the first) are yielded as
     1-tuples, which Keras requires of generators; a PyDataset's first batch is checked."""
     if isinstance(x, keras.utils.PyDataset) and x.num_batches != 0:
@@ -56,7 +57,7 @@ def as_keras_data(method: str, x):
     return (b if isinstance(b, tuple) else (b,) for b in x)
 
 
-def check_array_values(flow, method: str, x, *, name: str = "data x") -> None:
+def check_array_values(flow: Any, method: str, x: Any, *, name: str = "data x") -> None:
     """For in-memory data: the values of the whole array (NaN or Inf, integers out of range)
     before any step, an error naming the row of `x` as passed (`name` says which argument).
     Other data are checked batch by batch as they arrive."""
@@ -85,7 +86,7 @@ def check_array_values(flow, method: str, x, *, name: str = "data x") -> None:
             )
 
 
-def first_batch(method: str, x, batch_size=None):
+def first_batch(method: str, x: Any, batch_size: int | None = None) -> tuple[Any, Any]:
     """(the first batch of `x`, the data to pass on): a generator's first batch is put back in
     front of it, so no batch is lost. Raises a ValueError for a generator that yields nothing
     and a TypeError for a kind of data Keras does not take."""

@@ -4,6 +4,7 @@ the epoch and batch, and the translation of the data checks' errors into ValueEr
 from __future__ import annotations
 
 import contextlib
+from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import tensorflow as tf
@@ -21,24 +22,25 @@ class Position(keras.callbacks.Callback):
     def __init__(self, method: str):
         super().__init__()
         self.method = method  # the call it follows ("Flow 'flow'.fit()")
-        self.epoch, self.batch, self.validating = None, 0, False
+        self.epoch: int | None = None
+        self.batch, self.validating = 0, False
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch, self.validating = epoch, False
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self.batch = batch
 
-    def on_test_begin(self, logs=None):
+    def on_test_begin(self, logs: dict | None = None) -> None:
         self.validating, self.batch = self.epoch is not None, 0
 
-    def on_test_batch_begin(self, batch, logs=None):
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self.batch = batch
 
-    def on_predict_batch_begin(self, batch, logs=None):
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self.batch = batch
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: dict | None = None) -> None:
         self.validating = False
 
     def where(self, batch: int | None = None) -> str:
@@ -49,12 +51,12 @@ class Position(keras.callbacks.Callback):
             f"batch {self.batch}" if steps == 1 else
             f"one of batches {self.batch}-{self.batch + steps - 1}")
         batches += " (counting from 0)"
-        if self.validating:
+        if self.validating and self.epoch is not None:  # fit validates at an epoch's end
             return f"{batches} of the validation at the end of epoch {self.epoch + 1}"
         return f"epoch {self.epoch + 1}, {batches}" if self.epoch is not None else batches
 
 
-def with_position(method: str, callbacks):
+def with_position(method: str, callbacks: Any) -> tuple[Any, Position]:
     """(callbacks, the `Position` among them): a new one for `method` added to a list, or, in
     the CallbackList `fit` hands its validation, fit's own."""
     if isinstance(callbacks, keras.callbacks.CallbackList):
@@ -65,7 +67,7 @@ def with_position(method: str, callbacks):
 
 
 @contextlib.contextmanager
-def as_value_errors(position: Position, on_error):
+def as_value_errors(position: Position, on_error: Callable[[], Any]) -> Iterator[None]:
     """Turns the data checks' errors from compiled functions into ValueErrors naming the
     call, epoch, batch and row (`position`); calls `on_error()` for any exception."""
     try:

@@ -4,11 +4,12 @@ checked, and executions sized so that the steps asked for are the steps run."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tfp_survae import _checks
 
 
-def check_steps(owner: str, name: str, value, *, optional: bool = False):
+def check_steps(owner: str, name: str, value: Any, *, optional: bool = False) -> int | None:
     """A positive integer (or, with `optional`, None); a TypeError or ValueError naming `name`
     otherwise. Returns it."""
     if value is None and optional:
@@ -16,7 +17,7 @@ def check_steps(owner: str, name: str, value, *, optional: bool = False):
     return _checks.check_count(owner, name, value, minimum=1)
 
 
-def execution_size(steps_per_execution: int, *counts) -> int:
+def execution_size(steps_per_execution: int, *counts: int | None) -> int:
     """The batches per execution for epochs of `counts` steps (None: until the data end).
 
     Keras runs whole executions, so an epoch of 10 steps with 32 per execution would run 32.

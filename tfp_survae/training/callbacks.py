@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfp_survae import plotting
+from tfp_survae._types import Seed, TensorLike
 
 __all__ = ["SampleGrid", "DensityPlot2D", "TensorBoardSamples", "EpochShuffle"]
 
 
 class _EveryN(keras.callbacks.Callback):
-    def __init__(self, every: int):
+    def __init__(self, every: int) -> None:
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be a positive number of epochs; received {every}.")
         self.every = int(every)
-        self.written = []
+        self.written: list[str] = []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if (epoch + 1) % self.every == 0:
             self.written.append(self._write(epoch + 1))
 
@@ -34,11 +36,16 @@ class SampleGrid(_EveryN):
 
     Args:
       path: a format string with `{epoch}`, e.g. "outputs/samples_{epoch:03d}.png".
+      every: epochs between grids.
       num_samples: images in the grid.
       seed: the same seed every time, so the grids show how the same latents evolve.
+
+    Raises:
+      ValueError: `every` is not a positive number of epochs.
     """
 
-    def __init__(self, path: str, every: int = 1, num_samples: int = 64, seed=(0, 0)):
+    def __init__(self, path: str, every: int = 1, num_samples: int = 64,
+                 seed: Seed = (0, 0)) -> None:
         super().__init__(every)
         self.path, self.num_samples, self.seed = path, int(num_samples), seed
 
@@ -50,9 +57,20 @@ class SampleGrid(_EveryN):
 
 
 class DensityPlot2D(_EveryN):
-    """Writes a PNG of a 2-D flow's density exp(log_prob) every `every` epochs."""
+    """Writes a PNG of a 2-D flow's density exp(log_prob) every `every` epochs.
 
-    def __init__(self, path: str, every: int = 1, bounds=(-4.0, 4.0), grid_size: int = 200):
+    Args:
+      path: a format string with `{epoch}`, e.g. "outputs/density_{epoch:03d}.png".
+      every: epochs between plots.
+      bounds: (low, high) of both axes.
+      grid_size: grid points per axis.
+
+    Raises:
+      ValueError: `every` is not a positive number of epochs.
+    """
+
+    def __init__(self, path: str, every: int = 1, bounds: Sequence[float] = (-4.0, 4.0),
+                 grid_size: int = 200) -> None:
         super().__init__(every)
         self.path, self.bounds, self.grid_size = path, bounds, int(grid_size)
 
@@ -66,10 +84,20 @@ class TensorBoardSamples(_EveryN):
     """Logs samples (images, or a 2-D density) and bits/dim to TensorBoard every `every` epochs.
 
     Use beside `keras.callbacks.TensorBoard`, which logs the loss curves.
+
+    Args:
+      log_dir: the TensorBoard log directory (images go to its "samples" subdirectory).
+      every: epochs between logs.
+      num_samples: images logged.
+      seed: the seed of the samples, the same every time.
+      bounds: (low, high) of both axes of a 2-D flow's density.
+
+    Raises:
+      ValueError: `every` is not a positive number of epochs.
     """
 
-    def __init__(self, log_dir: str, every: int = 1, num_samples: int = 16, seed=(0, 0),
-                 bounds=(-4.0, 4.0)):
+    def __init__(self, log_dir: str, every: int = 1, num_samples: int = 16,
+                 seed: Seed = (0, 0), bounds: Sequence[float] = (-4.0, 4.0)) -> None:
         super().__init__(every)
         self.log_dir, self.num_samples, self.seed, self.bounds = log_dir, num_samples, seed, bounds
         self._writer = None
@@ -99,7 +127,7 @@ class TensorBoardSamples(_EveryN):
         self._writer.flush()
         return self.log_dir
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self._last_logs = logs
         super().on_epoch_end(epoch, logs)
 
@@ -112,7 +140,13 @@ class EpochShuffle(keras.callbacks.Callback):
     again. Pass this callback and its `dataset` to `fit` and a resumed run sees exactly the
     batches the uninterrupted run would have.
 
-    Example:
+    Args:
+      data: the examples (an array of [examples] + event_shape).
+      batch_size: examples per batch.
+      seed: the shuffling seed.
+      drop_remainder: drop a last, smaller batch.
+
+    Examples:
       >>> import tempfile
       >>> x_train = ts.data.sample_toy("corners", 256)
       >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(), ts.Reverse(),
@@ -125,7 +159,8 @@ class EpochShuffle(keras.callbacks.Callback):
       2
     """
 
-    def __init__(self, data, batch_size: int, seed: int = 0, drop_remainder: bool = False):
+    def __init__(self, data: TensorLike, batch_size: int, seed: int = 0,
+                 drop_remainder: bool = False) -> None:
         super().__init__()
         data = np.asarray(data)
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -149,5 +184,5 @@ class EpochShuffle(keras.callbacks.Callback):
             .prefetch(1)
         )
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch.assign(epoch)

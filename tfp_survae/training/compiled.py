@@ -11,6 +11,8 @@ shape differs from the execution's first (a short last batch) run as a program o
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -18,19 +20,17 @@ import tensorflow as tf
 from tfp_survae import _checks
 from tfp_survae.training import _batches
 
-# Where a compiled execution is the default ("auto"), by device class. Measured on a 2-core
-# CPU (benchmarks/RESULTS.md, section 8); GPUs and TPUs keep Keras' loop until measured there.
+# Where a compiled execution is the default ("auto"), by device class: where it measured faster
+# (benchmarks/RESULTS.md, sections 8 and 10); GPUs and TPUs keep Keras' loop until measured.
 AUTO_DEVICE_TYPES = ("CPU",)
 # ... and for models with up to this many trainable parameters: small models gain (per-step
-# dispatch dominates their steps), while the 105 M-parameter image presets run up to 1.26x
-# slower under XLA on a CPU with 1.3x the memory, and a 16.8 M-parameter dense flow 1.10x
-# slower (RESULTS.md sections 3 and 8).
+# dispatch dominates their steps), large ones measured slower under XLA (RESULTS.md, sections 3
+# and 10).
 AUTO_MAX_PARAMETERS = 10_000_000
 
 # The two kinds of compiled execution. PROGRAM: the whole loop over the execution's batches is
-# one XLA program (fastest for dense models: 1.4x over per-step XLA on the 2-D flows). STEPS: a
-# graph loop over the batches runs one XLA program per step; with convolutions the one-program
-# loop was 2-9x slower than per-step XLA on the small image preset (section 8).
+# one XLA program (fastest for dense models). STEPS: a graph loop over the batches runs one XLA
+# program per step (faster for convolutional models; RESULTS.md, section 10).
 PROGRAM, STEPS = "program", "steps"
 
 _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
@@ -40,8 +40,15 @@ _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
                  keras.layers.SeparableConv2D)
 
 
-def check_setting(setting) -> None:
-    """Raises a ValueError unless `setting` is True, False or "auto"."""
+def check_setting(setting: bool | str) -> None:
+    """Checks a `compiled_execution` setting.
+
+    Args:
+      setting: the setting.
+
+    Raises:
+      ValueError: `setting` is not True, False or "auto".
+    """
     if setting not in (True, False, "auto"):
         raise ValueError(f"compiled_execution is True, False or 'auto'; received {setting!r}.")
 
@@ -65,10 +72,20 @@ def _kind(setting, model):
     return STEPS if _has_convolutions(model) else PROGRAM
 
 
-def resolve(setting, model):
-    """The kind of compiled execution (PROGRAM or STEPS) `fit`/`evaluate` run for `setting`
-    (True, False or "auto": CPUs, models up to AUTO_MAX_PARAMETERS) on this model, or None for
-    Keras' loop: always None eagerly or under a tf.distribute strategy."""
+def resolve(setting: bool | str, model: keras.Model) -> str | None:
+    """The kind of compiled execution `fit` and `evaluate` run for `setting` on `model`.
+
+    Args:
+      setting: True, False or "auto" (CPUs, models up to AUTO_MAX_PARAMETERS).
+      model: the flow.
+
+    Returns:
+      PROGRAM or STEPS, or None for Keras' loop: always None eagerly or under a
+      tf.distribute strategy.
+
+    Raises:
+      ValueError: `setting` is not True, False or "auto".
+    """
     check_setting(setting)
     if setting is False or model.run_eagerly:
         return None
@@ -78,11 +95,25 @@ def resolve(setting, model):
     return _kind(setting, model)
 
 
-def resolve_for_strategy(setting, strategy, model):
-    """As `resolve`, for `distributed_fit` under `strategy`: only with one replica. With
-    several, each replica's step would need the optimizer's cross-replica update inside its XLA
-    program, which MirroredStrategy cannot compile (its variables live on several devices:
-    tensorflow.org/xla/known_issues); TPUStrategy compiles its loop anyway."""
+def resolve_for_strategy(setting: bool | str, strategy: tf.distribute.Strategy,
+                         model: keras.Model) -> str | None:
+    """As `resolve`, for `distributed_fit` under `strategy`: only with one replica.
+
+    With several, each replica's step would need the optimizer's cross-replica update inside
+    its XLA program, which MirroredStrategy cannot compile (docs/contributing.md, Known
+    TensorFlow pitfalls); TPUStrategy compiles its loop anyway.
+
+    Args:
+      setting: True, False or "auto".
+      strategy: the tf.distribute strategy.
+      model: the flow.
+
+    Returns:
+      PROGRAM or STEPS, or None for a step per `strategy.run`.
+
+    Raises:
+      ValueError: `setting` is not True, False or "auto".
+    """
     check_setting(setting)
     if setting is False or strategy.num_replicas_in_sync != 1:
         return None
@@ -151,7 +182,8 @@ class InvalidBatch(ValueError):
       value: that value.
     """
 
-    def __init__(self, owner: str, problem: str, batch: int, index: tuple, value):
+    def __init__(self, owner: str, problem: str, batch: int, index: tuple,
+                 value: Any) -> None:
         self.owner, self.problem, self.batch, self.index, self.value = (owner, problem, batch,
                                                                         index, value)
         super().__init__(f"{owner}: {self.said_at(f'batch {batch} of the execution')}")
@@ -164,7 +196,8 @@ class InvalidBatch(ValueError):
                 "batch).")
 
 
-def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM):
+def make_function(steps_per_execution: Callable[[], int], step_function: Callable,
+                  check_batch: Callable[[Any], None], kind: str = PROGRAM) -> Callable:
     """A Keras train/test function: (iterator, steps=None) -> logs of the execution's last step.
 
     `steps_per_execution()` gives the batches per execution when `steps` is None;
@@ -199,12 +232,12 @@ def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM)
             done += len(group)
         return logs
 
-    function.run_stacked = run  # the compiled loop alone (profiling)
-    function.kind = kind
+    function.run_stacked = run  # type: ignore[attr-defined]  # the compiled loop alone (profiling)
+    function.kind = kind  # type: ignore[attr-defined]
     return function
 
 
-def check_values(model, stacked):
+def check_values(model: keras.Model, stacked: Any) -> None:
     """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
     before XLA runs, which would compile those checks away. Invalid values raise an
     `InvalidBatch` naming the first batch and row holding one; a wrong dtype or event shape

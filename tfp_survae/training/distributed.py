@@ -17,7 +17,7 @@ import contextlib
 import os
 import tempfile
 import warnings
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -40,11 +40,11 @@ def distributed_fit(
     strategy: tf.distribute.Strategy | None = None,
     make_optimizer: Callable = lambda: keras.optimizers.Adam(1e-3),
     steps_per_execution: int = 1,
-    compiled_execution="auto",
+    compiled_execution: bool | str = "auto",
     checkpoint_dir: str | None = None,
-    callbacks=(),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 1,
-):
+) -> tuple[keras.Model, dict[str, list[float]]]:
     """Trains a flow with a custom loop under a tf.distribute strategy.
 
     Each step is `training.training_step`, the step `Flow.fit` runs: the flow's regularisation
@@ -99,7 +99,7 @@ def distributed_fit(
     train_steps = _execution_function(flow, optimizer, strategy, steps_per_execution,
                                       compiled_execution)
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-    report = _Report(flow, callbacks, epochs, verbose=verbose and _is_chief(strategy))
+    report = _Report(flow, callbacks, epochs, verbose=bool(verbose) and _is_chief(strategy))
     report.begin()
     for epoch in range(int(epoch_counter.numpy()), epochs):
         report.epoch_begin(epoch)
@@ -255,7 +255,7 @@ class _Report:
     def __init__(self, flow, callbacks, epochs: int, *, verbose: bool):
         self.flow, self.epochs, self.verbose = flow, epochs, verbose
         self.callbacks = keras.callbacks.CallbackList(list(callbacks), model=flow)
-        self.history = {"loss": [], "bits_per_dim": []}
+        self.history: dict[str, list[float]] = {"loss": [], "bits_per_dim": []}
 
     def begin(self):
         self.callbacks.on_train_begin()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -14,9 +15,14 @@ from tfp_survae.training import _batches, _data, _errors, _steps, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
-# Batches per compiled call of the training loop. For the paper's 2-D flow on a 2-core CPU this
-# halves the time per step against 1 (dispatch overhead); large models are unaffected.
+# Batches per compiled call of the training loop: small models spend most of a step on its
+# dispatch (benchmarks/RESULTS.md, sections 1 and 10); large models are unaffected.
 DEFAULT_STEPS_PER_EXECUTION = 32
+
+if TYPE_CHECKING:  # FitMixin's methods call keras.Model's (keras is untyped: Any)
+    from keras import Model as _ModelBase
+else:
+    _ModelBase = object
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
     """Stops training when the loss becomes NaN or infinite, and says where.
@@ -30,15 +36,15 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
     and the range of batches.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._epoch = 0
-        self.message = None
+        self.message: str | None = None
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is None or np.isfinite(loss):
             return
@@ -65,11 +71,13 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
-def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
-    """One optimisation step on a batch: the negative log-likelihood (or ELBO) plus the flow's
-    regularisation losses, scaled for mixed precision by the optimizer, divided over `replicas`
-    when a custom loop sums the replicas' gradients. Returns the batch's mean NLL in nats, or
-    NaN for a step that was not applied.
+def training_step(flow: keras.Model, optimizer: keras.optimizers.Optimizer, data: Any, *,
+                  replicas: int = 1, halted: tf.Tensor | None = None) -> tf.Tensor:
+    """One optimisation step on a batch of the negative log-likelihood (or ELBO).
+
+    The loss is the batch's mean NLL plus the flow's regularisation losses, scaled for mixed
+    precision by the optimizer and divided over `replicas` when a custom loop sums the
+    replicas' gradients.
 
     The step is applied only when the loss and the gradients are finite (under a
     LossScaleOptimizer, which skips non-finite gradients itself and lowers its scale, only the
@@ -78,6 +86,27 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     (running statistics, ActNorm's initialisation, seed counters) is assigned with the
     optimizer's update and under the same condition, so a step that is not applied changes no
     variable of the flow. The one step `Flow.fit` and `distributed_fit` share.
+
+    Args:
+      flow: the `Flow` to train.
+      optimizer: a built Keras optimizer of the flow's trainable variables.
+      data: a batch: x, or a dict {"x": ..., "condition": ...}.
+      replicas: the number of replicas whose gradients a custom loop sums.
+      halted: an optional scalar bool, true when an earlier step was invalid.
+
+    Returns:
+      The batch's mean NLL in nats (a scalar), or NaN for a step that was not applied.
+
+    Raises:
+      ValueError: the batch is a tuple or fails the data checks.
+
+    Examples:
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([8], 2))])
+      >>> optimizer = keras.optimizers.Adam(1e-3)
+      >>> optimizer.build(flow.trainable_variables)
+      >>> nll = ts.training.training_step(flow, optimizer, ts.data.sample_toy("corners", 16))
+      >>> nll.shape
+      TensorShape([])
     """
     x, condition = _batches.unpack_batch(data)
     with _state.deferred() as updates, tf.GradientTape() as tape:
@@ -122,12 +151,16 @@ def _apply_if(valid, optimizer, gradients, variables, updates):
     return valid
 
 
-class FitMixin:
+class FitMixin(_ModelBase):
     """The Keras `Model` training methods of `Flow`: the loss is -log p(x) (or its ELBO),
     reported as "loss" in nats and "bits_per_dim"."""
 
-    def compile(self, optimizer="adam", *, steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
-                compiled_execution="auto", **kwargs):
+    steps_per_execution: int  # set by keras.Model.compile
+    compiled_execution: bool | str
+
+    def compile(self, optimizer: str | keras.optimizers.Optimizer = "adam", *,
+                steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION,
+                compiled_execution: bool | str = "auto", **kwargs: Any) -> None:
         """Keras `compile`; the loss is always the negative log-likelihood (bound) in nats.
 
         Args:
@@ -144,6 +177,10 @@ class FitMixin:
             tf.distribute strategy or with `run_eagerly`.
           **kwargs: Keras' other `compile` arguments. `jit_compile` (Keras' per-step XLA, used
             when `compiled_execution` is off) keeps Keras' default "auto".
+
+        Raises:
+          ValueError: a `loss` is passed, `steps_per_execution` is not a positive integer or
+            `compiled_execution` is none of True, False and "auto".
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
@@ -157,7 +194,7 @@ class FitMixin:
         self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
 
-    def get_compile_config(self):
+    def get_compile_config(self) -> dict | None:
         config = super().get_compile_config()
         if config:  # {} or None for a model that was never compiled
             config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
@@ -177,28 +214,27 @@ class FitMixin:
         setattr(self, attribute, function)
         return function
 
-    def make_train_function(self, force=False):
+    def make_train_function(self, force: bool = False) -> Any:
         return self._compiled_or_keras_function("train_function", self.train_step,
                                    super().make_train_function, force)
 
-    def make_test_function(self, force=False):
+    def make_test_function(self, force: bool = False) -> Any:
         return self._compiled_or_keras_function("test_function", self.test_step,
                                    super().make_test_function, force)
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict) -> None:
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**{k: v for k, v in config.items() if k != "loss"})
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.build(self.trainable_variables)
 
-    def fit(self, x=None, y=None, *, stop_on_invalid_loss: bool = True, **kwargs):
+    def fit(self, x: Any = None, y: None = None, *, stop_on_invalid_loss: bool = True,
+            **kwargs: Any) -> keras.callbacks.History:
         """Keras `fit` on batches of data x (no labels; y must be None).
 
-        x is an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
-        tf.data.Dataset, a keras.utils.PyDataset or a generator, of batches in the same
-        layouts. The loss reported per epoch ("loss", and "val_loss" for `validation_data`)
-        is the mean negative log-likelihood over the epoch's examples, each batch's mean NLL
-        weighted by its size (the value at the weights of the step that trained on it).
+        The loss reported per epoch ("loss", and "val_loss" for `validation_data`) is the mean
+        negative log-likelihood over the epoch's examples, each batch's mean NLL weighted by
+        its size (the value at the weights of the step that trained on it).
 
         In-memory arrays are checked whole before the first step (NaN or Inf, integers out of
         range): a ValueError names the row of x as passed. Other data are checked batch by
@@ -206,6 +242,18 @@ class FitMixin:
         epoch, the batch and the row within it. Under Keras' per-step XLA, where those checks
         are compiled away, the loss turns NaN and `StopOnInvalidLoss` stops training with a
         warning naming the batches; no step with a non-finite loss is applied.
+
+        Args:
+          x: an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
+            tf.data.Dataset, a keras.utils.PyDataset or a generator, of batches in the same
+            layouts.
+          y: must be None.
+          stop_on_invalid_loss: add a `StopOnInvalidLoss` callback.
+          **kwargs: Keras' other `fit` arguments (`epochs`, `batch_size`, `steps_per_epoch`,
+            `validation_data`, `callbacks`, ...).
+
+        Returns:
+          Keras' `History` of "loss" and "bits_per_dim" per epoch.
 
         Raises:
           ValueError: targets y, `sample_weight` or `class_weight` (a flow fits the unweighted
@@ -244,9 +292,22 @@ class FitMixin:
         with self._errors_said_as_value_errors(position), self._executions_of(size):
             return super().fit(x, **kwargs)
 
-    def evaluate(self, x=None, y=None, **kwargs):
-        """Keras `evaluate` on batches of data x (as `fit` takes them): the mean negative
-        log-likelihood over the examples in nats ("loss") and bits/dim."""
+    def evaluate(self, x: Any = None, y: None = None, **kwargs: Any) -> Any:
+        """Keras `evaluate` on batches of data x, checked as `fit` checks them.
+
+        Args:
+          x: data in the layouts `fit` takes.
+          y: must be None.
+          **kwargs: Keras' other `evaluate` arguments (`batch_size`, `steps`,
+            `return_dict`, ...).
+
+        Returns:
+          The mean negative log-likelihood over the examples in nats ("loss") and bits/dim,
+          as Keras returns them (a list, or a dict with `return_dict=True`).
+
+        Raises:
+          ValueError: targets y, weights, empty or invalid data, as `fit`.
+        """
         method = f"Flow '{self.name}'.evaluate()"
         if y is not None:
             raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
@@ -260,8 +321,19 @@ class FitMixin:
         with self._errors_said_as_value_errors(position), self._executions_of(size):
             return super().evaluate(_data.as_keras_data(method, x), **kwargs)
 
-    def predict(self, x, **kwargs):
-        """Keras `predict`: log p(x) (or its ELBO) per example."""
+    def predict(self, x: Any, **kwargs: Any) -> np.ndarray:
+        """Keras `predict`: log p(x) (or its ELBO) per example.
+
+        Args:
+          x: data in the layouts `fit` takes.
+          **kwargs: Keras' other `predict` arguments.
+
+        Returns:
+          log p(x), shape [examples], in nats.
+
+        Raises:
+          ValueError: empty or invalid data, as `fit`.
+        """
         method = f"Flow '{self.name}'.predict()"
         _data.check_data_argument(method, x)
         _data.check_array_values(self, method, x)
@@ -315,7 +387,7 @@ class FitMixin:
         return x
 
     @property
-    def metrics(self):
+    def metrics(self) -> list:
         return [self._nll_tracker, self._bpd_tracker]
 
     def _update_metrics(self, nll, examples):
@@ -327,17 +399,17 @@ class FitMixin:
                                        sample_weight=weight)
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict:
         # A NaN in the epoch's mean loss means an earlier step was invalid: apply no more.
         halted = tf.logical_not(tf.math.is_finite(self._nll_tracker.result()))
         nll = training_step(self, self.optimizer, data, halted=halted)
         return self._update_metrics(nll, _batches.batch_size(data))
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict:
         x, condition = _batches.unpack_batch(data)
         nll = -tf.reduce_mean(self.log_prob(x, condition=condition, training=False))
         return self._update_metrics(nll, _batches.batch_size(data))
 
-    def predict_step(self, data):
+    def predict_step(self, data: Any) -> tf.Tensor:
         x, condition = _batches.unpack_batch(data)
         return self.log_prob(x, condition=condition, training=False)

@@ -98,7 +98,7 @@ def build_chain(chain: Chain, base_event_shape: Shape,
 # The seed policy and the loop.
 
 
-def chain_seeds(seed: Seed, chain: Chain,
+def chain_seeds(seed: Seed | None, chain: Chain,
                 direction: str) -> tuple[list[tf.Tensor | None], tf.Tensor | None]:
     """The seeds of one pass (see the module docstring): ([one per transform], base seed).
 
@@ -183,7 +183,7 @@ def run_forwards(chain: Chain, z: tf.Tensor, seeds: Sequence[tf.Tensor | None], 
 
 
 def chain_log_prob(chain: Chain, base_log_prob: BaseLogProb, x: tf.Tensor, *,
-                   seed: Seed = None, condition: tf.Tensor | None = None,
+                   seed: Seed | None = None, condition: tf.Tensor | None = None,
                    training: bool | None = None) -> tf.Tensor:
     """log p(x) ~= log p(z) + sum_t V_t along `chain` (paper Algorithm 1), shape [batch].
 
@@ -221,7 +221,8 @@ def _score_surrogate(log_p: tf.Tensor, score: tf.Tensor) -> tf.Tensor:
 
 
 def chain_sample(chain: Chain, base_sample_and_log_prob: BaseSampler,
-                 n: int | tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+                 n: int | tf.Tensor, *, seed: Seed | None = None,
+                 condition: tf.Tensor | None = None,
                  with_log_prob: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
     """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
 

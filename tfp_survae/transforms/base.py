@@ -12,7 +12,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
@@ -228,7 +228,7 @@ class Transform(keras.layers.Layer):
     # ----------------------------------------------------------------------------------------
     # Public methods: argument checks, then the subclass's implementation.
 
-    def inverse_and_log_det(self, x: tf.Tensor, *, seed: Seed = None,
+    def inverse_and_log_det(self, x: tf.Tensor, *, seed: Seed | None = None,
                             condition: tf.Tensor | None = None,
                             training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
@@ -257,7 +257,7 @@ class Transform(keras.layers.Layer):
         )
         return z, log_det
 
-    def inverse(self, x: tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+    def inverse(self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
                 training: bool | None = None) -> tf.Tensor:
         """Inference direction x -> z (drops V).
 
@@ -278,7 +278,7 @@ class Transform(keras.layers.Layer):
         return self.inverse_and_log_det(x, seed=seed, condition=condition, training=training)[0]
 
     def inverse_with_score(
-            self, x: tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+            self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
             training: bool | None = None, validate: bool = True,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
         """`inverse_and_log_det` plus the log-probability of any learned discrete choice.
@@ -311,7 +311,7 @@ class Transform(keras.layers.Layer):
             z, log_det = self._check_results("inverse", z, log_det)
         return z, log_det, score
 
-    def forward(self, z: tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+    def forward(self, z: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
                 validate: bool = True) -> tf.Tensor:
         """Generative direction: z -> x (z checked as x is in `inverse_and_log_det`).
 
@@ -336,7 +336,7 @@ class Transform(keras.layers.Layer):
         return self._check_results("forward", x)[0] if validate else x
 
     def forward_and_log_det(
-            self, z: tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+            self, z: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
             validate: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
         """Generative direction with the contribution: z -> (x, V(x, z)).
 
@@ -534,7 +534,7 @@ class Transform(keras.layers.Layer):
             )
         return tf.cast(log_det, self.dtype)
 
-    def _draw_seed(self, seed: Seed) -> tf.Tensor | None:
+    def _draw_seed(self, seed: Seed | None) -> tf.Tensor | None:
         if seed is None:
             return _seeds.to_stateless_seed(_state.next_seed(self.seed_generator))
         return _seeds.to_stateless_seed(seed)
@@ -596,7 +596,8 @@ class Surjection(Transform):
       samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO
       term.
 
-    Subclasses name their kind in the class statement: ``class Slice(Surjection, kind="inference")``.
+    Subclasses name their kind in the class statement:
+    ``class Slice(Surjection, kind="inference")``.
 
     Args:
       seed: as `Transform`.
@@ -628,6 +629,19 @@ def takes_integer_data(chain: Sequence[Transform]) -> bool:
     """True when a chain's data are integers (its first transform dequantizes): the one rule of
     Sequential, Flow and TransformedDistribution."""
     return bool(chain) and bool(chain[0].integer_data)
+
+
+def _parts_flag(flag: str, combine: Callable[[Iterable[bool]], bool]) -> Any:
+    """A kind flag of a composite, combined over its parts (`all` or `any`)."""
+    def get(self: Sequential) -> bool:
+        return combine(bool(getattr(t, flag)) for t in self.transforms)
+
+    return property(get, doc=f"`{combine.__name__}` of the parts' `{flag}`.")
+
+
+def _first_part_integer_data(self: Sequential) -> bool:
+    """True when the first part takes integer data (dequantization)."""
+    return takes_integer_data(self.transforms)
 
 
 def flatten_transforms(transforms: Iterable[Any]) -> list[Transform]:
@@ -687,16 +701,21 @@ class Sequential(Transform):
         super().__init__(**kwargs)
         self.transforms = transforms
 
-    bijective = property(lambda self: all(t.bijective for t in self.transforms))
-    stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
-    stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
-    integer_data = property(lambda self: takes_integer_data(self.transforms))
-    reparameterized_forward = property(
-        lambda self: all(t.reparameterized_forward for t in self.transforms)
-    )
-    needs_initialization = property(
-        lambda self: any(t.needs_initialization for t in self.transforms)
-    )
+    bijective = _parts_flag("bijective", all)
+    stochastic_forward = _parts_flag("stochastic_forward", any)
+    stochastic_inverse = _parts_flag("stochastic_inverse", any)
+
+    integer_data = property(_first_part_integer_data)
+
+    @property
+    def reparameterized_forward(self) -> bool:
+        """True when every part's forward is reparameterized."""
+        return all(t.reparameterized_forward for t in self.transforms)
+
+    @property
+    def needs_initialization(self) -> bool:
+        """True when a part needs its data-dependent initialisation."""
+        return any(t.needs_initialization for t in self.transforms)
 
     @property
     def lower_bound(self) -> bool:
@@ -727,11 +746,11 @@ class Sequential(Transform):
                 t.build((None,) + tuple(shape.as_list()))
             shape = t.inverse_event_shape(shape)
 
-    def _draw_seed(self, seed: Seed) -> tf.Tensor | None:
+    def _draw_seed(self, seed: Seed | None) -> tf.Tensor | None:
         return None if seed is None else _seeds.to_stateless_seed(seed)
 
     def inverse_with_score(
-            self, x: tf.Tensor, *, seed: Seed = None, condition: tf.Tensor | None = None,
+            self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
             training: bool | None = None, validate: bool = True,
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
         x = self._check_data(x, check_values=validate)

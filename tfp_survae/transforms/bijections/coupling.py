@@ -266,7 +266,10 @@ class Coupling(Bijection):
 
 
 def _map_argument(name: str) -> property:
-    return property(lambda self: getattr(self.map, name), doc=f"The map's `{name}`.")
+    def get(self: Coupling) -> Any:
+        return getattr(self.map, name)
+
+    return property(get, doc=f"The map's `{name}`.")
 
 
 class _Preset(Coupling):

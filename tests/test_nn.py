@@ -39,3 +39,14 @@ def test_elementwise_params_deinterleaves():
                                   [[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]])
     with pytest.raises(ValueError, match="multiple of num_params"):
         ts.nn.ElementwiseParams(4)(np.zeros((1, 6), "float32"))
+
+
+def test_unknown_input_width_is_refused_at_build_and_kept_unknown_in_shapes():
+    with pytest.raises(ValueError, match=r"MADE needs a known number of input dimensions; "
+                                         r"received input shape \(None, None\)"):
+        ts.nn.MADE(2).build((None, None))
+    assert ts.nn.MADE(2).compute_output_shape((None, None)) == (None, None)
+    assert ts.nn.MADE(2).compute_output_shape((None, 3)) == (None, 6)
+    with pytest.raises(ValueError, match=r"DenseBlock 'block' needs a known number of input "
+                                         r"channels; received input shape \(None, 4, 4, None\)"):
+        ts.nn.DenseBlock(4, depth=1, growth=2, name="block").build((None, 4, 4, None))

@@ -21,7 +21,7 @@ A new elementwise map for couplings and autoregressive layers (`Coupling(map=...
 `MaskedAutoregressive(map=...)`) derives from `ElementwiseMap`: its number of parameters per
 entry, the map data -> latent and its inverse, each with log g' elementwise, and `get_config`.
 
-Example:
+Examples:
   A surjection folding x onto its square, z = x^2 elementwise, with a uniform sign:
 
   >>> import keras, math, tensorflow as tf

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
+import tensorflow as tf
 
 __all__ = ["ElementwiseParams"]
 
@@ -18,17 +21,37 @@ class ElementwiseParams(keras.layers.Layer):
     reference code calls that layout mode='sequential'; its default, mode='interleaved', is
     already side by side and needs no head, only the order of the parameters checked.)
 
-    Example:
+    Args:
+      num_params: the parameters per element.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: the input's last axis is not a multiple of `num_params`.
+
+    Examples:
+      >>> ElementwiseParams(2)(tf.constant([[1.0, 10.0, 2.0, 20.0]])).numpy()  # [p0, p1] each
+      array([[ 1.,  2., 10., 20.]], dtype=float32)
       >>> net = keras.Sequential([ts.nn.MLP([64], 4), ts.nn.ElementwiseParams(2)])
       >>> net(tf.zeros([3, 2])).shape
       TensorShape([3, 4])
     """
 
-    def __init__(self, num_params: int, **kwargs):
+    def __init__(self, num_params: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_params = int(num_params)
 
-    def call(self, x):
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Moves the parameters of x side by side.
+
+        Args:
+          x: [..., elements * num_params], element by element.
+
+        Returns:
+          The same shape, parameter by parameter.
+
+        Raises:
+          ValueError: the last axis is not a multiple of `num_params`.
+        """
         shape = keras.ops.shape(x)
         channels = shape[-1]
         if isinstance(channels, int) and channels % self.num_params:
@@ -40,10 +63,11 @@ class ElementwiseParams(keras.layers.Layer):
         moved = keras.ops.moveaxis(grouped, -1, -2)
         return keras.ops.reshape(moved, shape)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    def compute_output_shape(
+            self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["num_params"] = self.num_params
         return config

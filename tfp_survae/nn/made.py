@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -36,6 +36,23 @@ class MADE(keras.layers.Layer):
       activation: of the hidden layers.
       residual: residual hidden blocks.
       output_initializer: of the masked output kernel.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `params_per_dim` below 1, empty `hidden_units` or a width below 1, unequal
+        widths with `residual`; at build, an input of no dimension; in `call`, a condition
+        that does not fit the build.
+      TypeError: an argument of the wrong type (naming it).
+
+    Examples:
+      >>> made = MADE(2, hidden_units=[8], output_initializer="glorot_uniform")
+      >>> made.build((None, 3))   # built explicitly: `build` also takes a condition shape
+      >>> x = tf.constant([[1.0, 2.0, 3.0]])
+      >>> with tf.GradientTape() as tape:
+      ...     tape.watch(x)
+      ...     first = made(x)[:, 0]   # the first parameter of dimension 1
+      >>> made(x).shape, tape.gradient(first, x).numpy()   # depends on no input
+      (TensorShape([1, 6]), array([[0., 0., 0.]], dtype=float32))
 
     References:
       Germain, Gregor, Murray, Larochelle, "MADE: Masked Autoencoder for Distribution
@@ -44,7 +61,7 @@ class MADE(keras.layers.Layer):
 
     def __init__(self, params_per_dim: int, hidden_units: Sequence[int] = (64, 64),
                  activation: str = "relu", residual: bool = False,
-                 output_initializer: str = "zeros", **kwargs):
+                 output_initializer: str = "zeros", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         owner = f"MADE '{self.name}'"
         self.params_per_dim = _checks.check_integer(owner, "params_per_dim", params_per_dim,
@@ -57,9 +74,22 @@ class MADE(keras.layers.Layer):
                              f"{self.hidden_units}.")
         self.activation = activation
         self.output_initializer = output_initializer
-        self._condition_shape = None
+        self._condition_shape: list[int] | None = None
 
-    def build(self, input_shape, condition_shape=None):
+    def build(self, input_shape: Sequence[int | None],
+              condition_shape: Sequence[int] | None = None) -> None:
+        """Creates the masked weights for inputs [batch, D] (and a condition [batch, C]).
+
+        Args:
+          input_shape: the input's shape, [batch, D].
+          condition_shape: the condition's event shape [C], or None for no condition.
+
+        Raises:
+          ValueError: D is unknown or below 1.
+        """
+        if input_shape[-1] is None:
+            raise ValueError(f"MADE needs a known number of input dimensions; received input "
+                             f"shape {tuple(input_shape)}.")
         dims = int(input_shape[-1])
         if dims < 1:
             raise ValueError(f"MADE needs at least one input dimension; received {input_shape}.")
@@ -96,7 +126,7 @@ class MADE(keras.layers.Layer):
         """The condition's event shape [C] the MADE was built for, or None."""
         return self._condition_shape
 
-    def _checked_condition(self, x, condition):
+    def _checked_condition(self, x: tf.Tensor, condition: tf.Tensor | None) -> tf.Tensor | None:
         """The condition as a tensor after checking it against x and the build."""
         owner = f"MADE '{self.name}'"
         if self.condition_kernel is None:
@@ -116,7 +146,20 @@ class MADE(keras.layers.Layer):
                              f"{condition.shape.as_list()}.")
         return condition
 
-    def call(self, x, condition=None):
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """The P parameters of every dimension.
+
+        Args:
+          x: [batch, D].
+          condition: [batch, C] when the MADE was built with a condition, else None.
+
+        Returns:
+          [batch, P * D], P blocks of D.
+
+        Raises:
+          ValueError: a condition that does not fit the build (given to a MADE built without
+            one, missing, or of the wrong shape).
+        """
         act = keras.activations.get(self.activation)
         dtype = x.dtype
         condition = self._checked_condition(x, condition)
@@ -130,19 +173,21 @@ class MADE(keras.layers.Layer):
         return h @ (tf.cast(self.out_kernel, dtype) * tf.cast(self._out_mask, dtype)) + tf.cast(
             self.out_bias, dtype)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (int(input_shape[-1]) * self.params_per_dim,)
+    def compute_output_shape(
+            self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        dims = input_shape[-1]
+        return tuple(input_shape[:-1]) + (None if dims is None else dims * self.params_per_dim,)
 
-    def get_build_config(self):
+    def get_build_config(self) -> dict[str, Any] | None:
         if not self.built:
             return None
         return {"input_shape": [None, self.dims], "condition_shape": self._condition_shape}
 
-    def build_from_config(self, config):
+    def build_from_config(self, config: dict[str, Any] | None) -> None:
         if config:
             self.build(config["input_shape"], config.get("condition_shape"))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(params_per_dim=self.params_per_dim, hidden_units=self.hidden_units,
                       activation=self.activation, residual=self.residual,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
+import tensorflow as tf
 
 __all__ = ["MLP"]
 
@@ -16,7 +17,17 @@ class MLP(keras.layers.Layer):
     Acts on the last axis. `output_initializer="zeros"` makes a coupling layer start as the
     identity, which stabilises deep flows.
 
-    Example:
+    Args:
+      hidden_units: the widths of the hidden Dense layers.
+      output_units: the width of the linear output layer.
+      activation: of the hidden layers (a Keras activation name).
+      output_initializer: the output kernel's Keras initializer.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: a width that is not a positive integer (from Keras' Dense).
+
+    Examples:
       >>> net = MLP([200, 100], 2)   # the paper's 2-D coupling network: 1 -> 200 -> 100 -> 2
       >>> net(tf.zeros([5, 1])).shape
       TensorShape([5, 2])
@@ -28,8 +39,8 @@ class MLP(keras.layers.Layer):
         output_units: int,
         activation: str = "relu",
         output_initializer: str = "glorot_uniform",
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.hidden_units = [int(u) for u in hidden_units]
         self.output_units = int(output_units)
@@ -46,22 +57,31 @@ class MLP(keras.layers.Layer):
             name="output",
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         shape = tuple(input_shape)
         for layer in self.hidden:
             layer.build(shape)
             shape = shape[:-1] + (layer.units,)
         self.out.build(shape)
 
-    def call(self, x):
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """The network on x.
+
+        Args:
+          x: the input, shape [..., features].
+
+        Returns:
+          The output, shape [..., output_units].
+        """
         for layer in self.hidden:
             x = layer(x)
         return self.out(x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+            self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         return tuple(input_shape)[:-1] + (self.output_units,)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             hidden_units=self.hidden_units,

@@ -14,20 +14,30 @@ transform and the base to draw its own.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
 
 from tfp_survae import _checks, _seeds
+from tfp_survae.transforms._types import Seed, Shape
+
+# The Transform layers of a chain, data to latent (typed loosely: `base` imports this module).
+Chain = Sequence[Any]
+
+# (log p(z), its condition, its seed) -> [batch] of a chain's base, and its sampler.
+BaseLogProb = Callable[[tf.Tensor, "tf.Tensor | None", "tf.Tensor | None"], tf.Tensor]
+BaseSampler = Callable[[int, "tf.Tensor | None", "tf.Tensor | None"],
+                       "tuple[tf.Tensor, tf.Tensor]"]
 
 
-def is_exact(base, chain) -> bool:
+def is_exact(base: Any, chain: Chain) -> bool:
     """True when every transform is exact (or enumerated) and the base is not a lower bound."""
-    return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
+    return bool(getattr(base, "is_exact", True)) and all(
+        not t.lower_bound or t.exact for t in chain)
 
 
-def is_density_layer(obj) -> bool:
+def is_density_layer(obj: object) -> bool:
     """True for what can be a base: a tfp_survae distribution layer or a Flow. Both have the
     one density signature `log_prob(x, seed=None, *, condition=None)`,
     `sample_and_log_prob(n, seed=None, *, condition=None)`, an `event_shape` and a
@@ -37,20 +47,24 @@ def is_density_layer(obj) -> bool:
                                         "reparameterized"))
 
 
-def base_log_prob(base, z, condition, seed):
+def base_log_prob(base: Any, z: tf.Tensor, condition: tf.Tensor | None,
+                  seed: tf.Tensor | None) -> tf.Tensor:
     """log p(z) of a flow's base: a distribution layer or another Flow (one signature)."""
     return base.log_prob(z, seed, condition=condition)
 
 
-def base_sample_and_log_prob(base, n, condition, seed):
+def base_sample_and_log_prob(base: Any, n: int | tf.Tensor, condition: tf.Tensor | None,
+                             seed: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+    """(z, log p(z)) of n samples of a flow's base (one signature, as `base_log_prob`)."""
     return base.sample_and_log_prob(n, seed, condition=condition)
 
 
-def build_chain(chain, base_event_shape, event_shape=None):
+def build_chain(chain: Chain, base_event_shape: Shape,
+                event_shape: Shape | None = None) -> tf.TensorShape:
     """Builds every transform; returns the data event shape."""
-    base_event_shape = tf.TensorShape(base_event_shape)
+    base_shape = tf.TensorShape(base_event_shape)
     if event_shape is None:
-        shape = base_event_shape
+        shape = base_shape
         for t in reversed(chain):
             try:
                 shape = t.forward_event_shape(shape)
@@ -60,8 +74,8 @@ def build_chain(chain, base_event_shape, event_shape=None):
                     "the flow event_shape= (the shape of one data example)."
                 ) from None
         event_shape = shape
-    event_shape = tf.TensorShape(event_shape)
-    shape = event_shape
+    data_shape = tf.TensorShape(event_shape)
+    shape = data_shape
     for t in chain:
         if not t.built:
             t.build((None,) + tuple(shape.as_list()))
@@ -72,19 +86,20 @@ def build_chain(chain, base_event_shape, event_shape=None):
                 f"flow it receives {shape.as_list()}."
             )
         shape = t.inverse_event_shape(shape)
-    if not shape.is_compatible_with(base_event_shape):
+    if not shape.is_compatible_with(base_shape):
         raise ValueError(
-            f"The transforms map data of event shape {event_shape.as_list()} to latents of shape "
-            f"{shape.as_list()}, but the base has event shape {base_event_shape.as_list()}."
+            f"The transforms map data of event shape {data_shape.as_list()} to latents of shape "
+            f"{shape.as_list()}, but the base has event shape {base_shape.as_list()}."
         )
-    return event_shape
+    return data_shape
 
 
 # ------------------------------------------------------------------------------------------------
 # The seed policy and the loop.
 
 
-def chain_seeds(seed, chain, direction: str):
+def chain_seeds(seed: Seed | None, chain: Chain,
+                direction: str) -> tuple[list[tf.Tensor | None], tf.Tensor | None]:
     """The seeds of one pass (see the module docstring): ([one per transform], base seed).
 
     `direction` is "forward" (sampling) or "inverse" (density); S is converted (and so
@@ -112,14 +127,15 @@ class InversePass(NamedTuple):
     condition: tf.Tensor | None
 
 
-def _tile(t, copies):
+def _tile(t: tf.Tensor | None, copies: int) -> tf.Tensor | None:
     if t is None:
         return None
     multiples = tf.concat([[copies], tf.ones([tf.rank(t) - 1], tf.int32)], axis=0)
     return tf.tile(t, multiples)
 
 
-def run_inverses(chain, x, seeds, *, condition=None, training=None,
+def run_inverses(chain: Chain, x: tf.Tensor, seeds: Sequence[tf.Tensor | None], *,
+                 condition: tf.Tensor | None = None, training: bool | None = None,
                  enumerate_preimages: bool = False) -> InversePass:
     """The inverses from data to latent, V and scores summed (values not scanned again).
 
@@ -147,7 +163,9 @@ def run_inverses(chain, x, seeds, *, condition=None, training=None,
     return InversePass(x, total, score, copies, condition)
 
 
-def run_forwards(chain, z, seeds, *, condition=None, with_log_det: bool = False):
+def run_forwards(chain: Chain, z: tf.Tensor, seeds: Sequence[tf.Tensor | None], *,
+                 condition: tf.Tensor | None = None,
+                 with_log_det: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
     """The forwards from latent to data (values not scanned again); returns (x, summed V or
     None). V needs deterministic inverses (`forward_and_log_det`)."""
     total = None
@@ -164,7 +182,9 @@ def run_forwards(chain, z, seeds, *, condition=None, with_log_det: bool = False)
 # A chain with its base.
 
 
-def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, training=None):
+def chain_log_prob(chain: Chain, base_log_prob: BaseLogProb, x: tf.Tensor, *,
+                   seed: Seed | None = None, condition: tf.Tensor | None = None,
+                   training: bool | None = None) -> tf.Tensor:
     """log p(x) ~= log p(z) + sum_t V_t along `chain` (paper Algorithm 1), shape [batch].
 
     A transform built with `exact=True` is replaced by the sum over its finite preimage: the rest
@@ -192,7 +212,7 @@ def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, traini
     return log_p
 
 
-def _score_surrogate(log_p, score):
+def _score_surrogate(log_p: tf.Tensor, score: tf.Tensor) -> tf.Tensor:
     """Equals log_p; its gradient adds (log_p - baseline) * grad(score) (REINFORCE)."""
     n = tf.cast(tf.size(log_p), log_p.dtype)
     held = tf.stop_gradient(log_p)
@@ -200,8 +220,10 @@ def _score_surrogate(log_p, score):
     return log_p + (held - baseline) * (score - tf.stop_gradient(score))
 
 
-def chain_sample(chain, base_sample_and_log_prob, n, *, seed=None, condition=None,
-                 with_log_prob=False):
+def chain_sample(chain: Chain, base_sample_and_log_prob: BaseSampler,
+                 n: int | tf.Tensor, *, seed: Seed | None = None,
+                 condition: tf.Tensor | None = None,
+                 with_log_prob: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
     """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
 
     `base_sample_and_log_prob(n, condition, seed)` gives the base's (z, log p(z)). The caller

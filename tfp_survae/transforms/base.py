@@ -12,7 +12,7 @@ References:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
@@ -20,6 +20,7 @@ import tensorflow as tf
 from tfp_survae import _checks, _seeds, _serialization, _state, _variables
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms import _chain
+from tfp_survae.transforms._types import Config, Seed, Shape
 
 __all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
            "InverseResult"]
@@ -29,7 +30,13 @@ class InverseResult(NamedTuple):
     """What `_inverse_and_log_det` returns when its inverse sampled a discrete choice from a
     learned distribution: z, V and `score`, the per-example log-probability of that choice
     (0-gradient in value; `Flow` turns it into a score-function gradient). Every other
-    transform returns the plain pair (z, V)."""
+    transform returns the plain pair (z, V).
+
+    Attributes:
+      z: the latent, shape [batch] + z event.
+      log_det: V, shape [batch].
+      score: the per-example log-probability of the sampled choice, shape [batch], or None.
+    """
 
     z: tf.Tensor
     log_det: tf.Tensor
@@ -68,6 +75,11 @@ class Transform(keras.layers.Layer):
         `reparameterized_forward`.
       needs_initialization: the layer needs a data-dependent initialisation before training
         (`Flow.initialize`, which `fit` runs on its first batch); False unless a layer says so.
+
+    Args:
+      seed: the seed of the layer's own `keras.random.SeedGenerator`, from which a stochastic
+        method draws when it is called with `seed=None` (None: a random one).
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
     """
 
     bijective = False
@@ -77,12 +89,11 @@ class Transform(keras.layers.Layer):
     min_event_rank = 0
     exact = False
     owns_seed_generator = True  # composites leave seeding to their parts
-    config_sublayers: tuple = ()  # attributes holding layers, serialized by get_config
+    config_sublayers: tuple[str, ...] = ()  # attributes holding layers, serialized by get_config
     differentiable_forward = True  # False where forward rounds (dequantization)
-    forward_samplers: tuple = ()  # attributes a stochastic forward samples from
-    needs_initialization = False  # a data-dependent initialisation is pending (ActNorm)
+    forward_samplers: tuple[str, ...] = ()  # attributes a stochastic forward samples from
 
-    def __init__(self, *, seed: int | None = None, **kwargs):
+    def __init__(self, *, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = (
@@ -90,14 +101,20 @@ class Transform(keras.layers.Layer):
             if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse)
             else None
         )
-        self._event_shape = None
+        self._event_shape: tf.TensorShape | None = None
 
     # ----------------------------------------------------------------------------------------
     # Kind flags and shapes.
 
     @property
     def lower_bound(self) -> bool:
+        """True when V is a one-sample ELBO term (the inverse samples)."""
         return self.stochastic_inverse
+
+    @property
+    def needs_initialization(self) -> bool:
+        """True while a data-dependent initialisation is pending (ActNorm); False here."""
+        return False
 
     @property
     def reparameterized_forward(self) -> bool:
@@ -125,21 +142,47 @@ class Transform(keras.layers.Layer):
 
     @property
     def event_shape(self) -> tf.TensorShape:
-        """The data-side event shape x this transform was built for."""
+        """The data-side event shape x this transform was built for.
+
+        Raises:
+          ValueError: the layer is not built yet.
+        """
         if self._event_shape is None:
             raise ValueError(f"{self.name} is not built yet: call it on data or build() it first.")
         return self._event_shape
 
-    def inverse_event_shape(self, x_event_shape) -> tf.TensorShape:
-        """The event shape of z for data of event shape `x_event_shape`."""
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
+        """The event shape of z for data of event shape `x_event_shape`.
+
+        Args:
+          x_event_shape: the data's event shape (without the batch axis).
+
+        Returns:
+          The latent's event shape.
+        """
         return tf.TensorShape(x_event_shape)
 
-    def forward_event_shape(self, z_event_shape) -> tf.TensorShape:
-        """The event shape of x for latents of event shape `z_event_shape`."""
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
+        """The event shape of x for latents of event shape `z_event_shape`.
+
+        Args:
+          z_event_shape: the latent's event shape (without the batch axis).
+
+        Returns:
+          The data's event shape.
+        """
         return tf.TensorShape(z_event_shape)
 
-    def build(self, input_shape):
-        """Fixes the data event shape (`input_shape` without its batch axis) and checks it."""
+    def build(self, input_shape: Shape) -> None:
+        """Fixes the data event shape (`input_shape` without its batch axis) and checks it.
+
+        Args:
+          input_shape: the data's shape, batch axis first (`(None,) + event shape`).
+
+        Raises:
+          ValueError: the event's rank is below the transform's `min_event_rank`, or the event
+            shape does not fit the transform.
+        """
         event_shape = tf.TensorShape(input_shape)[1:]
         if event_shape.rank < self.min_event_rank:
             raise ValueError(
@@ -148,50 +191,116 @@ class Transform(keras.layers.Layer):
             )
         self._event_shape = event_shape
 
-    def compute_output_shape(self, input_shape):
-        """The shapes `call` returns for x of `input_shape`: z ([batch] + z event) and V
-        ([batch]); what `Flow.summary()` shows."""
+    def compute_output_shape(
+            self, input_shape: Shape) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+        """The shapes `call` returns for x of `input_shape`; what `Flow.summary()` shows.
+
+        Args:
+          input_shape: the data's shape, batch axis first.
+
+        Returns:
+          The shapes of z ([batch] + z event) and of V ([batch]).
+        """
         input_shape = tf.TensorShape(input_shape)
         batch = input_shape[:1]
         return (tuple(batch.concatenate(self.inverse_event_shape(input_shape[1:])).as_list()),
                 tuple(batch.as_list()))
 
-    def get_build_config(self):
+    def get_build_config(self) -> Config | None:
+        """The shape the layer was built for, for Keras saving (None when not built).
+
+        Returns:
+          `{"input_shape": [None] + event shape}`, or None.
+        """
         if self._event_shape is None:
             return None
         return {"input_shape": [None] + self._event_shape.as_list()}
 
-    def build_from_config(self, config):
+    def build_from_config(self, config: Config | None) -> None:
+        """Builds the layer from `get_build_config`'s output (nothing for None).
+
+        Args:
+          config: what `get_build_config` returned.
+        """
         if config:
             self.build(config["input_shape"])
 
     # ----------------------------------------------------------------------------------------
     # Public methods: argument checks, then the subclass's implementation.
 
-    def inverse_and_log_det(self, x, *, seed=None, condition=None, training=None):
+    def inverse_and_log_det(self, x: tf.Tensor, *, seed: Seed | None = None,
+                            condition: tf.Tensor | None = None,
+                            training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
 
         x is checked first (`tfp_survae._checks.check_values`): its dtype, its event shape and,
         for float data, that it holds no NaN or Inf (a ValueError naming them; in a graph a
         check op; inside an XLA program none, see `_checks.in_xla_program`).
+
+        Args:
+          x: the data, shape [batch] + event shape (integers for dequantization).
+          seed: a stateless seed for a stochastic inverse (None: drawn from the layer's seed
+            generator); unused by a deterministic inverse.
+          condition: the context of a conditional transform, shape [batch] + context shape.
+          training: Keras' training flag (batch statistics of `BatchNormalization`).
+
+        Returns:
+          (z, V): the latent, shape [batch] + z event, and V, shape [batch].
+
+        Raises:
+          TypeError: x has a dtype the transform does not take.
+          ValueError: x has the wrong rank or event shape, is empty, holds NaN or Inf, or the
+            results are not finite.
         """
         z, log_det, _ = self.inverse_with_score(
             x, seed=seed, condition=condition, training=training
         )
         return z, log_det
 
-    def inverse(self, x, *, seed=None, condition=None, training=None):
-        """Inference direction x -> z (drops V)."""
+    def inverse(self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
+                training: bool | None = None) -> tf.Tensor:
+        """Inference direction x -> z (drops V).
+
+        Args:
+          x: the data, shape [batch] + event shape.
+          seed: a stateless seed for a stochastic inverse (None: drawn from the layer's seed
+            generator).
+          condition: the context of a conditional transform.
+          training: Keras' training flag.
+
+        Returns:
+          z, shape [batch] + z event.
+
+        Raises:
+          TypeError: x has a dtype the transform does not take.
+          ValueError: as `inverse_and_log_det`.
+        """
         return self.inverse_and_log_det(x, seed=seed, condition=condition, training=training)[0]
 
-    def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
-                           validate: bool = True):
+    def inverse_with_score(
+            self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
+            training: bool | None = None, validate: bool = True,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
         """`inverse_and_log_det` plus the log-probability of any learned discrete choice.
 
-        Returns (z, V, score) where score is None unless the inverse sampled a discrete choice from
-        a learned distribution (see the class docstring). Used by `Flow`, which checks the data
-        once at its entry and passes `validate=False` (the dtype and shape are still checked; the
-        values are not scanned again).
+        Used by `Flow`, which checks the data once at its entry and passes `validate=False` (the
+        dtype and shape are still checked; the values are not scanned again).
+
+        Args:
+          x: the data, shape [batch] + event shape.
+          seed: a stateless seed for a stochastic inverse (None: drawn from the layer's seed
+            generator).
+          condition: the context of a conditional transform.
+          training: Keras' training flag.
+          validate: scan x for NaN / Inf / emptiness and check the results are finite.
+
+        Returns:
+          (z, V, score): score is None unless the inverse sampled a discrete choice from a
+          learned distribution (see the class docstring), else its log-probability, [batch].
+
+        Raises:
+          TypeError: x has a dtype the transform does not take.
+          ValueError: as `inverse_and_log_det`.
         """
         x = self._check_data(x, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_inverse else None
@@ -202,18 +311,52 @@ class Transform(keras.layers.Layer):
             z, log_det = self._check_results("inverse", z, log_det)
         return z, log_det, score
 
-    def forward(self, z, *, seed=None, condition=None, validate: bool = True):
-        """Generative direction: z -> x (z checked as x is in `inverse_and_log_det`)."""
+    def forward(self, z: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
+                validate: bool = True) -> tf.Tensor:
+        """Generative direction: z -> x (z checked as x is in `inverse_and_log_det`).
+
+        Args:
+          z: the latent, shape [batch] + z event.
+          seed: a stateless seed for a stochastic forward (None: drawn from the layer's seed
+            generator); unused by a deterministic forward.
+          condition: the context of a conditional transform.
+          validate: scan z for NaN / Inf / emptiness and check x is finite.
+
+        Returns:
+          x, shape [batch] + event shape.
+
+        Raises:
+          TypeError: z is not a float tensor of the layer's dtype.
+          ValueError: z has the wrong rank or event shape, is empty, holds NaN or Inf, or x is
+            not finite.
+        """
         z = self._check_latent(z, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_forward else None
         x = self._forward(z, seed=seed, condition=condition)
         return self._check_results("forward", x)[0] if validate else x
 
-    def forward_and_log_det(self, z, *, seed=None, condition=None, validate: bool = True):
+    def forward_and_log_det(
+            self, z: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
+            validate: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
         """Generative direction with the contribution: z -> (x, V(x, z)).
 
         V has the same meaning as in `inverse_and_log_det` (what the transform adds to log p(z)).
         Defined where the inverse is deterministic (bijections, inference surjections).
+
+        Args:
+          z: the latent, shape [batch] + z event.
+          seed: a stateless seed for a stochastic forward (None: drawn from the layer's seed
+            generator).
+          condition: the context of a conditional transform.
+          validate: scan z for NaN / Inf / emptiness and check the results are finite.
+
+        Returns:
+          (x, V): the data, shape [batch] + event shape, and V, shape [batch].
+
+        Raises:
+          TypeError: the inverse is stochastic (V at a forward sample is not defined), or z is
+            not a float tensor of the layer's dtype.
+          ValueError: as `forward`.
         """
         if self.stochastic_inverse:
             raise TypeError(
@@ -226,33 +369,56 @@ class Transform(keras.layers.Layer):
         log_det = self._check_log_det(log_det, z)
         return self._check_results("forward", x, log_det) if validate else (x, log_det)
 
-    def call(self, inputs, training=None):
-        """Keras entry point: `transform(x)` is `inverse_and_log_det(x)`."""
+    def call(self, inputs: tf.Tensor,
+             training: bool | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Keras entry point: `transform(x)` is `inverse_and_log_det(x)`.
+
+        Args:
+          inputs: the data x.
+          training: Keras' training flag.
+
+        Returns:
+          (z, V) as `inverse_and_log_det`.
+        """
         return self.inverse_and_log_det(inputs, training=training)
 
     # ----------------------------------------------------------------------------------------
     # Subclass hooks.
 
-    def _inverse_and_log_det(self, x, *, seed, condition, training):
+    def _inverse_and_log_det(self, x: tf.Tensor, *, seed: tf.Tensor | None,
+                             condition: tf.Tensor | None, training: bool | None,
+                             ) -> tuple[tf.Tensor, ...]:
         raise NotImplementedError
 
-    def _forward(self, z, *, seed, condition):
+    def _forward(self, z: tf.Tensor, *, seed: tf.Tensor | None,
+                 condition: tf.Tensor | None) -> tf.Tensor:
         # A subclass implements `_forward`, or `_forward_and_log_det` (which then serves both).
         if type(self)._forward_and_log_det is Transform._forward_and_log_det:
             raise NotImplementedError(f"{type(self).__name__} implements no forward direction.")
         return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
 
-    def _forward_and_log_det(self, z, *, seed, condition):
+    def _forward_and_log_det(self, z: tf.Tensor, *, seed: tf.Tensor | None,
+                             condition: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
         # Valid because the inverse is deterministic: inverse(forward(z)) == z.
         x = self._forward(z, seed=seed, condition=condition)
-        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition, training=False)
+        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition,
+                                                   training=False)
         return x, log_det
 
-    def preimages(self, x, *, condition=None):
+    def preimages(self, x: tf.Tensor, *,
+                  condition: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """All z with forward(z) == x (generative surjections with a finite preimage).
 
-        Returns (z, log_w): z of shape [P, batch] + z event, and log_w of shape [batch], 0 where
-        x lies in the image of `forward` and -inf where it does not.
+        Args:
+          x: the data, shape [batch] + event shape.
+          condition: the context of a conditional transform.
+
+        Returns:
+          (z, log_w): z of shape [P, batch] + z event, and log_w of shape [batch], 0 where x lies
+          in the image of `forward` and -inf where it does not.
+
+        Raises:
+          NotImplementedError: the transform has no finite preimage enumeration.
         """
         raise NotImplementedError(f"{type(self).__name__} has no finite preimage enumeration.")
 
@@ -370,18 +536,33 @@ class Transform(keras.layers.Layer):
             )
         return tf.cast(log_det, self.dtype)
 
-    def _draw_seed(self, seed) -> tf.Tensor:
+    def _draw_seed(self, seed: Seed | None) -> tf.Tensor | None:
         if seed is None:
             return _seeds.to_stateless_seed(_state.next_seed(self.seed_generator))
         return _seeds.to_stateless_seed(seed)
 
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: dict[str, Any]) -> None:
+        """Saves the layer's variables and its seed generator's state (Keras saving).
+
+        Args:
+          store: the Keras weights store the values are written to.
+        """
         _variables.save_variables_and_seed(self, store, self.seed_generator)
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: dict[str, Any]) -> None:
+        """Loads what `save_own_variables` saved.
+
+        Args:
+          store: the Keras weights store.
+        """
         _variables.load_variables_and_seed(self, store, self.seed_generator)
 
-    def get_config(self):
+    def get_config(self) -> Config:
+        """The constructor's arguments, for Keras serialization.
+
+        Returns:
+          The layer's config; `from_config` rebuilds the layer from it.
+        """
         config = super().get_config()
         if self.seed_generator is not None:
             config["seed"] = self.seed
@@ -390,7 +571,15 @@ class Transform(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Config) -> Transform:
+        """Rebuilds a layer from `get_config`'s output (its sublayers deserialized).
+
+        Args:
+          config: what `get_config` returned.
+
+        Returns:
+          The new layer.
+        """
         return cls(**_serialization.deserialize_sublayers(config))
 
 
@@ -406,14 +595,20 @@ class Surjection(Transform):
     * ``kind="inference"``: the inverse z = f(x) is deterministic and many-to-one, the forward
       samples x from p(x | z) on the fibre {x: f(x) = z}, and V = log p(x | z) is exact.
     * ``kind="generative"``: the forward x = f(z) is deterministic and many-to-one, the inverse
-      samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO term.
+      samples z from q(z | x) on the preimage of x, and V = -log q(z | x) is a one-sample ELBO
+      term.
 
-    Subclasses name their kind in the class statement: ``class Slice(Surjection, kind="inference")``.
+    Subclasses name their kind in the class statement:
+    ``class Slice(Surjection, kind="inference")``.
+
+    Args:
+      seed: as `Transform`.
+      **kwargs: as `Transform`.
     """
 
     kind: str = ""
 
-    def __init_subclass__(cls, kind: str | None = None, **kwargs):
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if kind is None:
             return
@@ -432,16 +627,29 @@ class StochasticTransform(Transform):
     stochastic_inverse = True
 
 
-def takes_integer_data(chain) -> bool:
+def takes_integer_data(chain: Sequence[Transform]) -> bool:
     """True when a chain's data are integers (its first transform dequantizes): the one rule of
     Sequential, Flow and TransformedDistribution."""
-    return bool(chain) and chain[0].integer_data
+    return bool(chain) and bool(chain[0].integer_data)
 
 
-def flatten_transforms(transforms) -> list:
+def _parts_flag(flag: str, combine: Callable[[Iterable[bool]], bool]) -> Any:
+    """A kind flag of a composite, combined over its parts (`all` or `any`)."""
+    def get(self: Sequential) -> bool:
+        return combine(bool(getattr(t, flag)) for t in self.transforms)
+
+    return property(get, doc=f"`{combine.__name__}` of the parts' `{flag}`.")
+
+
+def _first_part_integer_data(self: Sequential) -> bool:
+    """True when the first part takes integer data (dequantization)."""
+    return takes_integer_data(self.transforms)
+
+
+def flatten_transforms(transforms: Iterable[Any]) -> list[Transform]:
     """The transforms of a chain with nested `Sequential`s flattened (TypeError for anything that
     is not a Transform)."""
-    chain = []
+    chain: list[Transform] = []
     for t in transforms:
         if isinstance(t, Sequential):
             chain.extend(flatten_transforms(t.transforms))
@@ -467,12 +675,25 @@ class Sequential(Transform):
     would give them. Its inverse returns one z per example, so a part built with `exact=True`
     contributes its one-sample V here; inside a `Flow` (which flattens it) the flow sums over
     that part's preimage.
+
+    Args:
+      transforms: the parts, from data to latent.
+      **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      TypeError: a part is not a Transform.
+
+    Examples:
+      >>> chain = ts.Sequential([ts.Reverse(), ts.Slice(1)])
+      >>> z, v = chain.inverse_and_log_det(tf.constant([[1.0, 2.0, 3.0]]))
+      >>> z.numpy().tolist(), v.shape.as_list()
+      ([[3.0]], [1])
     """
 
     owns_seed_generator = False
     config_sublayers = ("transforms",)
 
-    def __init__(self, transforms: Sequence[Transform], **kwargs):
+    def __init__(self, transforms: Sequence[Transform], **kwargs: Any) -> None:
         transforms = list(transforms)
         for t in transforms:
             if not isinstance(t, Transform):
@@ -482,39 +703,44 @@ class Sequential(Transform):
         super().__init__(**kwargs)
         self.transforms = transforms
 
-    bijective = property(lambda self: all(t.bijective for t in self.transforms))
-    stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
-    stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
-    integer_data = property(lambda self: takes_integer_data(self.transforms))
-    reparameterized_forward = property(
-        lambda self: all(t.reparameterized_forward for t in self.transforms)
-    )
-    needs_initialization = property(
-        lambda self: any(t.needs_initialization for t in self.transforms)
-    )
+    bijective = _parts_flag("bijective", all)
+    stochastic_forward = _parts_flag("stochastic_forward", any)
+    stochastic_inverse = _parts_flag("stochastic_inverse", any)
+
+    integer_data = property(_first_part_integer_data)
+
+    @property
+    def reparameterized_forward(self) -> bool:
+        """True when every part's forward is reparameterized."""
+        return all(t.reparameterized_forward for t in self.transforms)
+
+    @property
+    def needs_initialization(self) -> bool:
+        """True when a part needs its data-dependent initialisation."""
+        return any(t.needs_initialization for t in self.transforms)
 
     @property
     def lower_bound(self) -> bool:
         return any(t.lower_bound for t in self.transforms)
 
     @property
-    def chain(self) -> list:
+    def chain(self) -> list[Transform]:
         """The parts from data to latent, nested Sequentials flattened."""
         return flatten_transforms(self.transforms)
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(x_event_shape)
         for t in self.transforms:
             shape = t.inverse_event_shape(shape)
         return shape
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(z_event_shape)
         for t in reversed(self.transforms):
             shape = t.forward_event_shape(shape)
         return shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         shape = self.event_shape
         for t in self.transforms:
@@ -522,11 +748,13 @@ class Sequential(Transform):
                 t.build((None,) + tuple(shape.as_list()))
             shape = t.inverse_event_shape(shape)
 
-    def _draw_seed(self, seed):
+    def _draw_seed(self, seed: Seed | None) -> tf.Tensor | None:
         return None if seed is None else _seeds.to_stateless_seed(seed)
 
-    def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
-                           validate: bool = True):
+    def inverse_with_score(
+            self, x: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,
+            training: bool | None = None, validate: bool = True,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
         x = self._check_data(x, check_values=validate)
         chain = self.chain
         seeds, _ = _chain.chain_seeds(seed, chain, "inverse")
@@ -537,12 +765,14 @@ class Sequential(Transform):
             z, total = self._check_results("inverse", z, total)
         return z, total, out.score
 
-    def _forward(self, z, *, seed, condition):
+    def _forward(self, z: tf.Tensor, *, seed: tf.Tensor | None,
+                 condition: tf.Tensor | None) -> tf.Tensor:
         chain = self.chain
         seeds, _ = _chain.chain_seeds(seed, chain, "forward")
         return _chain.run_forwards(chain, z, seeds, condition=condition)[0]
 
-    def _forward_and_log_det(self, z, *, seed, condition):
+    def _forward_and_log_det(self, z: tf.Tensor, *, seed: tf.Tensor | None,
+                             condition: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
         chain = self.chain
         seeds, _ = _chain.chain_seeds(seed, chain, "forward")
         x, total = _chain.run_forwards(chain, z, seeds, condition=condition, with_log_det=True)

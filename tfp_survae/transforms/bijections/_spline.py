@@ -27,7 +27,8 @@ class Spline:
     derivatives [..., K - 1] and first knot (`low`, `low`); slope 1 and the identity outside
     [low, low + 2B]. The batch shape [...] is the values' shape."""
 
-    def __init__(self, widths, heights, slopes, low: float):
+    def __init__(self, widths: tf.Tensor, heights: tf.Tensor, slopes: tf.Tensor,
+                 low: float) -> None:
         low = tf.convert_to_tensor(low, dtype=widths.dtype)
         self.kx, self.ky = _knots(widths, low), _knots(heights, low)
         inner = tf.concat([tf.zeros([tf.rank(slopes) - 1, 2], tf.int32), [[1, 0]]], axis=0)
@@ -55,7 +56,7 @@ class Spline:
         h_k, w_k = y_k1 - y_k, x_k1 - x_k
         return out_of_bounds, x_k, y_k, d_k, d_k1, h_k, w_k, h_k / w_k
 
-    def value(self, x):
+    def value(self, x: tf.Tensor) -> tf.Tensor:
         """g(x)."""
         out, x_k, y_k, d_k, d_k1, h_k, w_k, s_k = self._bin(x, self.kx)
         relx = (x - x_k) / w_k
@@ -63,7 +64,7 @@ class Spline:
                         (s_k + (d_k1 + d_k - 2 * s_k) * relx * (1 - relx)))
         return tf.where(out, x, spline)
 
-    def log_slope(self, x):
+    def log_slope(self, x: tf.Tensor) -> tf.Tensor:
         """log g'(x)."""
         out, x_k, _, d_k, d_k1, _, w_k, s_k = self._bin(x, self.kx)
         relx = (x - x_k) / w_k
@@ -74,7 +75,7 @@ class Spline:
                 - 2 * tf.math.log((d_k1 + d_k - 2 * s_k) * relx * (1 - relx) + s_k))
         return tf.where(out, tf.zeros([], dtype=x.dtype), grad)
 
-    def root(self, z):
+    def root(self, z: tf.Tensor) -> tf.Tensor:
         """g^-1(z)."""
         out, x_k, y_k, d_k, d_k1, h_k, w_k, s_k = self._bin(z, self.ky)
         rely = tf.where(out, tf.zeros([], dtype=z.dtype), z - y_k)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae import _checks, _state
 from tfp_survae.transforms.base import Bijection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["ActNorm"]
 
@@ -30,6 +33,22 @@ class ActNorm(Bijection):
     strategies; in a training step (`training.training_step`) the initialisation applies only
     together with the optimizer's update, and a data pass that fails initialises nothing.
 
+    Args:
+      epsilon: added to the standard deviation in the initialisation.
+      **kwargs: `Transform` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: the initialising batch holds fewer than 2 examples; at build, the event has
+        rank 0.
+
+    Examples:
+      >>> layer = ActNorm()
+      >>> x = tf.constant([[0.0, 1.0], [2.0, 5.0]])
+      >>> z, v = layer.inverse_and_log_det(x, training=True)  # initialises on this batch
+      >>> print(np.round(z.numpy(), 4), np.round(v.numpy(), 4))
+      [[-0.7071 -0.7071]
+       [ 0.7071  0.7071]] [-1.3863 -1.3863]
+
     References:
       Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
       https://arxiv.org/abs/1807.03039
@@ -37,16 +56,17 @@ class ActNorm(Bijection):
 
     min_event_rank = 1
 
-    def __init__(self, epsilon: float = 1e-6, **kwargs):
+    def __init__(self, epsilon: float = 1e-6, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
         self._known_initialized = False  # set once initialisation is known to have happened
 
     @property
     def needs_initialization(self) -> bool:
+        """True until the layer is built and its data-dependent initialisation has run."""
         return not (self.built and self._is_known_initialized())
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         features = self.event_shape[-1]
         self.shift = self.add_weight(
@@ -114,11 +134,11 @@ class ActNorm(Bijection):
         log_det = -self._positions * tf.reduce_sum(log_scale)
         return z * tf.exp(log_scale) + shift, tf.fill([tf.shape(z)[0]], log_det)
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: dict[str, Any]) -> None:
         super().load_own_variables(store)
         self._known_initialized = bool(self.initialized.numpy())
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["epsilon"] = self.epsilon
         return config

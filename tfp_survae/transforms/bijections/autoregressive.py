@@ -3,6 +3,8 @@ parameters from a MADE network."""
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -16,6 +18,7 @@ from tfp_survae.transforms.bijections.maps import (
     RationalQuadraticMap,
     check_map,
 )
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["MaskedAutoregressive"]
 
@@ -57,11 +60,6 @@ class MaskedAutoregressive(Bijection):
     Each pass inverts g to the map's stated accuracy; in the D-pass direction an error in an
     early coordinate also moves the parameters of the later ones.
 
-    Example:
-      >>> import tfp_survae as ts
-      >>> maf = ts.MaskedAutoregressive(map=ts.RationalQuadraticMap(num_bins=8))
-      >>> z, v = maf.inverse_and_log_det([[0.5, -1.0, 2.0]])
-
     Args:
       network: a MADE, or a Keras layer with its autoregressive property, mapping a vector [D]
         to P * D parameters as P blocks of D (P = `map.params_per_element`); None builds
@@ -73,14 +71,26 @@ class MaskedAutoregressive(Bijection):
         copied). Either failure is a ValueError, as V would not be log |det J|.
       map: the elementwise map g, an `ElementwiseMap`; None: `AffineMap()`.
       inverse_autoregressive: IAF instead of MAF.
-      hidden_units, residual: of the default MADE (widths: integers >= 1).
+      hidden_units: the default MADE's hidden widths (integers >= 1).
+      residual: the default MADE has residual connections (needs equal `hidden_units`).
       condition_shape: event shape of a `condition` every unit of the MADE sees.
+      **kwargs: `Transform` arguments (`name`, `dtype`, ...).
 
     Raises:
-      ValueError, TypeError: an argument outside the ranges above, naming it; a TypeError for
-        the arguments this layer took before it took a map (`transformer=`, `scale_fn=`,
-        `num_bins=`, ...), showing the `map=` that replaces them. Saved configurations with
-        those arguments still load.
+      ValueError: an argument outside the ranges above, naming it; at build, a network whose
+        output width or autoregressive structure is wrong.
+      TypeError: an argument of the wrong type; or the arguments this layer took before it took
+        a map (`transformer=`, `scale_fn=`, `num_bins=`, ...), showing the `map=` that replaces
+        them. Saved configurations with those arguments still load.
+
+    Examples:
+      >>> maf = MaskedAutoregressive(map=RationalQuadraticMap(num_bins=4), hidden_units=[8])
+      >>> x = tf.constant([[0.5, -1.0, 2.0]])
+      >>> z, v = maf.inverse_and_log_det(x)
+      >>> np.allclose(z, x), np.allclose(v, 0.0, atol=1e-6)  # a zero-initialised MADE
+      (True, True)
+      >>> np.allclose(maf.forward(z), x, atol=1e-5)
+      True
 
     References:
       Papamakarios, Pavlakou, Murray, "Masked Autoregressive Flow for Density Estimation",
@@ -94,8 +104,9 @@ class MaskedAutoregressive(Bijection):
 
     def __init__(self, network: keras.layers.Layer | None = None,
                  map: ElementwiseMap | None = None,  # noqa: A002 (the peers' name for it)
-                 *, inverse_autoregressive: bool = False, hidden_units=(64, 64),
-                 residual: bool = False, condition_shape=None, **kwargs):
+                 *, inverse_autoregressive: bool = False,
+                 hidden_units: Sequence[int] = (64, 64), residual: bool = False,
+                 condition_shape: Sequence[int] | None = None, **kwargs: Any) -> None:
         legacy = {k: kwargs.pop(k) for k in _LEGACY if k in kwargs}
         if legacy:
             received = ", ".join(f"{k}={v!r}" for k, v in legacy.items())
@@ -121,7 +132,16 @@ class MaskedAutoregressive(Bijection):
                              f"sees the condition); received {self.condition_shape}.")
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Config) -> MaskedAutoregressive:
+        """Rebuilds the layer from `get_config`'s output, also from configurations saved before
+        the layer took a map (their `transformer=`, `scale_fn=`, ... become the map).
+
+        Args:
+          config: what `get_config` returned.
+
+        Returns:
+          The new layer.
+        """
         config = dict(config)
         legacy = {k: config.pop(k) for k in _LEGACY if k in config}
         if legacy:  # saved before the layer took a map
@@ -133,7 +153,7 @@ class MaskedAutoregressive(Bijection):
         """P, the map's parameters per dimension."""
         return self.map.params_per_element
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.event_shape.rank != 1:
             raise ValueError(f"{self._owner}: acts on vectors [D]; received event shape "
@@ -252,7 +272,7 @@ class MaskedAutoregressive(Bijection):
         x = self._solve(z, condition, to_data=True)
         return x, self._one_pass(x, x, condition, to_data=False)[1]
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(inverse_autoregressive=self.inverse_autoregressive,
                       hidden_units=self.hidden_units, residual=self.residual,

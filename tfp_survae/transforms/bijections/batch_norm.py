@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae import _state, _tensors
 from tfp_survae.transforms.base import Bijection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["BatchNormalization"]
 
@@ -24,8 +27,23 @@ class BatchNormalization(Bijection):
     use the running statistics, so there it is an exact bijection of each example.
 
     Args:
-      momentum: of the running averages.
-      epsilon: added to the variance.
+      momentum: of the running averages, in [0, 1).
+      epsilon: added to the variance, positive.
+      **kwargs: `Transform` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `momentum` is outside [0, 1) or `epsilon` is not positive; at build, the event
+        has rank 0.
+
+    Examples:
+      >>> layer = BatchNormalization()
+      >>> x = tf.constant([[1.0], [3.0]])
+      >>> z, v = layer.inverse_and_log_det(x, training=True)   # the batch's statistics
+      >>> np.round(z.numpy(), 3)
+      array([[-1.],
+             [ 1.]], dtype=float32)
+      >>> layer.moving_mean.numpy()     # moved from 0 by 1 - momentum towards the batch's 2
+      array([0.2], dtype=float32)
 
     References:
       Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP", ICLR 2017.
@@ -34,7 +52,7 @@ class BatchNormalization(Bijection):
 
     min_event_rank = 1
 
-    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1); received {momentum}.")
@@ -42,7 +60,7 @@ class BatchNormalization(Bijection):
             raise ValueError(f"epsilon must be positive; received {epsilon}.")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         c = (self.event_shape[-1],)
         self.log_gamma = self.add_weight(shape=c, initializer="zeros", name="log_gamma")
@@ -80,7 +98,7 @@ class BatchNormalization(Bijection):
             variance + self.epsilon) + mean
         return x, self._log_det(variance, tf.shape(z)[0])
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(momentum=self.momentum, epsilon=self.epsilon)
         return config

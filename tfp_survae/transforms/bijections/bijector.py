@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae._serialization import deserialize_tfp, serialize_tfp
 from tfp_survae.transforms.base import Bijection
+from tfp_survae.transforms._types import Config, Shape
 
 tfb = tfp.bijectors
 
@@ -25,7 +28,16 @@ class BijectorTransform(Bijection):
     The bijector must hold no `tf.Variable`s (Keras 3 cannot see them); its parameters are
     constants. Trainable bijections are layers of their own (AffineCoupling, ActNorm, ...).
 
-    Example:
+    Args:
+      bijector: the stateless bijector, or its serialized form (as `get_config` writes it).
+      **kwargs: `Transform` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      TypeError: `bijector` is not a `tfb.Bijector`.
+      ValueError: the bijector holds `tf.Variable`s; at build, the event's rank is below the
+        bijector's minimum event rank.
+
+    Examples:
       >>> onto_reals = BijectorTransform(tfb.Softplus())   # inverse softplus, as in AbsFlow
       >>> logit = BijectorTransform(tfb.Sigmoid())          # logit from (0, 1) onto R
       >>> z, log_det = logit.inverse_and_log_det(tf.constant([[0.5, 0.9]]))
@@ -33,7 +45,7 @@ class BijectorTransform(Bijection):
       (array([[0.    , 2.1972]], dtype=float32), TensorShape([1]))
     """
 
-    def __init__(self, bijector: tfb.Bijector | dict, **kwargs):
+    def __init__(self, bijector: tfp.bijectors.Bijector | dict[str, Any], **kwargs: Any) -> None:
         if isinstance(bijector, dict):
             bijector = deserialize_tfp(bijector)
         if not isinstance(bijector, tfb.Bijector):
@@ -49,7 +61,7 @@ class BijectorTransform(Bijection):
         super().__init__(**kwargs)
         self.bijector = bijector
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         min_rank = max(
             int(tf.get_static_value(self.bijector.inverse_min_event_ndims)),
@@ -61,10 +73,10 @@ class BijectorTransform(Bijection):
                 f"received event shape {self.event_shape.as_list()}."
             )
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         return self.bijector.inverse_event_shape(tf.TensorShape(x_event_shape))
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         return self.bijector.forward_event_shape(tf.TensorShape(z_event_shape))
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
@@ -88,7 +100,7 @@ class BijectorTransform(Bijection):
         log_det = -self.bijector.forward_log_det_jacobian(z, event_ndims=z.shape.rank - 1)
         return x, tf.broadcast_to(log_det, tf.shape(z)[:1])
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["bijector"] = serialize_tfp(self.bijector)
         return config

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae.transforms.base import Bijection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["Squeeze2D"]
 
@@ -24,11 +27,24 @@ class Squeeze2D(Bijection):
         PyTorch reference code's squeeze): k = ch f^2 + f r + s, each input channel's f^2
         pixels together. The order matters before a `Slice` or `MaxPool2D`, which then factor
         out other variables; the paper's image presets use "channel", as the reference.
+      **kwargs: `Transform` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `factor` is below 2 or `order` is not "position" or "channel"; at build, the
+        event is not [height, width, channels] with height and width multiples of `factor`.
+
+    Examples:
+      >>> x = tf.reshape(tf.range(8.0), [1, 2, 2, 2])
+      >>> z = Squeeze2D().inverse(x)
+      >>> z.shape.as_list(), z.numpy().ravel().tolist()
+      ([1, 1, 1, 8], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+      >>> Squeeze2D(order="channel").inverse(x).numpy().ravel().tolist()
+      [0.0, 2.0, 4.0, 6.0, 1.0, 3.0, 5.0, 7.0]
     """
 
     min_event_rank = 3
 
-    def __init__(self, factor: int = 2, order: str = "position", **kwargs):
+    def __init__(self, factor: int = 2, order: str = "position", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.factor = int(factor)
         if self.factor < 2:
@@ -37,7 +53,7 @@ class Squeeze2D(Bijection):
             raise ValueError(f"order is 'position' or 'channel'; received {order!r}.")
         self.order = order
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(x_event_shape).as_list()
         if len(shape) != 3:
             raise ValueError(f"{self._owner}: expects images [height, width, channels]; received "
@@ -51,7 +67,7 @@ class Squeeze2D(Bijection):
         f = self.factor
         return tf.TensorShape([h // f, w // f, c * f * f])
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         h, w, c = tf.TensorShape(z_event_shape).as_list()
         f = self.factor
         if c % (f * f):
@@ -59,7 +75,7 @@ class Squeeze2D(Bijection):
                              f"received {c}.")
         return tf.TensorShape([h * f, w * f, c // (f * f)])
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self.inverse_event_shape(self.event_shape)
 
@@ -82,7 +98,7 @@ class Squeeze2D(Bijection):
             z = self._swap_channel_groups(z, z.shape[-1] // self.factor**2)
         return tf.nn.depth_to_space(z, self.factor)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(factor=self.factor, order=self.order)
         return config

@@ -6,11 +6,14 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae import _seeds
 from tfp_survae.transforms.base import StochasticTransform
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["StochasticPermutation"]
 
@@ -25,15 +28,25 @@ class StochasticPermutation(StochasticTransform):
 
     Args:
       axis: the axis of the items (-1 for a vector, -2 for a point cloud [K, D]).
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `axis` is 0; at build, `axis` is not an axis of the event.
+
+    Examples:
+      >>> layer = StochasticPermutation()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.0, 2.0, 3.0]]), seed=(1, 2))
+      >>> np.sort(z.numpy()), v.numpy()   # a random order; V = 0
+      (array([[1., 2., 3.]], dtype=float32), array([0.], dtype=float32))
     """
 
     min_event_rank = 1
 
-    def __init__(self, axis: int = -1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = self._check_axis(axis, "shuffle")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         rank = self.event_shape.rank
         axis = self._resolve_axis(self.axis, rank)
@@ -51,7 +64,7 @@ class StochasticPermutation(StochasticTransform):
     def _forward(self, z, *, seed, condition):
         return self._shuffle(z, seed)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["axis"] = self.axis
         return config

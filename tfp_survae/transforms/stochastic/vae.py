@@ -6,11 +6,14 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms.base import InverseResult, StochasticTransform
+from tfp_survae.transforms._types import Shape
 
 __all__ = ["VAE"]
 
@@ -30,13 +33,25 @@ class VAE(StochasticTransform):
     Args:
       encoder: ConditionalDistribution q(z | x); its event shape is the latent's.
       decoder: ConditionalDistribution p(x | z); its event shape is the data's.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: `encoder` or `decoder` is not a ConditionalDistribution.
+      ValueError: at build, the decoder's event shape is not the data's.
+
+    Examples:
+      >>> vae = VAE(ts.ConditionalNormal([1], ts.MLP([8], 2)),   # q(z | x), z in R^1
+      ...           ts.ConditionalNormal([3], ts.MLP([8], 6)))   # p(x | z), x in R^3
+      >>> z, v = vae.inverse_and_log_det(tf.zeros([2, 3]), seed=(1, 2))
+      >>> z.shape.as_list(), v.shape.as_list(), vae.forward(z, seed=(3, 4)).shape.as_list()
+      ([2, 1], [2], [2, 3])
     """
 
     config_sublayers = ("encoder", "decoder")
     forward_samplers = ("decoder",)
 
     def __init__(self, encoder: ConditionalDistribution, decoder: ConditionalDistribution,
-                 **kwargs):
+                 **kwargs: Any) -> None:
         for name, dist in (("encoder", encoder), ("decoder", decoder)):
             if not isinstance(dist, ConditionalDistribution):
                 raise TypeError(f"VAE {name} must be a ConditionalDistribution; received "
@@ -45,13 +60,13 @@ class VAE(StochasticTransform):
         self.encoder = encoder
         self.decoder = decoder
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         return self.encoder.event_shape
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         return self.decoder.event_shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.decoder.event_shape.as_list() != self.event_shape.as_list():
             raise ValueError(f"{self._owner}: the decoder's event shape "

@@ -7,6 +7,7 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from tfp_survae import _discrete, _tensors
 from tfp_survae.transforms.base import InverseResult, Surjection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["Abs", "GenerativeAbs"]
 
@@ -24,12 +26,13 @@ class _AbsBase(Surjection):
     config_sublayers = ("classifier",)
     forward_samplers = ("classifier",)
 
-    def __init__(self, classifier: keras.layers.Layer | None = None, elements=None, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None,
+                 elements: Sequence[int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.classifier = classifier
         self.elements = None if elements is None else [int(i) for i in elements]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         event = self.event_shape
         if self.elements is None:
@@ -71,7 +74,7 @@ class _AbsBase(Surjection):
     def _logits(self, value, folded, training=None):
         return self._choice.logits(value, folded.shape[1:], folded.dtype, training)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["elements"] = self.elements
         return config
@@ -96,6 +99,19 @@ class Abs(_AbsBase, kind="inference"):
         None gives p(s | z) = 1/2.
       elements: indices of the last axis to fold; None folds every element. The paper's
         anti-symmetric checkerboard folds `elements=[0]` with a learned classifier.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: at build, `elements` is empty or holds an index outside the last axis, or
+        the classifier's output does not have one logit per folded element.
+
+    Examples:
+      >>> layer = Abs()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[-1.5, 2.0]]))
+      >>> z.numpy(), np.round(v.numpy(), 4)   # V = -2 log 2
+      (array([[1.5, 2. ]], dtype=float32), array([-1.3863], dtype=float32))
+      >>> np.abs(layer.forward(z, seed=(1, 2)).numpy())   # random signs
+      array([[1.5, 2. ]], dtype=float32)
     """
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
@@ -128,15 +144,29 @@ class GenerativeAbs(_AbsBase, kind="generative"):
       elements: indices of the last axis to fold; None folds all.
       exact: enumerate the 2^D preimages in `Flow.log_prob` (D up to `max_preimages` patterns).
       max_preimages: the largest enumeration allowed.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: at build, `elements` is invalid (as `Abs`), or `exact=True` would enumerate
+        more than `max_preimages` sign patterns.
+
+    Examples:
+      >>> layer = GenerativeAbs()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.5, 2.0]]), seed=(1, 2))
+      >>> np.abs(z.numpy()), np.round(v.numpy(), 4)   # random signs; V = 2 log 2
+      (array([[1.5, 2. ]], dtype=float32), array([1.3863], dtype=float32))
+      >>> layer.forward(z).numpy()
+      array([[1.5, 2. ]], dtype=float32)
     """
 
-    def __init__(self, classifier=None, elements=None, exact: bool = False,
-                 max_preimages: int = 4096, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None,
+                 elements: Sequence[int] | None = None, exact: bool = False,
+                 max_preimages: int = 4096, **kwargs: Any) -> None:
         super().__init__(classifier=classifier, elements=elements, **kwargs)
         self.exact = bool(exact)
         self.max_preimages = int(max_preimages)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.exact and 2 ** self._num_folded > self.max_preimages:
             raise ValueError(
@@ -162,7 +192,8 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         return self._apply_signs(z, tf.where(folded < 0, -tf.ones_like(folded),
                                              tf.ones_like(folded)))
 
-    def preimages(self, x, *, condition=None):
+    def preimages(self, x: tf.Tensor, *,
+                  condition: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         x = self._check_data(x)
         folded = self._folded(x)
         n = self._num_folded
@@ -175,7 +206,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
                          tf.zeros([tf.shape(x)[0]], x.dtype))
         return self._apply_signs(x[None], signs), log_w
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(exact=self.exact, max_preimages=self.max_preimages)
         return config

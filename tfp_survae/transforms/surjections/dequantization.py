@@ -7,6 +7,7 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ import tensorflow as tf
 from tfp_survae import _checks, _seeds, _tensors
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["UniformDequantization", "VariationalDequantization"]
 
@@ -23,7 +25,8 @@ class _Dequantization(Surjection, kind="generative"):
     integer_data = True
     differentiable_forward = False  # forward rounds to integers
 
-    def __init__(self, num_values: int = 256, output_dtype: str = "int32", **kwargs):
+    def __init__(self, num_values: int = 256, output_dtype: str = "int32",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_values = int(num_values)
         if self.num_values < 2:
@@ -32,7 +35,7 @@ class _Dequantization(Surjection, kind="generative"):
         if not tf.as_dtype(self.output_dtype).is_integer:
             raise ValueError(f"output_dtype must be an integer dtype; received {output_dtype!r}.")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self._log_k_total = _tensors.num_elements(self.event_shape) * math.log(self.num_values)
 
@@ -59,7 +62,7 @@ class _Dequantization(Surjection, kind="generative"):
         x = tf.clip_by_value(x, 0.0, self.num_values - 1.0)
         return tf.cast(x, self.output_dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(num_values=self.num_values, output_dtype=self.output_dtype)
         return config
@@ -79,8 +82,22 @@ class UniformDequantization(_Dequantization):
     to it never sees 0 or 1; V includes -log q(u) = D log(1 - 2e), which keeps the bound.
 
     Args:
-      num_values: K, the number of discrete values per element (256 for 8-bit images).
+      num_values: K, the number of discrete values per element (256 for 8-bit images), >= 2.
       output_dtype: integer dtype of samples.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `num_values` is below 2 or `output_dtype` is not an integer dtype; x holds a
+        value outside {0, ..., K-1}.
+      TypeError: x is not integer data.
+
+    Examples:
+      >>> layer = UniformDequantization(num_values=4)
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[0, 3]]), seed=(1, 2))
+      >>> bool(tf.reduce_all((z >= [0.0, 0.75]) & (z < [0.25, 1.0]))), np.round(v.numpy(), 3)
+      (True, array([-2.773], dtype=float32))
+      >>> layer.forward(z).numpy()
+      array([[0, 3]], dtype=int32)
     """
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
@@ -105,9 +122,23 @@ class VariationalDequantization(_Dequantization):
 
     Args:
       encoder: a ConditionalDistribution over u in (0, 1)^D given the context x (as floats in
-        [-0.5, 0.5], the integer data rescaled), e.g. `tfp_survae.dequantization_flow(...)`: a
-        conditional flow ending in a sigmoid.
-      num_values: K.
+        [-0.5, 0.5], the integer data rescaled), e.g.
+        `tfp_survae.architectures.dequantization_flow(...)`: a conditional flow ending in a
+        sigmoid.
+      num_values: K, >= 2.
+      **kwargs: `UniformDequantization`'s `output_dtype`, and `Transform` arguments.
+
+    Raises:
+      TypeError: `encoder` is not a ConditionalDistribution; x is not integer data.
+      ValueError: `num_values` is below 2; at build, the encoder's event shape is not the
+        data's; x holds a value outside {0, ..., K-1}.
+
+    Examples:
+      >>> encoder = ts.architectures.dequantization_flow([2], hidden_units=[8])
+      >>> layer = VariationalDequantization(encoder, num_values=4)
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[0, 3]]), seed=(1, 2))
+      >>> layer.forward(z).numpy(), v.shape.as_list()
+      (array([[0, 3]], dtype=int32), [1])
 
     References:
       Ho, Chen, Srinivas, Duan, Abbeel, "Flow++", ICML 2019. https://arxiv.org/abs/1902.00275
@@ -115,7 +146,8 @@ class VariationalDequantization(_Dequantization):
 
     config_sublayers = ("encoder",)
 
-    def __init__(self, encoder: ConditionalDistribution, num_values: int = 256, **kwargs):
+    def __init__(self, encoder: ConditionalDistribution, num_values: int = 256,
+                 **kwargs: Any) -> None:
         super().__init__(num_values=num_values, **kwargs)
         if not isinstance(encoder, ConditionalDistribution):
             raise TypeError(
@@ -124,7 +156,7 @@ class VariationalDequantization(_Dequantization):
             )
         self.encoder = encoder
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.encoder.event_shape.as_list() != self.event_shape.as_list():
             raise ValueError(

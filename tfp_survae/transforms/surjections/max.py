@@ -6,6 +6,7 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -13,6 +14,7 @@ import tensorflow as tf
 from tfp_survae import _discrete, _seeds
 from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
 from tfp_survae.transforms.base import InverseResult, Surjection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["Max", "MaxPool2D", "GenerativeMax"]
 
@@ -21,13 +23,13 @@ __all__ = ["Max", "MaxPool2D", "GenerativeMax"]
 # The bijection between a vector t [..., K] and (max z, argmax k, gaps g [..., K-1]).
 
 
-def _others(k, size):
+def _others(k: tf.Tensor, size: int) -> tf.Tensor:
     """Indices of the K-1 positions other than k, in order: [..., K-1]."""
     j = tf.range(size - 1)
     return j + tf.cast(j >= k[..., None], tf.int32)
 
 
-def split_max(t):
+def split_max(t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """t [..., K] -> (z = max t, k = argmax t, g = z - t at the other positions, all > 0)."""
     size = t.shape[-1]
     k = tf.argmax(t, axis=-1, output_type=tf.int32)
@@ -36,7 +38,7 @@ def split_max(t):
     return z, k, gaps
 
 
-def join_max(z, k, gaps):
+def join_max(z: tf.Tensor, k: tf.Tensor, gaps: tf.Tensor) -> tf.Tensor:
     """The inverse of split_max: t with t_k = z and t_j = z - g at the other positions."""
     size = gaps.shape[-1] + 1
     j = tf.range(size)
@@ -54,7 +56,8 @@ class _AxisMax(Surjection):
     position) and describes the K-1 gaps of each position.
     """
 
-    def __init__(self, classifier=None, axis: int = -1, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None, axis: int = -1,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = self._check_axis(axis, "reduce")
         self.classifier = classifier
@@ -91,7 +94,7 @@ class _AxisMax(Surjection):
     def _gap_context(self, value, k):
         return tf.concat([value[..., None], tf.one_hot(k, self._size, dtype=value.dtype)], -1)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["axis"] = self.axis
         return config
@@ -111,30 +114,46 @@ class Max(_AxisMax, kind="inference"):
       decoder: ConditionalDistribution over the K-1 gaps (event shape z_event + [K-1], support
         (0, inf)) given [z, one_hot(k)] on a trailing axis; None: standard half-normal.
       axis: the event axis reduced.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `axis` is 0; at build, the axis has fewer than 2 entries, or a network or
+        distribution does not fit the shapes above.
+      TypeError: `decoder` is not a ConditionalDistribution.
+
+    Examples:
+      >>> layer = Max()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.0, 3.0, 2.0]]))
+      >>> z.numpy(), np.round(v.numpy(), 4)   # V = log 1/3 + log p(gaps 2 and 1)
+      (array([3.], dtype=float32), array([-4.0502], dtype=float32))
+      >>> x = layer.forward(z, seed=(1, 2))
+      >>> x.shape.as_list(), float(tf.reduce_max(x))
+      ([1, 3], 3.0)
     """
 
     config_sublayers = ("classifier", "decoder")
     forward_samplers = ("classifier", "decoder")
 
-    def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
-                 axis: int = -1, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None,
+                 decoder: ConditionalDistribution | None = None, axis: int = -1,
+                 **kwargs: Any) -> None:
         super().__init__(classifier, axis=axis, **kwargs)
         self.decoder = decoder
 
     min_event_rank = 1
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(x_event_shape).as_list()
         del shape[self._normalised_axis(len(shape))]
         return tf.TensorShape(shape)
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         if self._event_shape is None:
             raise ValueError(f"{self._owner}: the size of the reduced axis is unknown until the "
                              "layer is built; build the layer on data.")
         return self._event_shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         size = self.event_shape[self._normalised_axis(self.event_shape.rank)]
         self.decoder = self._setup(self.inverse_event_shape(self.event_shape), size, self.decoder)
@@ -157,7 +176,6 @@ class Max(_AxisMax, kind="inference"):
         return x, self._choice.log_prob(k, logits, z.dtype) + log_p
 
 
-
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class GenerativeMax(_AxisMax, kind="generative"):
     """Generative max (paper App. E, Table 7): the data is the max of K latent entries.
@@ -174,28 +192,43 @@ class GenerativeMax(_AxisMax, kind="generative"):
       encoder: ConditionalDistribution over the K-1 gaps given [x, one_hot(k)]; None:
         standard half-normal.
       axis: where the new latent axis goes.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `axis` is 0; at build, `size` is below 2, or a network or distribution does
+        not fit the shapes above.
+      TypeError: `encoder` is not a ConditionalDistribution.
+
+    Examples:
+      >>> layer = GenerativeMax(3)
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[2.0]]), seed=(1, 2))
+      >>> z.shape.as_list(), float(tf.reduce_max(z)), v.shape.as_list()
+      ([1, 1, 3], 2.0, [1])
+      >>> layer.forward(z).numpy()
+      array([[2.]], dtype=float32)
     """
 
     config_sublayers = ("classifier", "encoder")
 
-    def __init__(self, size: int, classifier=None, encoder: ConditionalDistribution | None = None,
-                 axis: int = -1, **kwargs):
+    def __init__(self, size: int, classifier: keras.layers.Layer | None = None,
+                 encoder: ConditionalDistribution | None = None, axis: int = -1,
+                 **kwargs: Any) -> None:
         super().__init__(classifier, axis=axis, **kwargs)
         self.encoder = encoder
         self.size = int(size)
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(x_event_shape).as_list()
         axis = self._normalised_axis(len(shape) + 1)
         position = len(shape) + 1 + axis
         return tf.TensorShape(shape[:position] + [self.size] + shape[position:])
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(z_event_shape).as_list()
         del shape[self._normalised_axis(len(shape))]
         return tf.TensorShape(shape)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self.encoder = self._setup(self.event_shape, self.size, self.encoder)
 
@@ -215,7 +248,7 @@ class GenerativeMax(_AxisMax, kind="generative"):
     def _forward(self, z, *, seed, condition):
         return tf.reduce_max(self._to_last(z, self.event_shape.rank + 1), axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["size"] = self.size
         return config
@@ -236,19 +269,31 @@ class MaxPool2D(Surjection, kind="inference"):
         channel, positions in row-major order); None: uniform.
       decoder: ConditionalDistribution over the gaps, event shape [h/2, w/2, 3c], given z;
         None: standard half-normal.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: at build, the event is not an image [h, w, c] with even h and w, or a
+        network or distribution does not fit the shapes above.
+      TypeError: `decoder` is not a ConditionalDistribution.
+
+    Examples:
+      >>> x = tf.reshape(tf.constant([1.0, 4.0, 2.0, 3.0]), [1, 2, 2, 1])
+      >>> z, v = MaxPool2D().inverse_and_log_det(x)
+      >>> z.numpy().ravel(), v.shape.as_list()
+      (array([4.], dtype=float32), [1])
     """
 
     min_event_rank = 3
     config_sublayers = ("classifier", "decoder")
     forward_samplers = ("classifier", "decoder")
 
-    def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
-                 **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None,
+                 decoder: ConditionalDistribution | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.classifier = classifier
         self.decoder = decoder
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         h, w, c = tf.TensorShape(x_event_shape).as_list()
         if h % 2 or w % 2:
             raise ValueError(
@@ -257,11 +302,11 @@ class MaxPool2D(Surjection, kind="inference"):
             )
         return tf.TensorShape([h // 2, w // 2, c])
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         h, w, c = tf.TensorShape(z_event_shape).as_list()
         return tf.TensorShape([2 * h, 2 * w, c])
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.event_shape.rank != 3:
             raise ValueError(f"{self._owner}: expects images [height, width, channels]; received "

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae import _tensors
 from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
 from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms._types import Shape
 
 __all__ = ["ReLU", "GenerativeReLU"]
 
@@ -34,16 +37,27 @@ class ReLU(Surjection, kind="inference"):
     Args:
       decoder: an elementwise ConditionalDistribution over g = -x on [0, inf) given z (e.g.
         ConditionalHalfNormal); None: standard half-normal.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: at build, `decoder` is not an elementwise distribution layer.
+      ValueError: at build, the decoder's event shape is not the data's.
+
+    Examples:
+      >>> layer = ReLU()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[-1.0, 2.0]]))
+      >>> z.numpy(), np.round(v.numpy(), 4)   # V = log p(g = 1), half-normal
+      (array([[0., 2.]], dtype=float32), array([-0.7258], dtype=float32))
     """
 
     config_sublayers = ("decoder",)
     forward_samplers = ("decoder",)
 
-    def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
+    def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.decoder = decoder
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self.decoder = self._prepare_distribution(
             self.decoder, "decoder of -x on [0, inf)", self.event_shape, self.event_shape,
@@ -77,15 +91,26 @@ class GenerativeReLU(Surjection, kind="generative"):
     Args:
       encoder: an elementwise ConditionalDistribution over g on [0, inf) given x; None: standard
         half-normal.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: at build, `encoder` is not an elementwise distribution layer.
+      ValueError: at build, the encoder's event shape is not the data's.
+
+    Examples:
+      >>> layer = GenerativeReLU()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[0.0, 2.0]]), seed=(1, 2))
+      >>> bool(z[0, 0] <= 0.0), float(z[0, 1]), layer.forward(z).numpy()
+      (True, 2.0, array([[0., 2.]], dtype=float32))
     """
 
     config_sublayers = ("encoder",)
 
-    def __init__(self, encoder: ConditionalDistribution | None = None, **kwargs):
+    def __init__(self, encoder: ConditionalDistribution | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self.encoder = self._prepare_distribution(
             self.encoder, "encoder of -z on [0, inf)", self.event_shape, self.event_shape,

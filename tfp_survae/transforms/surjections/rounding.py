@@ -6,11 +6,14 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae.distributions import ConditionalDistribution, StandardUniform
 from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms._types import Shape
 
 __all__ = ["Floor"]
 
@@ -29,17 +32,31 @@ class Floor(Surjection, kind="inference"):
 
     Args:
       decoder: ConditionalDistribution over u in [0, 1)^D given z, e.g.
-        `dequantization_flow(event_shape)`; None: uniform.
+        `tfp_survae.architectures.dequantization_flow(event_shape)`; None: uniform.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: at build, `decoder` is not a ConditionalDistribution.
+      ValueError: at build, the decoder's event shape is not the data's.
+
+    Examples:
+      >>> layer = Floor()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.25, -0.5]]))
+      >>> z.numpy(), v.numpy()
+      (array([[ 1., -1.]], dtype=float32), array([0.], dtype=float32))
+      >>> x = layer.forward(z, seed=(1, 2))
+      >>> tf.floor(x).numpy()
+      array([[ 1., -1.]], dtype=float32)
     """
 
     config_sublayers = ("decoder",)
     forward_samplers = ("decoder",)
 
-    def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
+    def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.decoder = decoder
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         self.decoder = self._prepare_distribution(
             self.decoder, "decoder of x - z on [0, 1)", self.event_shape, self.event_shape,

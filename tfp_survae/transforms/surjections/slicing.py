@@ -6,11 +6,14 @@ the Gap between VAEs and Flows", NeurIPS 2020. https://arxiv.org/abs/2007.02731
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from tfp_survae.distributions import ConditionalDistribution, StandardNormal
 from tfp_survae.transforms.base import Surjection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["Slice", "Augment"]
 
@@ -20,14 +23,14 @@ class _AxisSplit(Surjection):
 
     min_event_rank = 1
 
-    def __init__(self, axis: int = -1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = self._check_axis(axis, "slice")
 
     def _event_axis(self, rank: int) -> int:
         return self._resolve_axis(self.axis, rank)
 
-    def _resize(self, shape, delta: int):
+    def _resize(self, shape: Shape, delta: int) -> tf.TensorShape:
         shape = tf.TensorShape(shape)
         axis = self._event_axis(shape.rank)
         dims = shape.as_list()
@@ -39,7 +42,7 @@ class _AxisSplit(Surjection):
             )
         return tf.TensorShape(dims)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["axis"] = self.axis
         return config
@@ -57,20 +60,34 @@ class Slice(_AxisSplit, kind="inference"):
       num_keep: entries of `axis` kept in the latent.
       decoder: a ConditionalDistribution over x2 given z; None is a standard normal that ignores z.
       axis: the event axis to slice (channels for images).
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `num_keep` is not positive or `axis` is 0; at build, the axis has no more
+        than `num_keep` entries, or the decoder's event shape is not the dropped part's.
+      TypeError: `decoder` is not a ConditionalDistribution.
+
+    Examples:
+      >>> layer = Slice(1)
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.0, 0.0]]))
+      >>> z.numpy(), np.round(v.numpy(), 4)   # V = log N(0; 0, 1)
+      (array([[1.]], dtype=float32), array([-0.9189], dtype=float32))
+      >>> layer.forward(z, seed=(1, 2)).shape.as_list()
+      [1, 2]
     """
 
     config_sublayers = ("decoder",)
     forward_samplers = ("decoder",)
 
     def __init__(self, num_keep: int, decoder: ConditionalDistribution | None = None,
-                 axis: int = -1, **kwargs):
+                 axis: int = -1, **kwargs: Any) -> None:
         super().__init__(axis=axis, **kwargs)
         self.num_keep = int(num_keep)
         if self.num_keep <= 0:
             raise ValueError(f"num_keep must be positive; received {num_keep}.")
         self.decoder = decoder
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         shape = tf.TensorShape(x_event_shape)
         size = shape[self._event_axis(shape.rank)]
         if size is not None and size <= self.num_keep:
@@ -80,7 +97,7 @@ class Slice(_AxisSplit, kind="inference"):
             )
         return self._resize(shape, self.num_keep - size)
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         if self._event_shape is not None:
             return self._event_shape
         if self.decoder is None:
@@ -92,7 +109,7 @@ class Slice(_AxisSplit, kind="inference"):
         axis = self._event_axis(shape.rank)
         return self._resize(shape, self.decoder.event_shape[axis])
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         z_shape = self.inverse_event_shape(self.event_shape)
         dropped = self._resize(self.event_shape, -z_shape[self._event_axis(z_shape.rank)])
@@ -114,7 +131,7 @@ class Slice(_AxisSplit, kind="inference"):
         x2 = tf.cast(x2, z.dtype)
         return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["num_keep"] = self.num_keep
         return config
@@ -131,25 +148,37 @@ class Augment(_AxisSplit, kind="generative"):
       num_new: entries of `axis` added.
       encoder: a ConditionalDistribution over e given x; None is a standard normal.
       axis: the event axis to grow.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      ValueError: `num_new` is not positive or `axis` is 0; at build, the encoder's event
+        shape is not the new part's.
+      TypeError: `encoder` is not a ConditionalDistribution.
+
+    Examples:
+      >>> layer = Augment(2)
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.0]]), seed=(1, 2))
+      >>> z.shape.as_list(), float(z[0, 0]), layer.forward(z).numpy()
+      ([1, 3], 1.0, array([[1.]], dtype=float32))
     """
 
     config_sublayers = ("encoder",)
 
     def __init__(self, num_new: int, encoder: ConditionalDistribution | None = None,
-                 axis: int = -1, **kwargs):
+                 axis: int = -1, **kwargs: Any) -> None:
         super().__init__(axis=axis, **kwargs)
         self.num_new = int(num_new)
         if self.num_new <= 0:
             raise ValueError(f"num_new must be positive; received {num_new}.")
         self.encoder = encoder
 
-    def inverse_event_shape(self, x_event_shape):
+    def inverse_event_shape(self, x_event_shape: Shape) -> tf.TensorShape:
         return self._resize(x_event_shape, self.num_new)
 
-    def forward_event_shape(self, z_event_shape):
+    def forward_event_shape(self, z_event_shape: Shape) -> tf.TensorShape:
         return self._resize(z_event_shape, -self.num_new)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         axis = self._event_axis(self.event_shape.rank)
         new_shape = self._resize(self.event_shape, self.num_new - self.event_shape[axis])
@@ -167,7 +196,7 @@ class Augment(_AxisSplit, kind="generative"):
         x, _ = tf.split(z, [size, self.num_new], axis=axis)
         return x
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config["num_new"] = self.num_new
         return config

@@ -9,14 +9,20 @@ from __future__ import annotations
 import itertools
 import math
 
+from typing import Any, Callable, Union
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _discrete
 from tfp_survae.transforms.base import InverseResult, Surjection
+from tfp_survae.transforms._types import Config, Shape
 
 __all__ = ["Sort", "GenerativeSort"]
+
+# How items are ordered: None (scalar items), a coordinate index, or x -> [batch, K] keys.
+SortKey = Union[int, Callable[[tf.Tensor], tf.Tensor], None]
 
 
 class _SortBase(Surjection):
@@ -26,7 +32,8 @@ class _SortBase(Surjection):
     config_sublayers = ("classifier",)
     forward_samplers = ("classifier",)
 
-    def __init__(self, classifier=None, axis: int = -1, key=None, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None, axis: int = -1,
+                 key: SortKey = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if key is not None and not (isinstance(key, int) or callable(key)):
             raise TypeError(f"key is None, an int or a callable; received {key!r}.")
@@ -34,7 +41,7 @@ class _SortBase(Surjection):
         self.axis = self._check_axis(axis, "sort")
         self.key = key
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         rank = self.event_shape.rank
         axis = self._resolve_axis(self.axis, rank)
@@ -74,7 +81,7 @@ class _SortBase(Surjection):
         order = tf.argsort(self._keys(x), axis=-1, stable=True)
         return self._permute(x, order), tf.argsort(order, axis=-1, stable=True)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         if callable(self.key) and not isinstance(self.key, int):
             raise ValueError(
@@ -99,6 +106,21 @@ class Sort(_SortBase, kind="inference"):
       axis: the axis of the K items (-1 for a vector, -2 for a point cloud [K, D]).
       key: None (items are scalars), an int (sort points by that coordinate) or a callable
         x -> [batch, K] keys.
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: `key` is not None, an int or a callable.
+      ValueError: `axis` is 0; at build, the items are not scalars and no key is given, or an
+        int key is given for an event that is not [K, D] sorted along axis -2; `get_config`
+        of a layer with a callable key.
+
+    Examples:
+      >>> layer = Sort()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[3.0, 1.0, 2.0]]))
+      >>> z.numpy(), np.round(v.numpy(), 4)   # V = -log 3!
+      (array([[1., 2., 3.]], dtype=float32), array([-1.7918], dtype=float32))
+      >>> np.sort(layer.forward(z, seed=(1, 2)).numpy())   # a random order of z
+      array([[1., 2., 3.]], dtype=float32)
     """
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
@@ -125,18 +147,33 @@ class GenerativeSort(_SortBase, kind="generative"):
 
     Args:
       classifier: Keras network mapping x to K Plackett-Luce log-scores; None: uniform.
-      axis, key: as `Sort`.
+      axis: as `Sort`.
+      key: as `Sort`.
       exact: enumerate the K! preimages in `Flow.log_prob`.
       max_preimages: the largest enumeration allowed (K! <= max_preimages).
+      **kwargs: `Transform` arguments (`seed`, `name`, `dtype`, ...).
+
+    Raises:
+      TypeError: as `Sort`.
+      ValueError: as `Sort`; at build, `exact=True` with K! above `max_preimages`.
+
+    Examples:
+      >>> layer = GenerativeSort()
+      >>> z, v = layer.inverse_and_log_det(tf.constant([[1.0, 2.0, 3.0]]), seed=(1, 2))
+      >>> np.sort(z.numpy()), np.round(v.numpy(), 4)   # a random order; V = log 3!
+      (array([[1., 2., 3.]], dtype=float32), array([1.7918], dtype=float32))
+      >>> layer.forward(z).numpy()
+      array([[1., 2., 3.]], dtype=float32)
     """
 
-    def __init__(self, classifier=None, axis: int = -1, key=None, exact: bool = False,
-                 max_preimages: int = 5040, **kwargs):
+    def __init__(self, classifier: keras.layers.Layer | None = None, axis: int = -1,
+                 key: SortKey = None, exact: bool = False, max_preimages: int = 5040,
+                 **kwargs: Any) -> None:
         super().__init__(classifier=classifier, axis=axis, key=key, **kwargs)
         self.exact = bool(exact)
         self.max_preimages = int(max_preimages)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         super().build(input_shape)
         if self.exact and math.factorial(self._size) > self.max_preimages:
             raise ValueError(
@@ -161,7 +198,8 @@ class GenerativeSort(_SortBase, kind="generative"):
     def _forward(self, z, *, seed, condition):
         return self._sorted(z)[0]
 
-    def preimages(self, x, *, condition=None):
+    def preimages(self, x: tf.Tensor, *,
+                  condition: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         x = self._check_data(x)
         perms = np.array(list(itertools.permutations(range(self._size))), np.int32)
         z = tf.gather(x, perms, axis=self._axis_in_batch)  # the P axis lands at the item axis
@@ -170,7 +208,7 @@ class GenerativeSort(_SortBase, kind="generative"):
                          tf.zeros([tf.shape(x)[0]], x.dtype))
         return z, log_w
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         config.update(exact=self.exact, max_preimages=self.max_preimages)
         return config

@@ -3,7 +3,8 @@
 import inspect
 
 import pytest
-from conformance import DTYPES, MODES, check_config_round_trip, run_case
+from conformance import (DTYPES, MODES, check_builds_in_function, check_config_round_trip,
+                         run_case)
 from conformance_cases import CASES
 
 import tfp_survae as ts
@@ -14,6 +15,11 @@ import tfp_survae as ts
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_conformance(case, dtype, mode):
     run_case(case, dtype, mode)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_builds_inside_a_compiled_function(case):
+    check_builds_in_function(case)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -10,7 +10,9 @@ from conformance_cases import CASES
 import tfp_survae as ts
 
 
-@pytest.mark.parametrize("mode", MODES)
+# XLA programs stay in memory until the process exits: the XLA mode runs isolated.
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.isolated) if m == "xla"
+                                  else m for m in MODES])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_conformance(case, dtype, mode):

@@ -9,6 +9,9 @@ import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
 
+# Every example trains under XLA, whose programs stay in memory until the process exits.
+pytestmark = pytest.mark.isolated
+
 
 @pytest.fixture(autouse=True)
 def examples_on_path():
@@ -40,6 +43,7 @@ def test_symmetric_2d(tmp_path):
     assert (tmp_path / "checkerboard_abs_flow.png").exists()
 
 
+@pytest.mark.isolated(alone=True)  # grows a process by 1.2 GB
 def test_point_clouds(tmp_path):
     import point_clouds
 
@@ -58,6 +62,7 @@ def test_images(tmp_path):
     assert (tmp_path / "maxpool_flow_samples.png").exists()
 
 
+@pytest.mark.slow  # eight models trained and evaluated; each is tested on its own elsewhere
 def test_connections(tmp_path):
     import connections
 
@@ -96,7 +101,8 @@ def test_serving_load_test(tmp_path):
         assert results[name]["max_ms"] < 10_000
 
 
-def test_density_estimation(tmp_path):
+@pytest.mark.slow  # six flows and four zuko models trained; test_splines_autoregressive
+def test_density_estimation(tmp_path):  # checks the builders, conditional ones included
     import density_estimation
 
     results = density_estimation.main(["--steps", "80", "--train", "512", "--test", "256",

@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 README = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
 
 
@@ -12,6 +14,7 @@ def snippets():
             if not block.lstrip().startswith("# not run")]
 
 
+@pytest.mark.isolated  # the snippets train under XLA, whose programs stay until exit
 def test_readme_snippets_run():
     blocks = snippets()
     assert len(blocks) >= 8

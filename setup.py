@@ -1,8 +1,18 @@
 from setuptools import find_packages, setup
 
+# The documentation site (mkdocs.yml): `pip install -e ".[docs]" && mkdocs serve`.
+DOCS = [
+    "mkdocs>=1.6.1,<2",
+    "mkdocs-material>=9.8.2",
+    "mkdocstrings>=1.0.8",
+    "mkdocstrings-python>=2.0.11",
+    "pymdown-extensions>=13.1",
+    "ruff>=0.17",  # mkdocstrings formats the API reference's signatures with it
+]
+
 setup(
     name="tfp_survae",
-    version="0.1.0",
+    version="0.3.0.dev0",
     description=(
         "SurVAE Flows for TensorFlow / TensorFlow Probability: bijective, surjective and "
         "stochastic transforms with exact or lower-bound likelihoods, as Keras 3 layers."
@@ -23,7 +33,10 @@ setup(
     ],
     extras_require={
         "examples": ["scikit-learn"],
-        "test": ["pytest", "pytest-xdist", "hypothesis", "scikit-learn"],
+        "docs": DOCS,
+        # The docs tests build the site; the browser test drives Debian's chromium.
+        "test": ["pytest", "pytest-xdist", "hypothesis", "scikit-learn", *DOCS,
+                 "playwright>=1.65"],
     },
     license="Apache-2.0",
 )

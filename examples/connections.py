@@ -26,6 +26,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 tfb = tfp.bijectors
 
@@ -129,7 +130,7 @@ def dequantization(args, out):
     for name, first in (
         ("uniform", lambda: ts.UniformDequantization(levels)),
         ("variational", lambda: ts.VariationalDequantization(
-            ts.dequantization_flow([2], num_steps=2, hidden_units=[64]), num_values=levels)),
+            ts.architectures.dequantization_flow([2], num_steps=2, hidden_units=[64]), num_values=levels)),
     ):
         keras.utils.set_random_seed(0)
         flow = ts.Flow(ts.StandardNormal([2]), [first(), onto_reals] + couplings(2))
@@ -146,8 +147,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs_2d", type=int, default=10)
     parser.add_argument("--epochs_vae", type=int, default=60)
     parser.add_argument("--iwbo_k", type=int, default=100)
-    parser.add_argument("--output", default="outputs/connections")
+    add_output_arguments(parser, "connections")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "connections")
     os.makedirs(args.output, exist_ok=True)
     results = {
         "augmented_vs_plain_nats": augmented_vs_plain(args, args.output),

@@ -13,7 +13,7 @@ batch 256, the same number of steps and the same sizes (3 layers, MLP/MADE 64-64
 Prints test NLL (mean and range over seeds) and training time per step, and writes
 results.json.
 
-    python examples/density_estimation.py --output examples/results/density_estimation
+    python examples/density_estimation.py --update-results
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 SIZES = dict(layers=3, hidden=(64, 64), bins=8, bound=5.0)
 
@@ -127,8 +128,9 @@ def main(argv=None):
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--test", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", default="outputs/density_estimation")
+    add_output_arguments(parser, "density_estimation")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "density_estimation")
     has_zuko = bool(importlib.util.find_spec("zuko") and importlib.util.find_spec("torch"))
     results = {}
     for task, (simulate, context) in TASKS.items():

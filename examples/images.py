@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 PAPER_BPD = {"cifar10": (3.08, 3.09), "downsampled_imagenet/32x32": (4.00, 4.01),
              "downsampled_imagenet/64x64": (3.70, 3.74)}
@@ -59,9 +60,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--iwbo_k", type=int, default=10)
     parser.add_argument("--max_steps", type=int, default=None, help="cap steps per epoch")
-    parser.add_argument("--output", default="outputs/images")
+    add_output_arguments(parser, "images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "images")
 
     train, test, shape, steps = datasets(args)
     if args.max_steps:

@@ -9,7 +9,7 @@ the data space (`tfp.mcmc.TransformedTransitionKernel`). Both samplers adapt the
 sample size (`tfp.mcmc.effective_sample_size`, across chains, the worse coordinate) per
 gradient evaluation of the target, and plots both samplers' draws over the target's contours.
 
-    python examples/neutra.py --output examples/results/tfp
+    python examples/neutra.py --update-results
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from results_dir import add_output_arguments, output_dir
 from variational_inference import (
     CONTOURS,
     banana_log_prob,
@@ -93,8 +94,9 @@ def main(argv=None):
     parser.add_argument("--burnin", type=int, default=500)
     parser.add_argument("--leapfrog", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default="outputs/tfp")
+    add_output_arguments(parser, "tfp")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "tfp")
 
     target = functools.partial(banana_log_prob, bend=args.bend)
     start = time.perf_counter()

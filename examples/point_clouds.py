@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfp_survae as ts  # noqa: E402
+from results_dir import add_output_arguments, output_dir  # noqa: E402
 
 PAPER_PPLL = {"permute_flow": -5.30, "sort_flow": -5.53}
 SMALL = dict(num_steps=4, d_model=32, num_heads=4, d_ff=64)
@@ -67,9 +68,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--max_steps", type=int, default=None, help="cap steps per epoch")
     parser.add_argument("--flow_steps", type=int, default=None,
                         help="coupling steps per flow (default: 32 full, 4 small)")
-    parser.add_argument("--output", default="outputs/point_clouds")
+    add_output_arguments(parser, "point_clouds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "point_clouds")
     epochs = args.epochs or (500 if args.full else 30)
     iwbo_k = args.iwbo_k or (1000 if args.full else 100)
     settings = {} if args.full else dict(SMALL)

@@ -8,7 +8,7 @@ sample, iwbo) and bad ones (wrong shapes, bad seeds, n beyond the export's limit
 JSON). Every good answer is checked against the flow computed here; every bad request must get
 status 400. Prints requests/s, p50/p99 latency and the count of wrong answers (must be 0).
 
-    python examples/serving.py --output examples/results/serving
+    python examples/serving.py --update-results
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,9 +52,12 @@ def train_flows(epochs: int):
     return exact, bound
 
 
-def start_server(model_dir: str):
+def start_server(model_dir: str, *options: str):
+    """Starts examples/flow_server.py on a free loopback port with `options`; returns (process,
+    port)."""
     process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "flow_server.py"), model_dir, "--port", "0"],
+        [sys.executable, os.path.join(HERE, "flow_server.py"), model_dir, "--port", "0",
+         *options],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
@@ -78,7 +82,7 @@ def request_pool(flow, rng, max_sample_size, num=32):
         x = ts.data.sample_toy("corners", 8, seed=100 + i).astype("float32")
         seed = [int(rng.randint(-(2**31), 2**31 - 1)), int(rng.randint(-(2**31), 2**31 - 1))]
         good.append(("/log_prob", {"x": x.tolist()},
-                     ("log_prob", flow.log_prob(x, seed=ts.training.DEFAULT_SEED).numpy())))
+                     ("log_prob", flow.log_prob(x, seed=ts.serving.DEFAULT_SEED).numpy())))
         good.append(("/sample", {"n": 4, "seed": seed},
                      ("x", flow.sample(4, seed=tuple(seed)).numpy())))
         if not flow.is_exact:
@@ -136,15 +140,37 @@ def load_test(port, good, bad, *, clients: int, requests: int, bad_fraction: flo
             "wrong_answers": int(sum(o[1] for o in outcomes))}
 
 
+def _at_least(minimum: int):
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; received {text}")
+        return value
+    return parse
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]; received {text}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--bad_fraction", type=float, default=0.25)
-    parser.add_argument("--max_sample_size", type=int, default=1000)
-    parser.add_argument("--output", default="outputs/serving")
+    parser.add_argument("--epochs", type=_at_least(1), default=2)
+    parser.add_argument("--clients", type=_at_least(1), default=8)
+    parser.add_argument("--requests", type=_at_least(1), default=4000,
+                        help="in all, at least --clients (each client sends requests/clients)")
+    parser.add_argument("--bad_fraction", type=_fraction, default=0.25)
+    parser.add_argument("--max_sample_size", type=_at_least(4), default=1000,
+                        help="the export's limit (the good requests sample 4)")
+    add_output_arguments(parser, "serving")
     args = parser.parse_args(argv)
+    if args.requests < args.clients:
+        parser.error(f"argument --requests: must be at least --clients ({args.clients}); "
+                     f"received {args.requests}")
+    args.output = output_dir(parser, args, "serving")
 
     exact, bound = train_flows(args.epochs)
     rng = np.random.RandomState(0)

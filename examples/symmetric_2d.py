@@ -17,7 +17,7 @@ A single run varies by up to 0.1 nats with the seed, so `--seeds 0 1 2` reports 
 range over seeds.
 
     python examples/symmetric_2d.py                        # the paper's settings, ~3 minutes
-    python examples/symmetric_2d.py --seeds 0 1 2 --output examples/results/symmetric_2d
+    python examples/symmetric_2d.py --seeds 0 1 2 --update-results
     python examples/symmetric_2d.py --datasets corners --epochs 1 --train_samples 12800
 """
 
@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 tfb = tfp.bijectors
 
@@ -109,11 +110,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--scale_fn", choices=sorted(ts.transforms.bijections.coupling.SCALE_FNS),
+    parser.add_argument("--scale_fn", choices=sorted(ts.AffineMap.SCALE_FNS),
                         help="one scale function for every data set (default: the reference "
                         "code's per data set)")
-    parser.add_argument("--output", default="outputs/symmetric_2d")
+    add_output_arguments(parser, "symmetric_2d")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "symmetric_2d")
     os.makedirs(args.output, exist_ok=True)
 
     results = {}

@@ -7,7 +7,7 @@ library's default soft-clamped scale (`--scale_fn tanh`); the paper's exp scale 
 exp`) is less stable. Prints the train and test negative log-likelihood in nats and writes a
 density plot.
 
-    python examples/toy_flow.py --dataset checkerboard --output outputs/toy
+    python examples/toy_flow.py --dataset checkerboard       # writes outputs/toy/
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 import keras
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 
 def baseline_flow(num_couplings: int = 4, hidden=(200, 100), scale_fn: str = "tanh") -> ts.Flow:
@@ -40,9 +41,10 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale_fn", default="tanh",
-                        choices=sorted(ts.transforms.bijections.coupling.SCALE_FNS))
-    parser.add_argument("--output", default="outputs/toy")
+                        choices=sorted(ts.AffineMap.SCALE_FNS))
+    add_output_arguments(parser, "toy")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "toy")
 
     keras.utils.set_random_seed(args.seed)
     train = ts.data.toy_dataset(args.dataset, args.train_samples, args.batch_size, seed=args.seed)

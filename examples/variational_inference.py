@@ -10,7 +10,7 @@ variables by itself (no variable list) and trains it by the reparameterized ELBO
 prints the final ELBO against log Z (their gap is KL(q || p) >= 0) and plots the fitted density
 over the target's contours.
 
-    python examples/variational_inference.py --output examples/results/tfp
+    python examples/variational_inference.py --update-results
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfp_survae as ts
+from results_dir import add_output_arguments, output_dir
 
 tfd = tfp.distributions
 
@@ -120,8 +121,9 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval_samples", type=int, default=100_000)
-    parser.add_argument("--output", default="outputs/tfp")
+    add_output_arguments(parser, "tfp")
     args = parser.parse_args(argv)
+    args.output = output_dir(parser, args, "tfp")
 
     start = time.perf_counter()
     flow, losses = fit_surrogate(banana_log_prob, steps=args.steps,

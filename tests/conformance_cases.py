@@ -117,13 +117,47 @@ CASES = [
                                                    dtype=d), dtype=d),
          normal([3]), normal([3])),
     Case("maf_spline_residual",
-         lambda d: ts.MaskedAutoregressive(transformer="spline", num_bins=4, hidden_units=[8, 8],
-                                           residual=True, dtype=d),
+         lambda d: ts.MaskedAutoregressive(map=ts.RationalQuadraticMap(num_bins=4),
+                                           hidden_units=[8, 8], residual=True, dtype=d),
+         normal([3]), normal([3]), perturb=0.3),
+    Case("iaf_spline",
+         lambda d: ts.MaskedAutoregressive(map=ts.RationalQuadraticMap(num_bins=3, bound=2.0),
+                                           inverse_autoregressive=True, hidden_units=[8],
+                                           dtype=d),
+         normal([3], 1.5), normal([3], 1.5), perturb=0.3),
+    Case("maf_mixture",
+         lambda d: ts.MaskedAutoregressive(map=ts.LogisticMixtureMap(num_components=3),
+                                           hidden_units=[8], dtype=d),
+         normal([3], 2.0), normal([3], 2.0), perturb=0.5),
+    Case("iaf_mixture_conditional",
+         lambda d: ts.MaskedAutoregressive(map=ts.LogisticMixtureMap(num_components=2),
+                                           inverse_autoregressive=True, hidden_units=[8],
+                                           condition_shape=[2], dtype=d),
+         normal([3]), normal([3]), condition=normal([2]), perturb=0.5),
+    Case("maf_affine_map_exp",
+         lambda d: ts.MaskedAutoregressive(map=ts.AffineMap(scale_fn="exp"), hidden_units=[8],
+                                           dtype=d),
          normal([3]), normal([3]), perturb=0.3),
     Case("iaf_affine_conditional",
          lambda d: ts.MaskedAutoregressive(inverse_autoregressive=True, hidden_units=[8],
                                            condition_shape=[2], dtype=d),
          normal([3]), normal([3]), condition=normal([2]), perturb=0.3),
+    Case("coupling_affine_map",
+         lambda d: ts.Coupling(map=ts.AffineMap(scale_fn="shifted_softplus"), hidden_units=[8],
+                               dtype=d),
+         normal([4]), normal([4]), perturb=0.3),
+    Case("coupling_spline_map_points",
+         lambda d: ts.Coupling(map=ts.RationalQuadraticMap(num_bins=3, bound=2.0), axis=-2,
+                               dtype=d),
+         normal([4, 2], 1.5), normal([4, 2], 1.5), perturb=0.2),
+    Case("coupling_mixture_map_conditional",
+         lambda d: ts.Coupling(map=ts.LogisticMixtureMap(num_components=2), hidden_units=[8],
+                               num_identity=1, condition_shape=[2], dtype=d),
+         normal([3], 2.0), normal([3], 2.0), condition=normal([2]), perturb=0.5),
+    Case("coupling_spline_map_checkerboard",
+         lambda d: ts.Coupling(conv_net(2 * (3 * 3 - 1), d), ts.RationalQuadraticMap(num_bins=3),
+                               mask="checkerboard", parity=1, dtype=d),
+         normal([4, 4, 2]), normal([4, 4, 2])),
     Case("linear_lu", lambda d: ts.LinearLU(dtype=d), normal([4]), normal([4]), perturb=0.3),
     Case("logistic_mixture_coupling",
          lambda d: ts.LogisticMixtureCoupling(hidden_units=[8], num_components=3, dtype=d),
@@ -150,7 +184,7 @@ CASES = [
          integers([3], 8), uniform([3])),
     Case("variational_dequantization",
          lambda d: ts.VariationalDequantization(
-             ts.dequantization_flow([3], hidden_units=[16], dtype=d), num_values=8, dtype=d),
+             ts.architectures.dequantization_flow([3], hidden_units=[16], dtype=d), num_values=8, dtype=d),
          integers([3], 8), uniform([3])),
     Case("augment_default", lambda d: ts.Augment(2, dtype=d), normal([3]), normal([5])),
     Case("augment_encoder",
@@ -218,7 +252,7 @@ CASES = [
          relu_latent([3]), normal([3])),
     Case("floor_default", lambda d: ts.Floor(dtype=d), normal([3], 3.0), integer_floats([3])),
     Case("floor_flow_decoder",
-         lambda d: ts.Floor(decoder=ts.dequantization_flow([2], hidden_units=[8], dtype=d),
+         lambda d: ts.Floor(decoder=ts.architectures.dequantization_flow([2], hidden_units=[8], dtype=d),
                             dtype=d),
          normal([2], 3.0), integer_floats([2])),
     # ---- stochastic
@@ -240,3 +274,14 @@ CASES = [
                                   ts.Slice(3, dtype=d)], dtype=d),
          normal([4]), normal([3])),
 ]
+
+
+def public_transforms() -> list:
+    """The concrete public transforms: the one list both gates (conformance cases here, ground
+    truth in tests/test_package_rules.py) read."""
+    import inspect
+
+    contract = {ts.Transform, ts.Bijection, ts.Surjection, ts.StochasticTransform}
+    found = [getattr(ts.transforms, name) for name in ts.transforms.__all__]
+    return [t for t in found if inspect.isclass(t) and issubclass(t, ts.Transform)
+            and t not in contract]

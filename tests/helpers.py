@@ -99,3 +99,54 @@ def assert_samples_match_1d(samples, density_fn, low, high, bins=40, tolerance=0
 
 # ------------------------------------------------------------------------------------------
 # Abs
+
+
+# ------------------------------------------------------------------------------------------
+# The ground-truth registry: which likelihood test proves which non-bijective transform.
+
+GROUND_TRUTH: dict = {}  # transform class -> names of the tests declaring it
+
+
+def ground_truth(*classes):
+    """Declares that the decorated test checks the likelihood of `classes` against ground truth.
+
+    The declaration is enforced both ways: `tests/test_package_rules.py` fails for a public
+    non-bijective transform that no test declares, and the decorated test fails if one of its
+    classes never ran its inverse (or enumerated its preimages) while the test ran.
+    """
+    import functools
+
+    def decorate(test):
+        for cls in classes:
+            GROUND_TRUTH.setdefault(cls, []).append(test.__name__)
+
+        @functools.wraps(test)
+        def checked(*args, **kwargs):
+            seen = set()
+            originals = {}
+            for cls in classes:
+                for method in ("inverse_with_score", "preimages"):
+                    original = getattr(cls, method)
+                    originals[cls, method] = cls.__dict__.get(method)
+
+                    def recording(self, *a, _original=original, _cls=cls, **k):
+                        seen.add(_cls)
+                        return _original(self, *a, **k)
+
+                    setattr(cls, method, recording)
+            try:
+                result = test(*args, **kwargs)
+            finally:
+                for (cls, method), original in originals.items():
+                    if original is None:
+                        delattr(cls, method)
+                    else:
+                        setattr(cls, method, original)
+            missing = [cls.__name__ for cls in classes if cls not in seen]
+            assert not missing, (f"{test.__name__} declares ground truth for {missing}, whose "
+                                 "inverse never ran in it")
+            return result
+
+        return checked
+
+    return decorate

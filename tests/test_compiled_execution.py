@@ -40,17 +40,32 @@ def test_the_loss_curve_matches_keras_loop_with_a_short_last_batch(family):
 
 def test_every_batch_trains_once_whatever_the_execution_boundaries():
     data = ts.data.sample_toy("eight_gaussians", 5 * 32 + 8).astype("float32")
-    for steps_per_execution in (1, 2, 3, 6, 32):
+
+    def make_flow():
         keras.utils.set_random_seed(0)
-        flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+        return ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+
+    # The reference: plain eager SGD steps over the six batches (the last one short), no Keras
+    # loop and no compiled execution.
+    flow = make_flow()
+    initial = [w.numpy() for w in flow.weights]
+    optimizer = keras.optimizers.SGD(1e-2)
+    for start in range(0, len(data), 32):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(flow.log_prob(data[start:start + 32]))
+        optimizer.apply(tape.gradient(loss, flow.trainable_variables), flow.trainable_variables)
+    reference = [w.numpy() for w in flow.weights]
+    assert any(not np.allclose(w, r) for w, r in zip(initial, reference))
+
+    for steps_per_execution in (1, 2, 3, 6, 32):
+        flow = make_flow()
         flow.compile(keras.optimizers.SGD(1e-2), steps_per_execution=steps_per_execution,
                      compiled_execution=True)
         flow.fit(tf.data.Dataset.from_tensor_slices(data).batch(32), epochs=1, verbose=0)
         assert int(flow.optimizer.iterations) == 6, steps_per_execution
-        if steps_per_execution == 1:
-            reference = [w.numpy() for w in flow.weights]
         for w, r in zip(flow.weights, reference):
-            np.testing.assert_allclose(w.numpy(), r, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(w.numpy(), r, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"steps_per_execution={steps_per_execution}")
 
 
 def test_conditional_data_and_evaluate():
@@ -137,11 +152,11 @@ def test_a_convolutional_flow_checks_its_data_before_xla():
     images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
     images.compile(keras.optimizers.Adam(1e-3), compiled_execution=True)
     data = np.random.RandomState(0).randint(0, 256, [32, 8, 8, 1]).astype("int32")
-    data[20, 3, 3, 0] = 256
-    images.initialize(data[:16])  # ActNorm, which fit would otherwise do on the first batch
+    data[5, 3, 3, 0] = 256  # batch 0
+    images.initialize(data[16:])  # ActNorm, which fit would otherwise do on the first batch
     before = [w.numpy() for w in images.weights]
     with pytest.raises(ValueError, match=r"integers in \[0, 256\)"):
-        images.fit(data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        images.fit(tf.data.Dataset.from_tensor_slices(data).batch(16), epochs=1, verbose=0)
     for w, b in zip(images.weights, before):
         np.testing.assert_array_equal(w.numpy(), b)
     assert images.train_function is None  # dropped with the failed call

@@ -65,7 +65,7 @@ def test_export_serves_in_a_fresh_process(kind, tmp_path):
     served = np.load(outputs)
     assert list(served["leaked"]) == [], f"the server imported {list(served['leaked'])}"
     assert len(served["errors"]) == 2  # wrong event shape, wrong dtype: both rejected in-graph
-    seed0 = ts.training.DEFAULT_SEED
+    seed0 = ts.serving.DEFAULT_SEED
     np.testing.assert_allclose(served["log_prob"], flow.log_prob(x, seed=seed0), rtol=1e-5)
     np.testing.assert_allclose(served["sample"], flow.sample(5, seed=(3, 4)), rtol=1e-6,
                                atol=1e-6)

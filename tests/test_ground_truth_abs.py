@@ -9,6 +9,7 @@ import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
 from helpers import (
+    ground_truth,
     batched,
     grid_2d,
     normal_base,
@@ -25,6 +26,7 @@ tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
+@ground_truth(ts.Abs)
 def test_abs_over_half_normal_is_the_standard_normal():
     flow = ts.Flow(ts.StandardHalfNormal([3]), [ts.Abs()])
     x = np.random.RandomState(0).randn(50, 3).astype("float32") * 2
@@ -32,6 +34,7 @@ def test_abs_over_half_normal_is_the_standard_normal():
     assert flow.is_exact
 
 
+@ground_truth(ts.Abs)
 def test_abs_with_learned_sign_integrates_and_samples():
     flow = ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs(classifier=random_mlp(2, 1, (8,)))])
     flow.chain[0].classifier.out.kernel.assign(flow.chain[0].classifier.out.kernel * 8.0)
@@ -39,6 +42,7 @@ def test_abs_with_learned_sign_integrates_and_samples():
     assert_samples_match_2d(flow, -4.0, 4.0)
 
 
+@ground_truth(ts.Abs)
 def test_partial_abs_uses_the_classifier_of_the_folded_vector():
     clf = dense(2, 1, [[1.5], [-0.7]], [0.3])
     flow = ts.Flow(ts.StandardUniform([2]), [ts.Abs(classifier=clf, elements=[0])])
@@ -50,6 +54,7 @@ def test_partial_abs_uses_the_classifier_of_the_folded_vector():
     np.testing.assert_allclose(flow.log_prob(x), expected, rtol=1e-5)
 
 
+@ground_truth(ts.GenerativeAbs)
 def test_generative_abs_exact_is_the_folded_normal_and_iwbo_converges():
     mu, sigma = 0.7, 1.3
     folded = lambda x: np.logaddexp(scipy.stats.norm(mu, sigma).logpdf(x),  # noqa: E731
@@ -70,6 +75,7 @@ def test_generative_abs_exact_is_the_folded_normal_and_iwbo_converges():
     assert_samples_match_1d(samples, lambda t: np.exp(folded(t)), 0.0, 6.0)
 
 
+@ground_truth(ts.GenerativeAbs)
 def test_generative_abs_exact_anywhere_in_the_flow():
     # data -> shift -> |.| (enumerated) -> coupling -> normal: exact, so it integrates to 1.
     keras.utils.set_random_seed(4)
@@ -86,6 +92,7 @@ def test_generative_abs_exact_anywhere_in_the_flow():
     assert outside[0] == -np.inf
 
 
+@ground_truth(ts.GenerativeAbs)
 def test_generative_abs_learned_classifier_trains_by_score_function():
     # p(z) puts 90% of its mass at z > 0; the sign posterior is learnable, and training q(s | x)
     # with the ELBO's score-function gradient closes the gap to the exact log-likelihood.

@@ -6,6 +6,7 @@ import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
 from helpers import (
+    ground_truth,
     batched,
     bin_probabilities_2d,
     grid_1d,
@@ -68,6 +69,7 @@ def test_exact_flow_samples_match_density():
     assert total_variation(empirical, predicted) < 0.015
 
 
+@ground_truth(ts.Slice)
 def test_slice_with_normal_decoder_is_the_joint_gaussian():
     # x1 ~ N(0, 1) (the base), x2 | x1 ~ N(a x1 + b, s^2) (the decoder).
     a, b, s = 1.7, -0.4, 0.6
@@ -98,6 +100,7 @@ def augmented_gaussian_flow():
     return flow, scale_tril @ scale_tril.T
 
 
+@ground_truth(ts.Augment)
 def test_augment_elbo_is_a_lower_bound_and_iwbo_converges():
     flow, cov = augmented_gaussian_flow()
     assert not flow.is_exact

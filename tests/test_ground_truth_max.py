@@ -7,6 +7,7 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 from helpers import (
+    ground_truth,
     integral_2d,
     assert_samples_match_2d,
     assert_samples_match_1d,
@@ -25,6 +26,7 @@ def max_log_prob_numpy(x, base_log_prob):
     return base_log_prob(z), -np.log(x.shape[-1]) + hn
 
 
+@ground_truth(ts.Max)
 def test_max_matches_the_formula_and_integrates():
     flow = ts.Flow(ts.StandardNormal([]), [ts.Max()], event_shape=[4])
     x = np.random.RandomState(1).randn(30, 4).astype("float32")
@@ -35,6 +37,7 @@ def test_max_matches_the_formula_and_integrates():
     assert_samples_match_2d(two, -4.0, 4.0)
 
 
+@ground_truth(ts.Max)
 def test_max_with_learned_parts_integrates():
     keras.utils.set_random_seed(2)
     flow = ts.Flow(
@@ -47,6 +50,7 @@ def test_max_with_learned_parts_integrates():
     assert_samples_match_2d(flow, -4.0, 4.0)
 
 
+@ground_truth(ts.MaxPool2D)
 def test_maxpool_matches_max_pool2d_and_the_formula():
     x = np.random.RandomState(3).randn(5, 4, 6, 3).astype("float32")
     layer = ts.MaxPool2D()
@@ -61,6 +65,7 @@ def test_maxpool_matches_max_pool2d_and_the_formula():
         ts.MaxPool2D().inverse_and_log_det(np.zeros((1, 3, 4, 1), "float32"))
 
 
+@ground_truth(ts.GenerativeMax)
 def test_generative_max_of_two_normals():
     flow = ts.Flow(ts.StandardNormal([2]), [ts.GenerativeMax(2)])
     density = lambda t: 2 * scipy.stats.norm.pdf(t) * scipy.stats.norm.cdf(t)  # noqa: E731

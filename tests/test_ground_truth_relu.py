@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from helpers import (
+    ground_truth,
     normal_base,
     integral_2d,
     assert_samples_match_2d,
@@ -14,6 +15,7 @@ from helpers import (
 import tfp_survae as ts
 
 
+@ground_truth(ts.ReLU)
 def test_relu_with_zero_inflated_base_integrates_and_samples():
     keras.utils.set_random_seed(8)
     decoder = ts.ConditionalHalfNormal([2], ts.MLP([8], 2, activation="tanh"))
@@ -29,6 +31,7 @@ def test_relu_with_zero_inflated_base_integrates_and_samples():
     np.testing.assert_allclose(flow.log_prob(x), [expected], rtol=1e-5)
 
 
+@ground_truth(ts.GenerativeReLU)
 def test_generative_relu_bounds_the_mass_at_zero():
     standard = ts.Flow(ts.StandardNormal([1]), [ts.GenerativeReLU()])
     zero = np.zeros((8, 1), "float32")

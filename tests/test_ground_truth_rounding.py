@@ -12,6 +12,7 @@ import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
 from helpers import (
+    ground_truth,
     grid_2d,
 )
 
@@ -21,6 +22,7 @@ tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
+@ground_truth(ts.Floor)
 def test_floor_over_poisson_is_the_poisson_pmf():
     rate = np.array([2.5, 4.0], "float32")
     flow = ts.Flow(tfd.Independent(tfd.Poisson(rate=rate), 1), [ts.Floor()])
@@ -41,9 +43,10 @@ def test_floor_over_poisson_is_the_poisson_pmf():
     np.testing.assert_allclose(samples.mean(0), rate + a / (a + b), atol=0.05)
 
 
+@ground_truth(ts.Floor)
 def test_floor_with_a_flow_decoder_integrates():
     keras.utils.set_random_seed(10)
-    decoder = ts.dequantization_flow([2], hidden_units=[8], dtype="float64")
+    decoder = ts.architectures.dequantization_flow([2], hidden_units=[8], dtype="float64")
     for w in decoder.trainable_weights:  # away from the identity
         w.assign(tf.random.normal(w.shape, stddev=0.2, dtype=w.dtype))
     rate = np.array([1.0, 1.5])
@@ -62,8 +65,7 @@ def test_floor_with_a_flow_decoder_integrates():
     assert total == pytest.approx(mass_in_cells, abs=2e-3)
 
 
-@pytest.mark.parametrize("variational", [False, True])
-def test_dequantized_pmf_sums_to_one(variational):
+def assert_dequantized_pmf_sums_to_one(variational):
     keras.utils.set_random_seed(11)
     inner = ts.Flow(ts.StandardNormal([2]), [
         ts.BijectorTransform(tfb.Sigmoid()),
@@ -71,7 +73,7 @@ def test_dequantized_pmf_sums_to_one(variational):
                           scale_bound=1.0),
     ])
     if variational:
-        encoder = ts.dequantization_flow([2], hidden_units=[8])
+        encoder = ts.architectures.dequantization_flow([2], hidden_units=[8])
         for w in encoder.trainable_weights:
             w.assign(tf.random.normal(w.shape, stddev=0.1))
         dequantization = ts.VariationalDequantization(encoder, num_values=4)
@@ -87,6 +89,17 @@ def test_dequantized_pmf_sums_to_one(variational):
     assert np.all(elbo.mean(0) < log_mass + 0.01)
 
 
+@ground_truth(ts.UniformDequantization)
+def test_uniformly_dequantized_pmf_sums_to_one():
+    assert_dequantized_pmf_sums_to_one(variational=False)
+
+
+@ground_truth(ts.VariationalDequantization)
+def test_variationally_dequantized_pmf_sums_to_one():
+    assert_dequantized_pmf_sums_to_one(variational=True)
+
+
+@ground_truth(ts.UniformDequantization)
 def test_dequantized_values_stay_strictly_inside_the_unit_interval():
     # With u drawn from all of [0, 1), (255 + u) / 256 rounds to 1.0 in float32 for u within
     # 1.5e-5 of 1 (and x = 0, u = 0 gives 0): a logit next would make log_prob NaN.

@@ -11,6 +11,7 @@ import scipy.special
 import scipy.stats
 import tensorflow_probability as tfp
 from helpers import (
+    ground_truth,
     normal_base,
     random_mlp,
     integral_2d,
@@ -27,6 +28,7 @@ def order_statistics_base(k):
     return ts.Flow(ts.StandardNormal([k]), [ts.GenerativeSort(exact=True)])
 
 
+@ground_truth(ts.Sort)
 def test_sort_of_iid_normals_is_the_iid_density():
     flow = ts.Flow(order_statistics_base(4), [ts.Sort()])
     x = np.random.RandomState(4).randn(20, 4).astype("float32")
@@ -34,6 +36,7 @@ def test_sort_of_iid_normals_is_the_iid_density():
     assert flow.is_exact
 
 
+@ground_truth(ts.Sort)
 def test_sort_with_plackett_luce_adds_log_p_of_the_order():
     keras.utils.set_random_seed(5)
     scorer = ts.MLP([8], 3, activation="tanh", output_initializer="glorot_uniform")
@@ -51,6 +54,7 @@ def test_sort_with_plackett_luce_adds_log_p_of_the_order():
     assert_samples_match_2d(two, -4.0, 4.0)
 
 
+@ground_truth(ts.Sort)
 def test_sort_points_by_a_coordinate():
     layer = ts.Sort(axis=-2, key=1)
     x = np.random.RandomState(6).randn(3, 5, 2).astype("float32")
@@ -60,6 +64,7 @@ def test_sort_points_by_a_coordinate():
     assert sorted(map(tuple, z.numpy()[0])) == sorted(map(tuple, x[0]))
 
 
+@ground_truth(ts.GenerativeSort)
 def test_generative_sort_exact_and_sampled():
     loc = np.array([0.5, -0.3, 1.0], "float32")
     base = normal_base(loc, [1.0, 0.7, 1.3])

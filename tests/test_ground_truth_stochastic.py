@@ -7,6 +7,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 from helpers import (
+    ground_truth,
     bin_probabilities_2d,
     histogram_2d,
     total_variation,
@@ -38,6 +39,7 @@ def ppca_flow(w, b, sigma, encoder_mean, encoder_log_scale):
     return ts.Flow(ts.StandardNormal([latent]), [ts.VAE(encoder, decoder)])
 
 
+@ground_truth(ts.VAE)
 def test_vae_is_probabilistic_pca():
     w, b, sigma, m = ppca()
     a = (w / m).T  # M^-1 W^T
@@ -58,6 +60,7 @@ def test_vae_is_probabilistic_pca():
     np.testing.assert_allclose(samples.mean(0), b, atol=0.02)
 
 
+@ground_truth(ts.StochasticPermutation)
 def test_stochastic_permutation_is_invariant_in_distribution():
     base = normal_base([1.5, -0.5, 0.0], [0.6, 1.0, 1.4])
     flow = ts.Flow(base, [ts.StochasticPermutation()])

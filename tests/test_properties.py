@@ -37,8 +37,8 @@ def test_sort_and_abs_right_inverse(x):
 @given(st.tuples(st.integers(-2**40, 2**40), st.integers(-2**40, 2**40)))
 def test_an_int32_pair_is_a_seed_as_it_is_and_anything_wider_raises(pair):
     if all(-(2**31) <= v < 2**31 for v in pair):
-        seed = ts._utils.to_stateless_seed(pair)
+        seed = ts._seeds.to_stateless_seed(pair)
         assert seed.dtype.name == "int32" and list(seed.numpy()) == list(pair)
     else:
         with pytest.raises(ValueError, match="int32 range"):
-            ts._utils.to_stateless_seed(pair)
+            ts._seeds.to_stateless_seed(pair)

@@ -1,25 +1,28 @@
-"""The README's Python snippets run, in order, in one namespace (those not marked "not run")."""
+"""The README's Python blocks run, in order, in one namespace, by the docs' conventions
+(tests/markdown_blocks.py: `# not run: <reason>` skips a block, a following ```text block is
+asserted)."""
 
-import os
-import re
+import math
+import pathlib
 
+import numpy as np
 import pytest
 
-README = os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")
+from markdown_blocks import python_blocks, run_blocks
 
-
-def snippets():
-    text = open(README, encoding="utf-8").read()
-    return [block for block in re.findall(r"```python\n(.*?)```", text, flags=re.S)
-            if not block.lstrip().startswith("# not run")]
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.mark.isolated  # the snippets train under XLA, whose programs stay until exit
 def test_readme_snippets_run():
-    blocks = snippets()
-    assert len(blocks) >= 8
+    blocks = python_blocks(README.read_text(encoding="utf-8"))
     namespace = {"__name__": "readme"}
-    for block in blocks:
-        exec(compile(block, README, "exec"), namespace)  # noqa: S102
-    assert namespace["log_p"].shape == (5,)
+    result = run_blocks(blocks, "README.md", namespace)
+    assert result.ran == 2 and result.skipped == 0
+    assert sorted(namespace["history"].history) == ["bits_per_dim", "loss"]
+    assert namespace["log_p"].shape == (5,) and namespace["flow"].is_exact
     assert namespace["samples"].shape == (1000, 2)
+    # The folded normal: 2 N(x; 0, 1) on x >= 0.
+    folded = [math.log(2.0) - 0.5 * v * v - 0.5 * math.log(2.0 * math.pi) for v in (0.5, 2.0)]
+    np.testing.assert_allclose(namespace["folded_log_p"], folded, rtol=1e-5)
+    assert namespace["dist"].event_shape == (2,)

@@ -3,74 +3,34 @@
 Composable bijections, surjections and stochastic transforms with exact or lower-bound
 likelihoods (Nielsen et al., NeurIPS 2020, https://arxiv.org/abs/2007.02731), as Keras 3 layers.
 
-Every public name is listed here. `plotting` (matplotlib) loads when first used.
+The flat public API: the flows and their TFP views, every transform (`transforms.__all__`), every
+distribution layer (`distributions.__all__`), the two networks most flows use, and the public
+submodules. `plotting` (matplotlib) loads when first used. Layer authors import from
+`tfp_survae.extend`.
 """
 
 import importlib
 
-from tfp_survae import architectures, data, distributions, evaluation, nn, training, transforms
-from tfp_survae.conditional_flow import (
-    ConditionalFlow,
-    dequantization_flow,
-    image_dequantization_flow,
+from tfp_survae import (
+    architectures,
+    data,
+    distributions,
+    evaluation,
+    extend,
+    nn,
+    serving,
+    training,
+    transforms,
 )
-from tfp_survae.distributions import (
-    ConditionalBernoulli,
-    ConditionalCategorical,
-    ConditionalDistribution,
-    ConditionalHalfNormal,
-    ConditionalNormal,
-    ConditionalPlackettLuce,
-    DiagonalNormal,
-    StandardHalfNormal,
-    StandardLogistic,
-    StandardNormal,
-    StandardUniform,
-    TFPDistribution,
-    ZeroInflated,
-)
+from tfp_survae.conditional_flow import ConditionalFlow
+from tfp_survae.distributions import *  # noqa: F403
 from tfp_survae.flow import Flow
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.nn import MADE, MLP
 from tfp_survae.transformed_distribution import TransformedDistribution
-from tfp_survae.transforms import (
-    VAE,
-    Abs,
-    ActNorm,
-    AffineCoupling,
-    Augment,
-    BatchNormalization,
-    Bijection,
-    BijectorTransform,
-    Conv1x1,
-    ElementwiseCoupling,
-    Floor,
-    GenerativeAbs,
-    GenerativeMax,
-    GenerativeReLU,
-    GenerativeSort,
-    LinearLU,
-    LogisticMixtureCoupling,
-    Max,
-    MaskedAutoregressive,
-    MaxPool2D,
-    Permute,
-    RationalQuadraticCoupling,
-    ReLU,
-    Reverse,
-    Sequential,
-    Slice,
-    Sort,
-    Squeeze2D,
-    StochasticPermutation,
-    StochasticTransform,
-    Surjection,
-    Transform,
-    UniformDequantization,
-    VariationalDequantization,
-)
+from tfp_survae.transforms import *  # noqa: F403
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     # flows and their TFP views
@@ -78,60 +38,6 @@ __all__ = [
     "TransformedDistribution",
     "FlowBijector",
     "ConditionalFlow",
-    "dequantization_flow",
-    "image_dequantization_flow",
-    # the transform contract
-    "Transform",
-    "Bijection",
-    "Surjection",
-    "StochasticTransform",
-    "Sequential",
-    # bijections
-    "ActNorm",
-    "AffineCoupling",
-    "BatchNormalization",
-    "BijectorTransform",
-    "Conv1x1",
-    "ElementwiseCoupling",
-    "LinearLU",
-    "LogisticMixtureCoupling",
-    "MaskedAutoregressive",
-    "Permute",
-    "RationalQuadraticCoupling",
-    "Reverse",
-    "Squeeze2D",
-    # surjections
-    "Abs",
-    "GenerativeAbs",
-    "Augment",
-    "Slice",
-    "Floor",
-    "UniformDequantization",
-    "VariationalDequantization",
-    "Max",
-    "MaxPool2D",
-    "GenerativeMax",
-    "ReLU",
-    "GenerativeReLU",
-    "Sort",
-    "GenerativeSort",
-    # stochastic transforms
-    "VAE",
-    "StochasticPermutation",
-    # distributions
-    "ConditionalDistribution",
-    "TFPDistribution",
-    "ConditionalBernoulli",
-    "ConditionalCategorical",
-    "ConditionalHalfNormal",
-    "ConditionalNormal",
-    "ConditionalPlackettLuce",
-    "DiagonalNormal",
-    "StandardHalfNormal",
-    "StandardLogistic",
-    "StandardNormal",
-    "StandardUniform",
-    "ZeroInflated",
     # networks
     "MADE",
     "MLP",
@@ -140,14 +46,26 @@ __all__ = [
     "data",
     "distributions",
     "evaluation",
+    "extend",
     "nn",
     "plotting",
+    "serving",
     "training",
     "transforms",
 ]
+__all__ += transforms.__all__
+__all__ += distributions.__all__
+
+# Names that moved: an import of the old name says where the new one is.
+_MOVED = {
+    "dequantization_flow": "tfp_survae.architectures.dequantization_flow",
+    "image_dequantization_flow": "tfp_survae.architectures.image_dequantization_flow",
+}
 
 
 def __getattr__(name):
     if name == "plotting":
         return importlib.import_module("tfp_survae.plotting")
+    if name in _MOVED:
+        raise AttributeError(f"tfp_survae.{name} moved to {_MOVED[name]}.")
     raise AttributeError(f"module 'tfp_survae' has no attribute {name!r}")

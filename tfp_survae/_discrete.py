@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import math
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _networks, _seeds, _tensors
 
-
-def network_logits(owner: str, network, inputs, event_shape, dtype, what: str, training=None):
-    """Runs `network` on `inputs` and reshapes its output to [batch] + `event_shape`.
-
-    The network may output that shape or any shape with the same number of values per example
-    (e.g. flat logits); anything else is a ValueError naming both shapes.
-    """
-    out = tf.cast(_utils.run_network(owner, network, inputs, training=training), dtype)
-    event_shape = [int(d) for d in event_shape]
-    want = int(np.prod(event_shape)) if event_shape else 1
-    have = out.shape[1:].num_elements()
-    if have is not None and have != want:
-        raise ValueError(
-            f"{owner}: the {what} network must output {want} logits per example (shape "
-            f"{event_shape}); received output shape {out.shape.as_list()}."
-        )
-    return tf.reshape(out, [-1] + event_shape)
 
 
 def sign_log_prob(signs, logits):
@@ -36,13 +17,13 @@ def sign_log_prob(signs, logits):
 
 def sample_signs(logits, seed):
     """s in {-1, +1} with p(s = +1) = sigmoid(logits)."""
-    uniform = _utils.random_uniform(tf.shape(logits), seed, logits.dtype)
+    uniform = _seeds.random_uniform(tf.shape(logits), seed, logits.dtype)
     return tf.where(uniform < tf.sigmoid(logits), tf.ones_like(logits), -tf.ones_like(logits))
 
 
 def sample_categorical(logits, seed):
     """Indices along the last axis by the Gumbel-max trick (int32)."""
-    uniform = _utils.random_uniform(tf.shape(logits), seed, logits.dtype, minval=1e-12)
+    uniform = _seeds.random_uniform(tf.shape(logits), seed, logits.dtype, minval=1e-12)
     return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
@@ -55,11 +36,6 @@ def log_factorial(k: int) -> float:
     return math.lgamma(k + 1)
 
 
-def build_network(network, input_shape):
-    if network is not None and isinstance(network, keras.layers.Layer) and not network.built:
-        network.build(tuple(input_shape))
-    return network
-
 
 def plackett_luce_log_prob(log_scores: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
     """log p(perm) under Plackett-Luce with `log_scores` [batch, K]; perm [batch, K] int."""
@@ -70,7 +46,7 @@ def plackett_luce_log_prob(log_scores: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
 
 def plackett_luce_sample(log_scores: tf.Tensor, seed) -> tf.Tensor:
     """Samples permutations by the Gumbel-max trick: argsort of perturbed scores, descending."""
-    uniform = _utils.random_uniform(
+    uniform = _seeds.random_uniform(
         tf.shape(log_scores), seed, minval=1e-12, maxval=1.0, dtype=log_scores.dtype
     )
     gumbel = -tf.math.log(-tf.math.log(uniform))
@@ -105,7 +81,7 @@ class DiscreteChoice:
             owner, kind, network, int(size), role)
 
     def build(self, input_shape):
-        build_network(self.network, input_shape)
+        _networks.build_network(self.network, input_shape)
 
     def logits(self, inputs, choice_shape, dtype, training=None):
         """The network's logits, shaped [batch] + choice_shape (+ [K] for an index or an order),
@@ -113,7 +89,7 @@ class DiscreteChoice:
         if self.network is None:
             return None
         shape = list(choice_shape) + ([] if self.kind == "sign" else [self.size])
-        return network_logits(self.owner, self.network, inputs, shape, dtype, self.role,
+        return _networks.network_logits(self.owner, self.network, inputs, shape, dtype, self.role,
                               training=training)
 
     def log_prob(self, choice, logits, dtype) -> tf.Tensor:
@@ -123,12 +99,12 @@ class DiscreteChoice:
                 per_example = -log_factorial(self.size)
             else:
                 options = 2 if self.kind == "sign" else self.size
-                per_example = -_utils.num_elements(choice.shape[1:]) * math.log(options)
+                per_example = -_tensors.num_elements(choice.shape[1:]) * math.log(options)
             return tf.fill([tf.shape(choice)[0]], tf.constant(per_example, dtype))
         if self.kind == "sign":
-            return _utils.sum_except_batch(sign_log_prob(choice, logits))
+            return _tensors.sum_except_batch(sign_log_prob(choice, logits))
         if self.kind == "index":
-            return _utils.sum_except_batch(categorical_log_prob(logits, choice))
+            return _tensors.sum_except_batch(categorical_log_prob(logits, choice))
         return plackett_luce_log_prob(logits, choice)
 
     def sample(self, logits, like, seed) -> tf.Tensor:

@@ -6,6 +6,7 @@ round-trip through `get_config` / `from_config` and `.keras` files.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -73,3 +74,20 @@ def deserialize_tfp(config: dict):
     module = _KINDS[config["kind"]][1]
     params = {key: _decode(value) for key, value in config["parameters"].items()}
     return getattr(module, config["class_name"])(**params)
+
+
+def _is_serialized_keras_object(value) -> bool:
+    return isinstance(value, dict) and "class_name" in value and "config" in value
+
+
+def deserialize_sublayers(config: dict) -> dict:
+    """Returns `config` with serialized Keras objects (and lists of them) deserialized."""
+    out = dict(config)
+    for key, value in config.items():
+        if _is_serialized_keras_object(value):
+            out[key] = keras.saving.deserialize_keras_object(value)
+        elif isinstance(value, list) and value and all(
+            _is_serialized_keras_object(v) for v in value
+        ):
+            out[key] = [keras.saving.deserialize_keras_object(v) for v in value]
+    return out

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _checks, _seeds, _tensors
 
 __all__ = ["elbo", "iwbo", "bits_per_dim", "evaluate"]
 
@@ -49,7 +49,7 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
       batch_k: importance samples per chunk.
       condition: optional condition tensor, one per example.
     """
-    k = int(_utils.check_count("iwbo", "k (the number of importance samples)", k, minimum=1))
+    k = int(_checks.check_count("iwbo", "k (the number of importance samples)", k, minimum=1))
     x = flow.check_data(x)
     if flow.is_exact:
         return flow.log_prob(x, condition=condition)
@@ -59,7 +59,7 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
     batch_k = min(int(batch_k), k)
     if batch_k < 1:
         raise ValueError(f"batch_k must be positive; received {batch_k}.")
-    seed = _utils.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
+    seed = _seeds.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
     if condition is not None:
         condition = tf.convert_to_tensor(condition)
     return _compiled_iwbo(flow)(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
@@ -79,7 +79,7 @@ def iwbo_loop(flow, x, k, seed, chunk: int, condition=None):
     num_chunks = (k + chunk - 1) // chunk
 
     def body(i, total):
-        log_w = flow.log_prob(tiled, seed=_utils.fold_in(seed, i), condition=tiled_condition)
+        log_w = flow.log_prob(tiled, seed=_seeds.fold_in(seed, i), condition=tiled_condition)
         log_w = tf.reshape(log_w, [chunk, batch])
         used = (i * chunk + tf.range(chunk)) < k
         log_w = tf.where(used[:, None], log_w, tf.constant(-math.inf, log_w.dtype))
@@ -105,9 +105,9 @@ def bits_per_dim(log_prob, event_shape) -> tf.Tensor:
     `event_shape` is the shape of one example (or D itself as an int).
     """
     dims = int(event_shape) if isinstance(event_shape, (int, np.integer)) else (
-        _utils.num_elements(tf.TensorShape(event_shape).as_list())
+        _tensors.num_elements(tf.TensorShape(event_shape).as_list())
     )
-    return _utils.nats_to_bits_per_dim(-tf.convert_to_tensor(log_prob), dims)
+    return _tensors.nats_to_bits_per_dim(-tf.convert_to_tensor(log_prob), dims)
 
 
 def evaluate(flow, dataset, *, k: int = 1, batch_k: int | None = None, seed=None,
@@ -131,11 +131,11 @@ def evaluate(flow, dataset, *, k: int = 1, batch_k: int | None = None, seed=None
     except TypeError:
         steps = None
     bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
-    seed = _utils.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
+    seed = _seeds.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
     log_prob_fn = tf.function(lambda x, s: flow.log_prob(x, seed=s))
     total, count = 0.0, 0
     for step, batch in enumerate(dataset):
-        batch_seed = _utils.fold_in(seed, step)
+        batch_seed = _seeds.fold_in(seed, step)
         if k == 1:
             values = log_prob_fn(batch, batch_seed)
         else:
@@ -144,13 +144,13 @@ def evaluate(flow, dataset, *, k: int = 1, batch_k: int | None = None, seed=None
         count += int(values.shape[0])
         if bar is not None:
             nll = -total / count
-            bpd = _utils.nats_to_bits_per_dim(nll, flow.num_dims)
+            bpd = _tensors.nats_to_bits_per_dim(nll, flow.num_dims)
             bar.update(step + 1, values=[("nll", nll), ("bits_per_dim", bpd)])
     if count == 0:
         raise ValueError("evaluate received an empty dataset.")
     nll = -total / count
     return {
         "nll": nll,
-        "bits_per_dim": _utils.nats_to_bits_per_dim(nll, flow.num_dims),
+        "bits_per_dim": _tensors.nats_to_bits_per_dim(nll, flow.num_dims),
         "num_examples": count,
     }

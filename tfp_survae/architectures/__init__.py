@@ -1,5 +1,10 @@
-"""Ready-made flows: the paper's image and point-cloud models, and density-estimation defaults."""
+"""Ready-made flows: the paper's image and point-cloud models, density-estimation defaults and
+variational dequantizers."""
 
+from tfp_survae.architectures.dequantization import (
+    dequantization_flow,
+    image_dequantization_flow,
+)
 from tfp_survae.architectures.density import masked_autoregressive_flow, neural_spline_flow
 from tfp_survae.architectures.images import IMAGE_PRESETS, maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
@@ -13,6 +18,8 @@ __all__ = [
     "IMAGE_PRESETS",
     "REFERENCE_PARAMETERS",
     "count_trainable_parameters",
+    "dequantization_flow",
+    "image_dequantization_flow",
     "masked_autoregressive_flow",
     "maxpool_flow",
     "multiscale_flow",

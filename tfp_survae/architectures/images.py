@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
-from tfp_survae.conditional_flow import image_dequantization_flow
+from tfp_survae import _tensors
+from tfp_survae.architectures.dequantization import image_dequantization_flow
 from tfp_survae.distributions import DiagonalNormal
 from tfp_survae.flow import Flow
 from tfp_survae.nn import DenseNet
@@ -91,7 +91,7 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice", **sett
     else:
         raise ValueError(f"dequantization is 'uniform' or 'flow'; received "
                          f"{config['dequantization']!r}.")
-    transforms += [BijectorTransform(tfb.Shift(np.asarray(0.5, _utils.likelihood_dtype(dtype))),
+    transforms += [BijectorTransform(tfb.Shift(np.asarray(0.5, _tensors.likelihood_dtype(dtype))),
                                     dtype=dtype), Squeeze2D(order="channel", dtype=dtype)]
     channels = 4 * c
     for scale in range(config["num_scales"]):

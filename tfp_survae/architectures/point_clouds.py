@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
 from tfp_survae.nn import SetTransformer
@@ -29,7 +29,7 @@ def _point_cloud_flow(ordered: bool, num_points, num_dims, num_steps, d_model, n
     if num_dims != 2:
         raise ValueError(f"The point-cloud flows couple one coordinate given the other: they "
                          f"need 2-D points; received num_dims={num_dims}.")
-    float_dtype = _utils.likelihood_dtype(dtype)
+    float_dtype = _tensors.likelihood_dtype(dtype)
     transformer = dict(d_model=d_model, num_heads=num_heads, num_layers=num_layers, d_ff=d_ff,
                        dropout=dropout, dtype=dtype)
     half = num_points // 2

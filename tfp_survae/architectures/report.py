@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
 from tfp_survae.architectures.images import maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
 
@@ -40,5 +40,5 @@ def parameter_report(print_fn=print) -> dict:
 def count_trainable_parameters(model) -> int:
     """Trainable parameters (what the reference code reports; Keras' count_params() also counts
     non-trainable state such as ActNorm's initialisation flag)."""
-    return sum(_utils.num_elements(w.shape) for w in model.trainable_weights)
+    return sum(_tensors.num_elements(w.shape) for w in model.trainable_weights)
 

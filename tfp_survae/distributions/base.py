@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
+from tfp_survae import _networks, _seeds, _serialization, _tensors
 from tfp_survae._serialization import deserialize_tfp, serialize_tfp
 
 tfd = tfp.distributions
@@ -55,6 +55,12 @@ class ConditionalDistribution(keras.layers.Layer):
         if self.network is not None and context_shape is not None and not self.network.built:
             self.network.build(tuple(tf.TensorShape(context_shape).as_list()))
 
+    def compute_output_shape(self, context_shape=None):
+        """The shape of a sample for contexts of `context_shape`: [batch] + event shape (what
+        `Flow.summary()` shows for a base)."""
+        batch = None if context_shape is None else tf.TensorShape(context_shape)[0]
+        return (batch,) + tuple(self.event_shape.as_list())
+
     def get_build_config(self):
         shapes = getattr(self, "_build_shapes_dict", None)
         if not shapes or shapes.get("context_shape") is None:
@@ -75,7 +81,7 @@ class ConditionalDistribution(keras.layers.Layer):
         unused by distributions with a closed-form density)."""
         x = tf.convert_to_tensor(x)
         if self.elementwise:
-            return _utils.sum_except_batch(self.log_prob_elements(x, condition=condition))
+            return _tensors.sum_except_batch(self.log_prob_elements(x, condition=condition))
         condition = self._checked_condition(condition, x)
         return self.distribution(condition, num=tf.shape(x)[0]).log_prob(x)
 
@@ -93,7 +99,7 @@ class ConditionalDistribution(keras.layers.Layer):
         no condition (with a condition, one draw per row); `seed` a stateless seed.
         """
         dist = self.distribution(self._checked_condition(condition), num=self._num(condition, n))
-        x = dist.sample(seed=_utils.seed_or_random(seed))
+        x = dist.sample(seed=_seeds.seed_or_random(seed))
         return x, dist.log_prob(x)
 
     def sample(self, n=None, seed=None, *, condition=None):
@@ -133,7 +139,7 @@ class ConditionalDistribution(keras.layers.Layer):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
         owner = f"{type(self).__name__} '{self.name}'"
-        out = tf.cast(_utils.run_network(owner, self.network, condition), dtype)
+        out = tf.cast(_networks.run_network(owner, self.network, condition), dtype)
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
         if out.shape[-1] is not None and out.shape[-1] != expected_last:
@@ -158,7 +164,7 @@ class ConditionalDistribution(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_utils.deserialize_sublayers(config))
+        return cls(**_serialization.deserialize_sublayers(config))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -198,7 +204,7 @@ class TFPDistribution(ConditionalDistribution):
         return self.tfp_distribution.log_prob(x)
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
-        x = self.tfp_distribution.sample(self._num(condition, n), seed=_utils.seed_or_random(seed))
+        x = self.tfp_distribution.sample(self._num(condition, n), seed=_seeds.seed_or_random(seed))
         return x, self.tfp_distribution.log_prob(x)
 
     def get_config(self):

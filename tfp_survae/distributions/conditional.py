@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _discrete, _utils
+from tfp_survae import _discrete, _networks, _seeds, _tensors
 from tfp_survae.distributions.base import ConditionalDistribution
 from tfp_survae.distributions.standard import (
     half_normal_log_density,
@@ -66,10 +66,10 @@ class ConditionalNormal(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
-        seed = _utils.seed_or_random(seed)
-        eps = _utils.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
+        seed = _seeds.seed_or_random(seed)
+        eps = _seeds.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
         x = mean + tf.exp(log_scale) * eps
-        return x, _utils.sum_except_batch(normal_log_density(eps, log_scale))
+        return x, _tensors.sum_except_batch(normal_log_density(eps, log_scale))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -93,10 +93,10 @@ class ConditionalHalfNormal(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
-        seed = _utils.seed_or_random(seed)
-        eps = tf.abs(_utils.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
+        seed = _seeds.seed_or_random(seed)
+        eps = tf.abs(_seeds.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
         x = eps * tf.exp(log_scale)
-        return x, _utils.sum_except_batch(half_normal_log_density(x, log_scale))
+        return x, _tensors.sum_except_batch(half_normal_log_density(x, log_scale))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -124,10 +124,10 @@ class ConditionalBernoulli(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
-        uniform = _utils.random_uniform(tf.shape(logits), _utils.seed_or_random(seed), logits.dtype)
+        uniform = _seeds.random_uniform(tf.shape(logits), _seeds.seed_or_random(seed), logits.dtype)
         x = tf.cast(uniform < tf.sigmoid(logits), logits.dtype)
         log_p = -tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
-        return x, _utils.sum_except_batch(log_p)
+        return x, _tensors.sum_except_batch(log_p)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -146,7 +146,7 @@ class ConditionalCategorical(ConditionalDistribution):
         self.num_classes = int(num_classes)
 
     def logits(self, condition, dtype=None):
-        logits = _utils.run_network(self.name, self.network, self._checked_condition(condition))
+        logits = _networks.run_network(self.name, self.network, self._checked_condition(condition))
         logits = tf.cast(logits, dtype or self.dtype)
         expected = self.event_shape.as_list() + [self.num_classes]
         if logits.shape[1:].is_fully_defined() and logits.shape[1:].as_list() != expected:
@@ -163,8 +163,8 @@ class ConditionalCategorical(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         logits = self.logits(condition)
-        x = _discrete.sample_categorical(logits, _utils.seed_or_random(seed))
-        return x, _utils.sum_except_batch(_discrete.categorical_log_prob(logits, x))
+        x = _discrete.sample_categorical(logits, _seeds.seed_or_random(seed))
+        return x, _tensors.sum_except_batch(_discrete.categorical_log_prob(logits, x))
 
     def get_config(self):
         config = super().get_config()
@@ -188,7 +188,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         super().__init__([int(num_items)], network=network, **kwargs)
 
     def log_scores(self, condition, dtype=None):
-        scores = _utils.run_network(self.name, self.network, self._checked_condition(condition))
+        scores = _networks.run_network(self.name, self.network, self._checked_condition(condition))
         scores = tf.cast(scores, dtype or self.dtype)
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
@@ -200,7 +200,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         log_scores = self.log_scores(condition)
-        seed = _utils.seed_or_random(seed)
+        seed = _seeds.seed_or_random(seed)
         perm = _discrete.plackett_luce_sample(log_scores, seed)
         return perm, _discrete.plackett_luce_log_prob(log_scores, perm)
 

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _utils
+from tfp_survae import _seeds
 from tfp_survae.distributions.base import ConditionalDistribution
 
 tfd = tfp.distributions
@@ -32,7 +32,7 @@ def normal_log_density(u, log_scale=0.0):
 
 def half_normal_log_density(x, log_scale=0.0):
     """Elementwise log HalfNormal(x; sigma): -inf for x < 0."""
-    log_scale = tf.cast(log_scale, x.dtype)
+    log_scale = tf.cast(tf.convert_to_tensor(log_scale, dtype_hint=x.dtype), x.dtype)
     u = x * tf.exp(-log_scale)
     log_density = _LOG_TWO + normal_log_density(u, log_scale)
     return tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))
@@ -61,7 +61,7 @@ class _Standard(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         x = self._stateless_sample(self._batch_shape(self._num(condition, n)),
-                                   _utils.seed_or_random(seed))
+                                   _seeds.seed_or_random(seed))
         return x, self.log_prob(x)
 
     def get_config(self):
@@ -86,7 +86,7 @@ class StandardNormal(_Standard):
         return normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
-        return _utils.random_normal(shape, seed, dtype=self.dtype)
+        return _seeds.random_normal(shape, seed, dtype=self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -103,7 +103,7 @@ class StandardUniform(_Standard):
         return tf.where(inside, tf.zeros_like(x), tf.constant(-math.inf, x.dtype))
 
     def _stateless_sample(self, shape, seed):
-        return _utils.random_uniform(shape, seed, dtype=self.dtype)
+        return _seeds.random_uniform(shape, seed, dtype=self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -117,7 +117,7 @@ class StandardHalfNormal(_Standard):
         return half_normal_log_density(tf.convert_to_tensor(x))
 
     def _stateless_sample(self, shape, seed):
-        return tf.abs(_utils.random_normal(shape, seed, dtype=self.dtype))
+        return tf.abs(_seeds.random_normal(shape, seed, dtype=self.dtype))
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -133,7 +133,7 @@ class StandardLogistic(_Standard):
         return tf.math.log_sigmoid(x) + tf.math.log_sigmoid(-x)
 
     def _stateless_sample(self, shape, seed):
-        u = _utils.random_uniform(shape, seed, self.dtype, minval=1e-7, maxval=1.0 - 1e-7)
+        u = _seeds.random_uniform(shape, seed, self.dtype, minval=1e-7, maxval=1.0 - 1e-7)
         return tf.math.log(u) - tf.math.log1p(-u)
 
 
@@ -167,7 +167,7 @@ class DiagonalNormal(_Standard):
         return normal_log_density((x - tf.cast(self.loc, x.dtype)) * tf.exp(-log_scale), log_scale)
 
     def _stateless_sample(self, shape, seed):
-        eps = _utils.random_normal(shape, seed, dtype=self.dtype)
+        eps = _seeds.random_normal(shape, seed, dtype=self.dtype)
         return tf.cast(self.loc, self.dtype) + tf.exp(tf.cast(self.log_scale, self.dtype)) * eps
 
     def get_config(self):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _seeds
 from tfp_survae.distributions.base import ConditionalDistribution
 
 __all__ = ["ZeroInflated"]
@@ -43,9 +46,10 @@ class ZeroInflated(ConditionalDistribution):
         super().__init__(positive.event_shape, trainable=trainable, **kwargs)
         self.positive = positive
         self.initial_zero_probability = float(initial_zero_probability)
-        logit = tf.math.log(initial_zero_probability) - tf.math.log1p(-initial_zero_probability)
+        logit = math.log(initial_zero_probability) - math.log1p(-initial_zero_probability)
         self.zero_logits = self.add_weight(
-            shape=self.event_shape, initializer=keras.initializers.Constant(float(logit)),
+            # A NumPy float64: Keras turns a Python float into a float32 tensor before the cast.
+            shape=self.event_shape, initializer=keras.initializers.Constant(np.float64(logit)),
             name="zero_logits", trainable=trainable,
         )
         self.built = True
@@ -71,9 +75,9 @@ class ZeroInflated(ConditionalDistribution):
 
     def sample_and_log_prob(self, n=None, seed=None, *, condition=None):
         n = self._num(condition, n)
-        mask_seed, value_seed = _utils.split_seed(_utils.seed_or_random(seed), 2)
+        mask_seed, value_seed = _seeds.split_seed(_seeds.seed_or_random(seed), 2)
         values, _ = self.positive.sample_and_log_prob(n, value_seed, condition=condition)
-        uniform = _utils.random_uniform(tf.shape(values), mask_seed, values.dtype)
+        uniform = _seeds.random_uniform(tf.shape(values), mask_seed, values.dtype)
         zero = uniform < tf.cast(self.zero_probability, values.dtype)
         x = tf.where(zero, tf.zeros_like(values), values)
         return x, self.log_prob(x, condition=condition)

@@ -9,16 +9,19 @@ __all__ = ["ElementwiseParams"]
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ElementwiseParams(keras.layers.Layer):
-    """Rearranges `num_params` parameters per element from interleaved to side-by-side.
+    """Rearranges `num_params` parameters per element from element-major to side-by-side.
 
     tfp_survae layers read parameters side by side on the last axis: [p_0 of every element,
     p_1 of every element, ...] (e.g. [shift, log-scale] for an affine coupling, [mean,
-    log-scale] for ConditionalNormal). A network that emits them interleaved, [p_0, p_1, ...]
-    for element 0, then element 1, ... (the layout of the PyTorch reference code's
-    ElementwiseParams with mode='interleaved'), gets this head appended.
+    log-scale] for ConditionalNormal). A network that emits them element by element, [p_0,
+    p_1, ...] for element 0, then element 1, ..., gets this head appended. (The PyTorch
+    reference code calls that layout mode='sequential'; its default, mode='interleaved', is
+    already side by side and needs no head, only the order of the parameters checked.)
 
     Example:
       >>> net = keras.Sequential([ts.nn.MLP([64], 4), ts.nn.ElementwiseParams(2)])
+      >>> net(tf.zeros([3, 2])).shape
+      TensorShape([3, 4])
     """
 
     def __init__(self, num_params: int, **kwargs):

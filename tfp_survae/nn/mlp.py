@@ -18,6 +18,8 @@ class MLP(keras.layers.Layer):
 
     Example:
       >>> net = MLP([200, 100], 2)   # the paper's 2-D coupling network: 1 -> 200 -> 100 -> 2
+      >>> net(tf.zeros([5, 1])).shape
+      TensorShape([5, 2])
     """
 
     def __init__(

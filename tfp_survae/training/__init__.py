@@ -1,4 +1,4 @@
-"""Training, evaluation, export and distribution for flows the Keras way.
+"""Training and distribution for flows the Keras way.
 
 The callbacks (which plot with matplotlib) load when first used.
 """
@@ -6,10 +6,8 @@ The callbacks (which plot with matplotlib) load when first used.
 import importlib
 
 from tfp_survae.training.distributed import distributed_fit
-from tfp_survae.training.export import DEFAULT_SEED, export_flow
 from tfp_survae.training.fit import (
     DEFAULT_STEPS_PER_EXECUTION,
-    FitMixin,
     StopOnInvalidLoss,
     training_step,
 )
@@ -18,17 +16,14 @@ from tfp_survae.training.schedules import WarmupExponentialDecay
 _CALLBACKS = ("DensityPlot2D", "EpochShuffle", "SampleGrid", "TensorBoardSamples")
 
 __all__ = [
-    "DEFAULT_SEED",
     "DEFAULT_STEPS_PER_EXECUTION",
     "DensityPlot2D",
     "EpochShuffle",
-    "FitMixin",
     "SampleGrid",
     "StopOnInvalidLoss",
     "TensorBoardSamples",
     "WarmupExponentialDecay",
     "distributed_fit",
-    "export_flow",
     "training_step",
 ]
 

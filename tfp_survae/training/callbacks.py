@@ -113,9 +113,16 @@ class EpochShuffle(keras.callbacks.Callback):
     batches the uninterrupted run would have.
 
     Example:
+      >>> import tempfile
+      >>> x_train = ts.data.sample_toy("corners", 256)
+      >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(), ts.Reverse(),
+      ...                                         ts.AffineCoupling()])
+      >>> flow.compile(keras.optimizers.Adam(1e-3), compiled_execution=False)
       >>> shuffle = EpochShuffle(x_train, batch_size=128, seed=0)
-      >>> flow.fit(shuffle.dataset, epochs=10,
-      ...          callbacks=[shuffle, keras.callbacks.BackupAndRestore("backup")])
+      >>> history = flow.fit(shuffle.dataset, epochs=2, verbose=0, callbacks=[
+      ...     shuffle, keras.callbacks.BackupAndRestore(tempfile.mkdtemp())])
+      >>> len(history.history["loss"])
+      2
     """
 
     def __init__(self, data, batch_size: int, seed: int = 0, drop_remainder: bool = False):

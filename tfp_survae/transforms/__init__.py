@@ -1,84 +1,15 @@
-"""Transforms in the paper's taxonomy (Table 1): bijections, surjections, stochastic."""
+"""Transforms in the paper's taxonomy (Table 1): the contract, bijections, surjections and
+stochastic transforms. Each family lists its names in its own `__all__`; this list is built
+from theirs."""
 
-from tfp_survae.transforms.base import (
-    Bijection,
-    InverseResult,
-    Sequential,
-    StochasticTransform,
-    Surjection,
-    Transform,
-)
-from tfp_survae.transforms.bijections import (
-    ActNorm,
-    AffineCoupling,
-    BatchNormalization,
-    BijectorTransform,
-    Conv1x1,
-    ElementwiseCoupling,
-    LinearLU,
-    LogisticMixtureCoupling,
-    MaskedAutoregressive,
-    Permute,
-    RationalQuadraticCoupling,
-    Reverse,
-    Squeeze2D,
-)
-from tfp_survae.transforms.stochastic import VAE, StochasticPermutation
-from tfp_survae.transforms.surjections import (
-    Abs,
-    Augment,
-    Floor,
-    GenerativeAbs,
-    GenerativeMax,
-    GenerativeReLU,
-    GenerativeSort,
-    Max,
-    MaxPool2D,
-    ReLU,
-    Slice,
-    Sort,
-    UniformDequantization,
-    VariationalDequantization,
-)
+from tfp_survae.transforms import base, bijections, stochastic, surjections
+from tfp_survae.transforms.base import *  # noqa: F403
+from tfp_survae.transforms.bijections import *  # noqa: F403
+from tfp_survae.transforms.stochastic import *  # noqa: F403
+from tfp_survae.transforms.surjections import *  # noqa: F403
 
-__all__ = [
-    # the contract
-    "Transform",
-    "Bijection",
-    "Surjection",
-    "StochasticTransform",
-    "Sequential",
-    "InverseResult",
-    # bijections
-    "ActNorm",
-    "AffineCoupling",
-    "BatchNormalization",
-    "BijectorTransform",
-    "Conv1x1",
-    "ElementwiseCoupling",
-    "LinearLU",
-    "LogisticMixtureCoupling",
-    "MaskedAutoregressive",
-    "Permute",
-    "RationalQuadraticCoupling",
-    "Reverse",
-    "Squeeze2D",
-    # surjections
-    "Abs",
-    "GenerativeAbs",
-    "Augment",
-    "Slice",
-    "Floor",
-    "UniformDequantization",
-    "VariationalDequantization",
-    "Max",
-    "MaxPool2D",
-    "GenerativeMax",
-    "ReLU",
-    "GenerativeReLU",
-    "Sort",
-    "GenerativeSort",
-    # stochastic
-    "VAE",
-    "StochasticPermutation",
-]
+__all__: list[str] = []
+__all__ += base.__all__
+__all__ += bijections.__all__
+__all__ += surjections.__all__
+__all__ += stochastic.__all__

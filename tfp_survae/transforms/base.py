@@ -17,8 +17,9 @@ from typing import NamedTuple, Sequence
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _checks, _seeds, _serialization, _state, _variables
 from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms import _chain
 
 __all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
            "InverseResult"]
@@ -62,6 +63,11 @@ class Transform(keras.layers.Layer):
       min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
       reparameterized_forward: `forward` is a differentiable map of z and of reparameterized
         noise (see the property).
+      forward_samplers: names of the attributes holding what a stochastic `forward` samples
+        from (a discrete choice's network, a `ConditionalDistribution`); read by
+        `reparameterized_forward`.
+      needs_initialization: the layer needs a data-dependent initialisation before training
+        (`Flow.initialize`, which `fit` runs on its first batch); False unless a layer says so.
     """
 
     bijective = False
@@ -73,6 +79,8 @@ class Transform(keras.layers.Layer):
     owns_seed_generator = True  # composites leave seeding to their parts
     config_sublayers: tuple = ()  # attributes holding layers, serialized by get_config
     differentiable_forward = True  # False where forward rounds (dequantization)
+    forward_samplers: tuple = ()  # attributes a stochastic forward samples from
+    needs_initialization = False  # a data-dependent initialisation is pending (ActNorm)
 
     def __init__(self, *, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -96,19 +104,24 @@ class Transform(keras.layers.Layer):
         """True when `forward` is a differentiable map of z and of reparameterized noise, so
         gradients of a sample statistic flow through `sample` (TFP's FULLY_REPARAMETERIZED).
 
-        False when the forward rounds (dequantization), samples a discrete choice from a learned
-        distribution (the `classifier` of an inference Abs, Max, MaxPool2D or Sort), or samples
-        from a distribution layer that is not reparameterized (the `decoder`). A fixed, uniform
-        discrete choice holds no parameters and keeps the forward reparameterized.
+        The rule: a forward that rounds (`differentiable_forward = False`) is not; a
+        deterministic forward is; a stochastic forward is when everything it samples from, the
+        attributes named in `forward_samplers`, is: None (a fixed uniform choice or the default
+        distribution) is, a `ConditionalDistribution` is when its `reparameterized` flag says so,
+        and any other layer (a network choosing a discrete option: the `classifier` of Abs, Max,
+        MaxPool2D or Sort) is not.
         """
         if not self.differentiable_forward:
             return False
         if not self.stochastic_forward:
             return True
-        if getattr(self, "classifier", None) is not None:
-            return False
-        decoder = getattr(self, "decoder", None)
-        return decoder is None or decoder.reparameterized
+        for name in self.forward_samplers:
+            sampler = getattr(self, name)
+            if sampler is None:
+                continue
+            if not isinstance(sampler, ConditionalDistribution) or not sampler.reparameterized:
+                return False
+        return True
 
     @property
     def event_shape(self) -> tf.TensorShape:
@@ -135,6 +148,14 @@ class Transform(keras.layers.Layer):
             )
         self._event_shape = event_shape
 
+    def compute_output_shape(self, input_shape):
+        """The shapes `call` returns for x of `input_shape`: z ([batch] + z event) and V
+        ([batch]); what `Flow.summary()` shows."""
+        input_shape = tf.TensorShape(input_shape)
+        batch = input_shape[:1]
+        return (tuple(batch.concatenate(self.inverse_event_shape(input_shape[1:])).as_list()),
+                tuple(batch.as_list()))
+
     def get_build_config(self):
         if self._event_shape is None:
             return None
@@ -150,9 +171,9 @@ class Transform(keras.layers.Layer):
     def inverse_and_log_det(self, x, *, seed=None, condition=None, training=None):
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
 
-        x is checked first (`tfp_survae._utils.check_values`): its dtype, its event shape and,
-        for float data, that it holds no NaN or Inf (a ValueError naming them; in a compiled
-        function a check op, which XLA compiles away).
+        x is checked first (`tfp_survae._checks.check_values`): its dtype, its event shape and,
+        for float data, that it holds no NaN or Inf (a ValueError naming them; in a graph a
+        check op; inside an XLA program none, see `_checks.in_xla_program`).
         """
         z, log_det, _ = self.inverse_with_score(
             x, seed=seed, condition=condition, training=training
@@ -279,22 +300,23 @@ class Transform(keras.layers.Layer):
 
     def _convert_data(self, x) -> tf.Tensor:
         if self.integer_data:
-            return _utils.as_integer(self._owner, "data x", x)
-        return _utils.as_float(self._owner, "data x", x, self.dtype)
+            return _checks.as_integer(self._owner, "data x", x)
+        return _checks.as_float(self._owner, "data x", x, self.dtype)
 
     def _check_data(self, x, check_values: bool = True) -> tf.Tensor:
         x = self._convert_data(x)
         self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
-        return _utils.check_values(self._owner, "data x", x, self.event_shape,
-                                   finite=check_values and not self.integer_data)
+        return _checks.check_values(self._owner, "data x", x, self.event_shape,
+                                   finite=check_values and not self.integer_data,
+                                   nonempty=check_values)
 
     def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
-        z = _utils.as_float(self._owner, "latent z", z, self.dtype)
+        z = _checks.as_float(self._owner, "latent z", z, self.dtype)
         if not self.built and z.shape.rank:
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
-        return _utils.check_values(self._owner, "latent z", z,
+        return _checks.check_values(self._owner, "latent z", z,
                                    self.inverse_event_shape(self.event_shape),
-                                   finite=check_values)
+                                   finite=check_values, nonempty=check_values)
 
     def _check_results(self, direction: str, out, log_det=None):
         """Finite inputs must give finite outputs, and a V that is neither NaN nor +inf (-inf is a
@@ -316,9 +338,10 @@ class Transform(keras.layers.Layer):
             if not all(bool(ok) for ok in oks):
                 raise ValueError(message + ".")
             return results
-        checks = [tf.debugging.Assert(ok, [f"[tfp_survae] {message}"]) for ok in oks]
-        with tf.control_dependencies(checks):
-            return [tf.identity(r) for r in results]
+        if not oks:  # integer output (dequantization's forward), no V
+            return results
+        ok = tf.reduce_all(tf.stack(oks))
+        return [_checks.guarded(r, ok, message) for r in results]
 
     def _ensure_built(self, event_shape, what, tensor):
         if self.built:
@@ -338,7 +361,7 @@ class Transform(keras.layers.Layer):
         self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
 
     def _check_log_det(self, log_det, reference):
-        log_det = tf.convert_to_tensor(log_det)
+        log_det = tf.convert_to_tensor(log_det, dtype_hint=self.dtype)
         if log_det.shape.rank is not None and log_det.shape.rank != 1:
             raise ValueError(
                 f"{self._owner} returned V of shape {log_det.shape}; the contract is [batch]."
@@ -347,14 +370,14 @@ class Transform(keras.layers.Layer):
 
     def _draw_seed(self, seed) -> tf.Tensor:
         if seed is None:
-            return _utils.to_stateless_seed(self.seed_generator.next())
-        return _utils.to_stateless_seed(seed)
+            return _seeds.to_stateless_seed(_state.next_seed(self.seed_generator))
+        return _seeds.to_stateless_seed(seed)
 
     def save_own_variables(self, store):
-        _utils.save_variables_and_seed(self, store, self.seed_generator)
+        _variables.save_variables_and_seed(self, store, self.seed_generator)
 
     def load_own_variables(self, store):
-        _utils.load_variables_and_seed(self, store, self.seed_generator)
+        _variables.load_variables_and_seed(self, store, self.seed_generator)
 
     def get_config(self):
         config = super().get_config()
@@ -366,7 +389,7 @@ class Transform(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_utils.deserialize_sublayers(config))
+        return cls(**_serialization.deserialize_sublayers(config))
 
 
 class Bijection(Transform):
@@ -413,12 +436,35 @@ def takes_integer_data(chain) -> bool:
     return bool(chain) and chain[0].integer_data
 
 
+def flatten_transforms(transforms) -> list:
+    """The transforms of a chain with nested `Sequential`s flattened (TypeError for anything that
+    is not a Transform)."""
+    chain = []
+    for t in transforms:
+        if isinstance(t, Sequential):
+            chain.extend(flatten_transforms(t.transforms))
+        elif isinstance(t, Transform):
+            chain.append(t)
+        else:
+            raise TypeError(
+                f"A flow's transforms are tfp_survae Transform layers; received "
+                f"{type(t).__name__}: {t!r}. Wrap a tfb.Bijector in BijectorTransform."
+            )
+    return chain
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Sequential(Transform):
     """Transforms chained from data to latent: `Sequential([t1, t2])` inverts t1 then t2.
 
     Forward: x = t1.forward(t2.forward(z)). Inverse: z = t2.inverse(t1.inverse(x)).
     V: the sum of the parts' V. Flags are aggregated from the parts.
+
+    It runs the one loop of a flow's chain, nested Sequentials flattened, with the flow's seed
+    policy: a seed gives the parts the seeds a `Flow` whose transforms are this Sequential
+    would give them. Its inverse returns one z per example, so a part built with `exact=True`
+    contributes its one-sample V here; inside a `Flow` (which flattens it) the flow sums over
+    that part's preimage.
     """
 
     owns_seed_generator = False
@@ -441,10 +487,18 @@ class Sequential(Transform):
     reparameterized_forward = property(
         lambda self: all(t.reparameterized_forward for t in self.transforms)
     )
+    needs_initialization = property(
+        lambda self: any(t.needs_initialization for t in self.transforms)
+    )
 
     @property
     def lower_bound(self) -> bool:
         return any(t.lower_bound for t in self.transforms)
+
+    @property
+    def chain(self) -> list:
+        """The parts from data to latent, nested Sequentials flattened."""
+        return flatten_transforms(self.transforms)
 
     def inverse_event_shape(self, x_event_shape):
         shape = tf.TensorShape(x_event_shape)
@@ -467,34 +521,27 @@ class Sequential(Transform):
             shape = t.inverse_event_shape(shape)
 
     def _draw_seed(self, seed):
-        return None if seed is None else _utils.to_stateless_seed(seed)
+        return None if seed is None else _seeds.to_stateless_seed(seed)
 
     def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
                            validate: bool = True):
         x = self._check_data(x, check_values=validate)
-        total, score = 0.0, None
-        for t, s in zip(self.transforms, _utils.split_seed(seed, len(self.transforms))):
-            x, log_det, part_score = t.inverse_with_score(
-                x, seed=s, condition=condition, training=training, validate=False
-            )
-            total = total + log_det
-            if part_score is not None:
-                score = part_score if score is None else score + part_score
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "inverse")
+        out = _chain.run_inverses(chain, x, seeds, condition=condition, training=training)
+        z = out.z
+        total = tf.zeros(tf.shape(x)[:1], self.dtype) if out.log_det is None else out.log_det
         if validate:
-            x, total = self._check_results("inverse", x, total)
-        return x, total, score
+            z, total = self._check_results("inverse", z, total)
+        return z, total, out.score
 
     def _forward(self, z, *, seed, condition):
-        seeds = _utils.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z = t.forward(z, seed=s, condition=condition, validate=False)
-        return z
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        return _chain.run_forwards(chain, z, seeds, condition=condition)[0]
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        total = 0.0
-        seeds = _utils.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
-            total = total + log_det
-        return z, total
-
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        x, total = _chain.run_forwards(chain, z, seeds, condition=condition, with_log_det=True)
+        return x, tf.zeros(tf.shape(z)[:1], self.dtype) if total is None else total

@@ -1,4 +1,5 @@
-"""Bijections: exact, deterministic both ways, V = log |det dz/dx|."""
+"""Bijections: exact, deterministic both ways, V = log |det dz/dx|; and the elementwise maps
+that couplings and autoregressive layers apply."""
 
 from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
@@ -7,9 +8,15 @@ from tfp_survae.transforms.bijections.bijector import BijectorTransform
 from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
 from tfp_survae.transforms.bijections.coupling import (
     AffineCoupling,
-    ElementwiseCoupling,
+    Coupling,
     LogisticMixtureCoupling,
     RationalQuadraticCoupling,
+)
+from tfp_survae.transforms.bijections.maps import (
+    AffineMap,
+    ElementwiseMap,
+    LogisticMixtureMap,
+    RationalQuadraticMap,
 )
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
 from tfp_survae.transforms.bijections.squeeze import Squeeze2D
@@ -17,15 +24,19 @@ from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 __all__ = [
     "ActNorm",
     "AffineCoupling",
+    "AffineMap",
     "BatchNormalization",
     "BijectorTransform",
     "Conv1x1",
-    "ElementwiseCoupling",
+    "Coupling",
+    "ElementwiseMap",
     "LinearLU",
     "LogisticMixtureCoupling",
+    "LogisticMixtureMap",
     "MaskedAutoregressive",
     "Permute",
     "RationalQuadraticCoupling",
+    "RationalQuadraticMap",
     "Reverse",
     "Squeeze2D",
 ]

@@ -26,8 +26,11 @@ class BijectorTransform(Bijection):
     constants. Trainable bijections are layers of their own (AffineCoupling, ActNorm, ...).
 
     Example:
-      >>> BijectorTransform(tfb.Softplus())   # inverse softplus onto R, as the paper's AbsFlow
-      >>> BijectorTransform(tfb.Sigmoid())    # logit from (0, 1) onto R
+      >>> onto_reals = BijectorTransform(tfb.Softplus())   # inverse softplus, as in AbsFlow
+      >>> logit = BijectorTransform(tfb.Sigmoid())          # logit from (0, 1) onto R
+      >>> z, log_det = logit.inverse_and_log_det(tf.constant([[0.5, 0.9]]))
+      >>> np.round(z.numpy(), 4), log_det.shape
+      (array([[0.    , 2.1972]], dtype=float32), TensorShape([1]))
     """
 
     def __init__(self, bijector: tfb.Bijector | dict, **kwargs):

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["Conv1x1"]
@@ -35,7 +35,7 @@ class Conv1x1(Bijection):
     def build(self, input_shape):
         super().build(input_shape)
         c = self.event_shape[-1]
-        self._positions = _utils.num_elements(self.event_shape[:-1])
+        self._positions = _tensors.num_elements(self.event_shape[:-1])
         # NumPy's global generator (seeded by keras.utils.set_random_seed): build may run while
         # a tf.function traces, where Keras' random ops are symbolic.
         rotation = np.linalg.qr(np.random.randn(c, c))[0]

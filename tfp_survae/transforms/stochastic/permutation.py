@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _seeds
 from tfp_survae.transforms.base import StochasticTransform
 
 __all__ = ["StochasticPermutation"]
@@ -41,7 +41,7 @@ class StochasticPermutation(StochasticTransform):
         self._size = self.event_shape[axis]
 
     def _shuffle(self, t, seed):
-        noise = _utils.random_uniform(tf.stack([tf.shape(t)[0], self._size]), seed, tf.float32)
+        noise = _seeds.random_uniform(tf.stack([tf.shape(t)[0], self._size]), seed, tf.float32)
         perm = tf.argsort(noise, axis=-1)
         return tf.gather(t, perm, axis=self._axis_in_batch, batch_dims=1)
 

@@ -33,6 +33,7 @@ class VAE(StochasticTransform):
     """
 
     config_sublayers = ("encoder", "decoder")
+    forward_samplers = ("decoder",)
 
     def __init__(self, encoder: ConditionalDistribution, decoder: ConditionalDistribution,
                  **kwargs):

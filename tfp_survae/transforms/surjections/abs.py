@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _discrete, _utils
+from tfp_survae import _discrete, _tensors
 from tfp_survae.transforms.base import InverseResult, Surjection
 
 __all__ = ["Abs", "GenerativeAbs"]
@@ -22,6 +22,7 @@ class _AbsBase(Surjection):
     """Shared bookkeeping: which elements fold, and the sign distribution over them."""
 
     config_sublayers = ("classifier",)
+    forward_samplers = ("classifier",)
 
     def __init__(self, classifier: keras.layers.Layer | None = None, elements=None, **kwargs):
         super().__init__(**kwargs)
@@ -33,7 +34,7 @@ class _AbsBase(Surjection):
         event = self.event_shape
         if self.elements is None:
             self._mask = None
-            self._num_folded = _utils.num_elements(event)
+            self._num_folded = _tensors.num_elements(event)
         else:
             if event.rank == 0:
                 raise ValueError(f"{self._owner}: elements= needs an event of rank >= 1.")
@@ -45,7 +46,7 @@ class _AbsBase(Surjection):
                 )
             self._elements = [i % size for i in self.elements]
             self._mask = np.isin(np.arange(size), self._elements)
-            self._num_folded = _utils.num_elements(event[:-1]) * len(self._elements)
+            self._num_folded = _tensors.num_elements(event[:-1]) * len(self._elements)
         self._choice = _discrete.DiscreteChoice(self._owner, "sign", self.classifier, 2,
                                                 "sign classifier")
         self._choice.build((None,) + tuple(event.as_list()))
@@ -150,7 +151,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         signs = self._choice.sample(logits, folded, seed)
         log_q = self._choice.log_prob(signs, logits, signs.dtype)
         z = self._apply_signs(x, signs)
-        outside = _utils.any_negative(folded)
+        outside = _tensors.any_negative(folded)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), -log_q)
         if logits is None:
             return z, log_det
@@ -169,7 +170,7 @@ class GenerativeAbs(_AbsBase, kind="generative"):
         patterns = tf.constant(patterns, x.dtype)  # [P, n]: every sign pattern
         shape = tf.concat([[2**n, 1], tf.shape(folded)[1:]], axis=0)
         signs = tf.reshape(patterns, shape) * tf.ones_like(folded)[None]
-        outside = _utils.any_negative(folded)
+        outside = _tensors.any_negative(folded)
         log_w = tf.where(outside, tf.constant(-math.inf, x.dtype),
                          tf.zeros([tf.shape(x)[0]], x.dtype))
         return self._apply_signs(x[None], signs), log_w

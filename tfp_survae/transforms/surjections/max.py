@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _discrete, _utils
+from tfp_survae import _discrete, _seeds
 from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
 from tfp_survae.transforms.base import InverseResult, Surjection
 
@@ -114,6 +114,7 @@ class Max(_AxisMax, kind="inference"):
     """
 
     config_sublayers = ("classifier", "decoder")
+    forward_samplers = ("classifier", "decoder")
 
     def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):
@@ -147,7 +148,7 @@ class Max(_AxisMax, kind="inference"):
         return z, log_det
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        index_seed, gap_seed = _seeds.split_seed(seed, 2)
         logits = self._index_logits(z)
         k = self._choice.sample(logits, z, index_seed)
         gaps, log_p = self.decoder.sample_and_log_prob(
@@ -199,7 +200,7 @@ class GenerativeMax(_AxisMax, kind="generative"):
         self.encoder = self._setup(self.event_shape, self.size, self.encoder)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        index_seed, gap_seed = _seeds.split_seed(seed, 2)
         logits = self._index_logits(x, training)
         k = self._choice.sample(logits, x, index_seed)
         gaps, log_q_gaps = self.encoder.sample_and_log_prob(
@@ -239,6 +240,7 @@ class MaxPool2D(Surjection, kind="inference"):
 
     min_event_rank = 3
     config_sublayers = ("classifier", "decoder")
+    forward_samplers = ("classifier", "decoder")
 
     def __init__(self, classifier=None, decoder: ConditionalDistribution | None = None,
                  **kwargs):
@@ -295,7 +297,7 @@ class MaxPool2D(Surjection, kind="inference"):
         return z, log_det + self.decoder.log_prob(gaps, condition=z)
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        index_seed, gap_seed = _utils.split_seed(seed, 2)
+        index_seed, gap_seed = _seeds.split_seed(seed, 2)
         h, w, c = self._pooled
         logits = self._logits(z)
         k = self._choice.sample(logits, z, index_seed)

@@ -11,7 +11,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfp_survae import _utils
+from tfp_survae import _tensors
 from tfp_survae.distributions import ConditionalDistribution, StandardHalfNormal
 from tfp_survae.transforms.base import Surjection
 
@@ -37,6 +37,7 @@ class ReLU(Surjection, kind="inference"):
     """
 
     config_sublayers = ("decoder",)
+    forward_samplers = ("decoder",)
 
     def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -50,7 +51,7 @@ class ReLU(Surjection, kind="inference"):
 
     def _log_det(self, x, z):
         per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), condition=z)
-        return _utils.sum_except_batch(tf.where(tf.equal(z, 0.0), per, tf.zeros_like(per)))
+        return _tensors.sum_except_batch(tf.where(tf.equal(z, 0.0), per, tf.zeros_like(per)))
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z = tf.maximum(x, 0.0)
@@ -95,8 +96,8 @@ class GenerativeReLU(Surjection, kind="generative"):
         g = tf.cast(g, x.dtype)
         zero = tf.equal(x, 0.0)
         per = self.encoder.log_prob_elements(g, condition=x)
-        log_det = -_utils.sum_except_batch(tf.where(zero, per, tf.zeros_like(per)))
-        outside = _utils.any_negative(x)
+        log_det = -_tensors.sum_except_batch(tf.where(zero, per, tf.zeros_like(per)))
+        outside = _tensors.any_negative(x)
         log_det = tf.where(outside, tf.constant(-math.inf, x.dtype), log_det)
         return tf.where(zero, -g, x), log_det
 

@@ -33,6 +33,7 @@ class Floor(Surjection, kind="inference"):
     """
 
     config_sublayers = ("decoder",)
+    forward_samplers = ("decoder",)
 
     def __init__(self, decoder: ConditionalDistribution | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -60,6 +60,7 @@ class Slice(_AxisSplit, kind="inference"):
     """
 
     config_sublayers = ("decoder",)
+    forward_samplers = ("decoder",)
 
     def __init__(self, num_keep: int, decoder: ConditionalDistribution | None = None,
                  axis: int = -1, **kwargs):

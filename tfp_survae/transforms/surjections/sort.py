@@ -24,6 +24,7 @@ class _SortBase(Surjection):
 
     min_event_rank = 1
     config_sublayers = ("classifier",)
+    forward_samplers = ("classifier",)
 
     def __init__(self, classifier=None, axis: int = -1, key=None, **kwargs):
         super().__init__(**kwargs)

@@ -14,8 +14,8 @@ import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
 
-# Every example trains under XLA, whose programs stay in memory until the process exits.
-pytestmark = pytest.mark.isolated
+# The examples train under XLA, whose programs stay in memory until the process exits: their
+# tests run isolated (tests/isolation.py); those of the example server do not.
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,7 @@ def examples_on_path():
     sys.path.remove(EXAMPLES)
 
 
+@pytest.mark.isolated
 def test_toy_flow(tmp_path):
     import toy_flow
 
@@ -34,6 +35,7 @@ def test_toy_flow(tmp_path):
     assert (tmp_path / "corners_flow_density.png").exists()
 
 
+@pytest.mark.isolated
 def test_symmetric_2d(tmp_path):
     import symmetric_2d
 
@@ -58,6 +60,7 @@ def test_point_clouds(tmp_path):
     assert (tmp_path / "sort_flow_samples.png").exists()
 
 
+@pytest.mark.isolated
 def test_images(tmp_path):
     import images
 
@@ -67,6 +70,7 @@ def test_images(tmp_path):
     assert (tmp_path / "maxpool_flow_samples.png").exists()
 
 
+@pytest.mark.isolated
 @pytest.mark.slow  # eight models trained and evaluated; each is tested on its own elsewhere
 def test_connections(tmp_path):
     import connections
@@ -77,6 +81,7 @@ def test_connections(tmp_path):
     assert (tmp_path / "digits_vae_flow_prior_samples.png").exists()
 
 
+@pytest.mark.isolated
 def test_variational_inference(tmp_path):
     import variational_inference
 
@@ -86,6 +91,7 @@ def test_variational_inference(tmp_path):
     assert (tmp_path / "vi_banana.png").exists()
 
 
+@pytest.mark.isolated
 def test_neutra(tmp_path):
     import neutra
 
@@ -95,6 +101,7 @@ def test_neutra(tmp_path):
     assert (tmp_path / "neutra_banana.png").exists()
 
 
+@pytest.mark.isolated
 @pytest.mark.slow
 def test_serving_load_test(tmp_path):
     import serving
@@ -106,7 +113,8 @@ def test_serving_load_test(tmp_path):
         assert results[name]["max_ms"] < 10_000
 
 
-@pytest.mark.slow  # six flows and four zuko models trained; test_splines_autoregressive
+@pytest.mark.isolated
+@pytest.mark.slow  # six flows and four zuko models trained; test_couplings_autoregressive
 def test_density_estimation(tmp_path):  # checks the builders, conditional ones included
     import density_estimation
 
@@ -132,6 +140,7 @@ def _git_status(path):
     return status.stdout
 
 
+@pytest.mark.isolated
 def test_committed_results_change_only_with_update_results(tmp_path, monkeypatch):
     import results_dir
     import variational_inference

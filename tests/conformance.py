@@ -10,6 +10,7 @@ suite then checks, in eager, `tf.function` and `tf.function(jit_compile=True)`:
 * gradients of V and z reach every trainable variable;
 * the same seed gives the same result, another seed a different one (stochastic directions);
 * compiled results equal eager results for the same seeds;
+* a transform first called inside a `tf.function` creates its variables there (float32);
 * get_config / from_config (and Keras serialization) round-trip to the same outputs.
 """
 
@@ -120,11 +121,15 @@ def make_inputs(case: Case, dtype: str):
 
 
 def build_transform(case: Case, dtype: str):
+    """The case's transform with its variables created (by an eager inverse, which also runs a
+    warm-up's data-dependent initialisation), so that a compiled probe traces once: a
+    tf.function that creates variables on its first call traces twice. Building inside a
+    compiled function is `check_builds_in_function`'s."""
     keras.utils.set_random_seed(1234)
     t = case.make(dtype)
     x, z0, condition = make_inputs(case, dtype)
-    if case.warm_up or case.perturb:
-        t.inverse_and_log_det(x, seed=SEED_B, condition=condition, training=True)
+    t.inverse_and_log_det(x, seed=SEED_B, condition=condition,
+                          training=bool(case.warm_up or case.perturb))
     if case.perturb:
         rng = np.random.RandomState(5)
         for w in t.trainable_weights:
@@ -190,10 +195,26 @@ def run_case(case: Case, dtype: str, mode: str):
     out = _compile(lambda a, b, c: probe(t, a, b, c), mode)(x, z0, condition)
     check_outputs(t, x, z0, out, dtype)
     if mode != "eager":
-        reference = probe(t, x, z0, condition)
+        z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition, training=False)
+        reference = {"z": z, "v": v, "x_fwd": t.forward(z0, seed=SEED_A, condition=condition)}
         for key in ("z", "v", "x_fwd"):
             _close(out[key], reference[key], dtype, f"{mode} {key} != eager {key}")
     return t, x, z0, condition
+
+
+def check_builds_in_function(case: Case, dtype: str = "float32"):
+    """A transform first called inside a tf.function creates its variables there and computes
+    what it computes eagerly afterwards."""
+    keras.utils.set_random_seed(1234)
+    t = case.make(dtype)
+    x, _, condition = make_inputs(case, dtype)
+    z, v = tf.function(lambda a, c: t.inverse_and_log_det(a, seed=SEED_A, condition=c,
+                                                          training=False))(x, condition)
+    assert t.built, "the transform is not built after a compiled call"
+    eager_z, eager_v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition,
+                                             training=False)
+    _close(eager_z, z, dtype, "z after building in a tf.function")
+    _close(eager_v, v, dtype, "V after building in a tf.function")
 
 
 def check_config_round_trip(case: Case, dtype: str):

@@ -85,6 +85,7 @@ def test_permute_flow_is_exchangeable_and_sort_flow_is_exact():
     assert abs(draws[0].mean() - draws[1].mean()) < 4 * error + 1e-3
 
 
+@pytest.mark.isolated  # XLA programs stay in memory until the process exits
 def test_short_training_lowers_bits_per_dim():
     keras.utils.set_random_seed(1)
     # Synthetic 8x8 "images": smooth gradients plus noise, 8-bit.

@@ -9,6 +9,9 @@ import tensorflow as tf
 import tfp_survae as ts
 from test_training import FAMILIES, FAMILY_DATA
 
+# XLA programs stay in memory until the process exits.
+pytestmark = pytest.mark.isolated
+
 
 def _train(family, compiled_execution, data, steps_per_execution, epochs=2):
     keras.utils.set_random_seed(0)

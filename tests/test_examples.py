@@ -14,6 +14,9 @@ import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
 
+# The examples train under XLA, whose programs stay in memory until the process exits: their
+# tests run isolated (tests/isolation.py); those of the example server do not.
+
 
 @pytest.fixture(autouse=True)
 def examples_on_path():
@@ -22,6 +25,7 @@ def examples_on_path():
     sys.path.remove(EXAMPLES)
 
 
+@pytest.mark.isolated
 def test_toy_flow(tmp_path):
     import toy_flow
 
@@ -31,6 +35,7 @@ def test_toy_flow(tmp_path):
     assert (tmp_path / "corners_flow_density.png").exists()
 
 
+@pytest.mark.isolated
 def test_symmetric_2d(tmp_path):
     import symmetric_2d
 
@@ -45,6 +50,7 @@ def test_symmetric_2d(tmp_path):
     assert (tmp_path / "checkerboard_abs_flow.png").exists()
 
 
+@pytest.mark.isolated(alone=True)  # grows a process by 1.2 GB
 def test_point_clouds(tmp_path):
     import point_clouds
 
@@ -54,6 +60,7 @@ def test_point_clouds(tmp_path):
     assert (tmp_path / "sort_flow_samples.png").exists()
 
 
+@pytest.mark.isolated
 def test_images(tmp_path):
     import images
 
@@ -63,6 +70,8 @@ def test_images(tmp_path):
     assert (tmp_path / "maxpool_flow_samples.png").exists()
 
 
+@pytest.mark.isolated
+@pytest.mark.slow  # eight models trained and evaluated; each is tested on its own elsewhere
 def test_connections(tmp_path):
     import connections
 
@@ -72,6 +81,7 @@ def test_connections(tmp_path):
     assert (tmp_path / "digits_vae_flow_prior_samples.png").exists()
 
 
+@pytest.mark.isolated
 def test_variational_inference(tmp_path):
     import variational_inference
 
@@ -81,6 +91,7 @@ def test_variational_inference(tmp_path):
     assert (tmp_path / "vi_banana.png").exists()
 
 
+@pytest.mark.isolated
 def test_neutra(tmp_path):
     import neutra
 
@@ -90,6 +101,7 @@ def test_neutra(tmp_path):
     assert (tmp_path / "neutra_banana.png").exists()
 
 
+@pytest.mark.isolated
 @pytest.mark.slow
 def test_serving_load_test(tmp_path):
     import serving
@@ -101,7 +113,9 @@ def test_serving_load_test(tmp_path):
         assert results[name]["max_ms"] < 10_000
 
 
-def test_density_estimation(tmp_path):
+@pytest.mark.isolated
+@pytest.mark.slow  # six flows and four zuko models trained; test_couplings_autoregressive
+def test_density_estimation(tmp_path):  # checks the builders, conditional ones included
     import density_estimation
 
     results = density_estimation.main(["--steps", "80", "--train", "512", "--test", "256",
@@ -126,6 +140,7 @@ def _git_status(path):
     return status.stdout
 
 
+@pytest.mark.isolated
 def test_committed_results_change_only_with_update_results(tmp_path, monkeypatch):
     import results_dir
     import variational_inference

@@ -6,12 +6,14 @@ import math
 import pathlib
 
 import numpy as np
+import pytest
 
 from markdown_blocks import python_blocks, run_blocks
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 
+@pytest.mark.isolated  # the snippets train under XLA, whose programs stay until exit
 def test_readme_snippets_run():
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     namespace = {"__name__": "readme"}

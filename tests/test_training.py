@@ -12,6 +12,10 @@ import tensorflow_probability as tfp
 
 import tfp_survae as ts
 
+# Most tests train under XLA (compiled executions), whose programs stay in memory until the
+# process exits.
+pytestmark = pytest.mark.isolated
+
 
 def small_toy_flow():
     keras.utils.set_random_seed(0)

@@ -10,6 +10,10 @@ import tensorflow as tf
 
 import tfp_survae as ts
 
+# The tests train under XLA (compiled executions), whose programs stay in memory until the
+# process exits.
+pytestmark = pytest.mark.isolated
+
 
 # fit never leaves non-finite weights, and names the right batches.
 

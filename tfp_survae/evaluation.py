@@ -8,6 +8,7 @@ log p(x) as k grows (Burda et al., 2016). For an exact flow all three coincide.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Iterable, Sequence
 
 import keras
@@ -21,6 +22,11 @@ __all__ = ["elbo", "iwbo", "bits_per_dim", "evaluate"]
 
 # Elements (examples x data size) one IWBO chunk may push through the flow at once.
 _CHUNK_ELEMENTS = 2**18
+
+# The compiled IWBO loop of each flow, dropped with the flow. (One module-level tf.function
+# called with every flow as an argument would keep each flow's traces, and the variables they
+# capture, for the life of the process.)
+_IWBO_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
 def elbo(flow: keras.Model, x: TensorLike, *, seed: Seed | None = None,
@@ -90,7 +96,7 @@ def iwbo(flow: keras.Model, x: TensorLike, k: int, *, seed: Seed | None = None,
     seed = _seeds.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
     if condition is not None:
         condition = tf.convert_to_tensor(condition)
-    return _compiled_iwbo(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
+    return _compiled_iwbo(flow)(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
 
 
 def iwbo_loop(flow: keras.Model, x: tf.Tensor, k: Count, seed: tf.Tensor, chunk: int,
@@ -133,9 +139,13 @@ def iwbo_loop(flow: keras.Model, x: tf.Tensor, k: Count, seed: tf.Tensor, chunk:
     return total - tf.math.log(tf.cast(k, total.dtype))
 
 
-@tf.function(reduce_retracing=True)
-def _compiled_iwbo(flow, x, k, seed, chunk, condition):
-    return iwbo_loop(flow, x, k, seed, chunk, condition)
+def _compiled_iwbo(flow):
+    """`iwbo_loop` as a tf.function of its own for `flow`, which it takes as an argument, so that
+    it holds only a weak reference to the flow."""
+    function = _IWBO_FUNCTIONS.get(flow)
+    if function is None:
+        function = _IWBO_FUNCTIONS[flow] = tf.function(iwbo_loop, reduce_retracing=True)
+    return function
 
 
 def bits_per_dim(log_prob: TensorLike, event_shape: Sequence[int] | int) -> tf.Tensor:

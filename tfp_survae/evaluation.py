@@ -26,7 +26,7 @@ _CHUNK_ELEMENTS = 2**18
 # The compiled IWBO loop of each flow, dropped with the flow. (One module-level tf.function
 # called with every flow as an argument would keep each flow's traces, and the variables they
 # capture, for the life of the process.)
-_IWBO_FUNCTIONS = weakref.WeakKeyDictionary()
+_IWBO_FUNCTIONS: weakref.WeakKeyDictionary[keras.Model, Any] = weakref.WeakKeyDictionary()
 
 
 def elbo(flow: keras.Model, x: TensorLike, *, seed: Seed | None = None,

@@ -14,8 +14,10 @@ from tfp_survae.transforms.base import Sequential, Transform
 
 
 def is_exact(base, chain) -> bool:
-    """True when every transform is exact (or enumerated) and the base is not a lower bound."""
-    return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
+    """True when every transform is exact (or enumerated), none estimates its V at random
+    (`stochastic_log_det`), and the base is not a lower bound."""
+    return getattr(base, "is_exact", True) and all(
+        (not t.lower_bound or t.exact) and not t.stochastic_log_det for t in chain)
 
 
 def flatten(transforms) -> list:

@@ -42,9 +42,16 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
       seed: stateless seed; None draws one from the flow's generator.
       batch_k: importance samples per chunk.
       condition: optional condition tensor, one per example.
+
+    Raises:
+      ValueError: for a flow with a transform that estimates its V at random
+        (`stochastic_log_det`): its `log_prob` is an unbiased estimate of log p(x), whose
+        exponential is not an unbiased estimate of p(x), so importance weighting would
+        overestimate; average `log_prob` over seeds instead.
     """
     k = int(_checks.check_count("iwbo", "k (the number of importance samples)", k, minimum=1))
     x = flow.check_data(x)
+    _refuse_random_log_det(flow)
     if flow.is_exact:
         return flow.log_prob(x, condition=condition)
     batch = int(x.shape[0]) if x.shape[0] is not None else int(tf.shape(x)[0])
@@ -57,6 +64,16 @@ def iwbo(flow, x, k: int, *, seed=None, batch_k: int | None = None, condition=No
     if condition is not None:
         condition = tf.convert_to_tensor(condition)
     return _compiled_iwbo(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
+
+
+def _refuse_random_log_det(flow) -> None:
+    random = [t.name for t in flow.chain if t.stochastic_log_det]
+    if random:
+        raise ValueError(
+            f"iwbo: the transforms {random} of Flow '{flow.name}' estimate their V at random "
+            "(unbiased in log p(x), so exp(log_prob) is biased and importance weighting does not "
+            "bound log p(x)); average flow.log_prob over seeds, or build them with an exact "
+            "log-determinant.")
 
 
 def iwbo_loop(flow, x, k, seed, chunk: int, condition=None):

@@ -281,7 +281,9 @@ class FitMixin:
 
     @property
     def metrics(self):
-        return [self._nll_tracker, self._bpd_tracker]
+        # The loss, bits/dim, and the metrics the transforms own (a continuous flow's number of
+        # function evaluations).
+        return [self._nll_tracker, self._bpd_tracker] + [m for t in self.chain for m in t.metrics]
 
     def _update_metrics(self, nll):
         self._nll_tracker.update_state(nll)

@@ -58,6 +58,13 @@ class Transform(keras.layers.Layer):
       stochastic_forward: `forward` samples (inference surjections, stochastic transforms).
       stochastic_inverse: `inverse` samples (generative surjections, stochastic transforms).
       lower_bound: V is a one-sample ELBO term (equal to `stochastic_inverse`).
+      stochastic_log_det: V is a random, unbiased estimate of log |det dz/dx| (a bijection
+        whose log-determinant is estimated: Hutchinson's trace estimator, a Russian-roulette
+        power series). Its inverse and forward are deterministic, but `inverse_and_log_det`
+        and `forward_and_log_det` take a seed (same seed, same V). A layer may compute the
+        flag from its options (a property); such a layer sets those options before calling
+        `Transform.__init__`, which reads the flag to decide whether the layer owns a seed
+        generator.
       integer_data: x must hold integers (dequantization).
       min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
       reparameterized_forward: `forward` is a differentiable map of z and of reparameterized
@@ -72,6 +79,7 @@ class Transform(keras.layers.Layer):
     bijective = False
     stochastic_forward = False
     stochastic_inverse = False
+    stochastic_log_det = False
     integer_data = False
     min_event_rank = 0
     exact = False
@@ -86,7 +94,8 @@ class Transform(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = (
             keras.random.SeedGenerator(seed, name="seed_generator")
-            if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse)
+            if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse
+                                             or self.stochastic_log_det)
             else None
         )
         self._event_shape = None
@@ -185,7 +194,8 @@ class Transform(keras.layers.Layer):
         values are not scanned again).
         """
         x = self._check_data(x, check_values=validate)
-        seed = self._draw_seed(seed) if self.stochastic_inverse else None
+        seed = self._draw_seed(seed) if self.stochastic_inverse or self.stochastic_log_det \
+            else None
         z, log_det, score = InverseResult(
             *self._inverse_and_log_det(x, seed=seed, condition=condition, training=training))
         log_det = self._check_log_det(log_det, x)
@@ -212,7 +222,8 @@ class Transform(keras.layers.Layer):
                 "forward sample is not defined; use inverse_and_log_det on the sample."
             )
         z = self._check_latent(z, check_values=validate)
-        seed = self._draw_seed(seed) if self.stochastic_forward else None
+        seed = self._draw_seed(seed) if self.stochastic_forward or self.stochastic_log_det \
+            else None
         x, log_det = self._forward_and_log_det(z, seed=seed, condition=condition)
         log_det = self._check_log_det(log_det, z)
         return self._check_results("forward", x, log_det) if validate else (x, log_det)
@@ -234,9 +245,11 @@ class Transform(keras.layers.Layer):
         return self._forward_and_log_det(z, seed=seed, condition=condition)[0]
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        # Valid because the inverse is deterministic: inverse(forward(z)) == z.
+        # Valid because the inverse is deterministic: inverse(forward(z)) == z. The seed serves
+        # a stochastic V.
         x = self._forward(z, seed=seed, condition=condition)
-        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition, training=False)
+        _, log_det, *_ = self._inverse_and_log_det(x, seed=seed, condition=condition,
+                                                   training=False)
         return x, log_det
 
     def preimages(self, x, *, condition=None):
@@ -449,6 +462,7 @@ class Sequential(Transform):
     bijective = property(lambda self: all(t.bijective for t in self.transforms))
     stochastic_forward = property(lambda self: any(t.stochastic_forward for t in self.transforms))
     stochastic_inverse = property(lambda self: any(t.stochastic_inverse for t in self.transforms))
+    stochastic_log_det = property(lambda self: any(t.stochastic_log_det for t in self.transforms))
     integer_data = property(lambda self: takes_integer_data(self.transforms))
     reparameterized_forward = property(
         lambda self: all(t.reparameterized_forward for t in self.transforms)

@@ -4,6 +4,7 @@ from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
 from tfp_survae.transforms.bijections.batch_norm import BatchNormalization
 from tfp_survae.transforms.bijections.bijector import BijectorTransform
+from tfp_survae.transforms.bijections.continuous import ContinuousFlow
 from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
 from tfp_survae.transforms.bijections.coupling import (
     AffineCoupling,
@@ -12,6 +13,7 @@ from tfp_survae.transforms.bijections.coupling import (
     RationalQuadraticCoupling,
 )
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
+from tfp_survae.transforms.bijections.residual import ResidualBlock
 from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "AffineCoupling",
     "BatchNormalization",
     "BijectorTransform",
+    "ContinuousFlow",
     "Conv1x1",
     "ElementwiseCoupling",
     "LinearLU",
@@ -26,6 +29,7 @@ __all__ = [
     "MaskedAutoregressive",
     "Permute",
     "RationalQuadraticCoupling",
+    "ResidualBlock",
     "Reverse",
     "Squeeze2D",
 ]

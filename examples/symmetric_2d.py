@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--scale_fn", choices=sorted(ts.transforms.bijections.coupling.SCALE_FNS),
+    parser.add_argument("--scale_fn", choices=sorted(ts.AffineMap.SCALE_FNS),
                         help="one scale function for every data set (default: the reference "
                         "code's per data set)")
     add_output_arguments(parser, "symmetric_2d")

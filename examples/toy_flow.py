@@ -41,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale_fn", default="tanh",
-                        choices=sorted(ts.transforms.bijections.coupling.SCALE_FNS))
+                        choices=sorted(ts.AffineMap.SCALE_FNS))
     add_output_arguments(parser, "toy")
     args = parser.parse_args(argv)
     args.output = output_dir(parser, args, "toy")

@@ -1,4 +1,5 @@
-"""The paper's image and point-cloud architectures: shapes, gradients, sampling, saving, training."""
+"""The paper's image and point-cloud architectures: shapes, gradients, sampling, saving, training;
+the density builders' argument checks."""
 
 import keras
 import numpy as np
@@ -112,3 +113,30 @@ def test_preset_errors():
 def test_paper_presets_match_the_reference_parameter_counts():
     counts = architectures.parameter_report(print_fn=lambda *a: None)
     assert counts == architectures.REFERENCE_PARAMETERS
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: architectures.neural_spline_flow(2.7), r"event_size must be an integer >= 1; "
+                                                    r"received float: 2\.7"),
+    (lambda: architectures.masked_autoregressive_flow("3"), r"event_size .*received str: '3'"),
+    (lambda: architectures.masked_autoregressive_flow(2, hidden_units=(0,)),
+     r"hidden_units .*integers >= 1; received \[0\]"),
+    (lambda: architectures.neural_spline_flow(2, hidden_units=()), r"hidden_units .*at least "
+                                                                   r"one"),
+    (lambda: architectures.neural_spline_flow(2, num_layers=0), r"num_layers .*received 0"),
+    (lambda: architectures.neural_spline_flow(2, num_bins=1), r"num_bins .*received 1"),
+    (lambda: architectures.neural_spline_flow(2, bound=0.0), r"bound .*received 0\.0"),
+    (lambda: architectures.neural_spline_flow(2, condition_size=0), r"condition_size .*"
+                                                                    r"received 0"),
+    (lambda: architectures.neural_spline_flow(2, linear="no"), r"linear must be True or False"),
+    (lambda: architectures.masked_autoregressive_flow(2, transformer="mixture"),
+     r"transformer must be one of \['affine', 'spline'\]; received 'mixture'"),
+    (lambda: architectures.masked_autoregressive_flow(2, residual=True, hidden_units=(8, 4)),
+     r"residual=True needs equal hidden_units; received \[8, 4\]"),
+    (lambda: architectures.masked_autoregressive_flow(2, inverse_autoregressive=1),
+     r"inverse_autoregressive must be True or False; received int: 1"),
+    (lambda: architectures.masked_autoregressive_flow(2, name=3), r"name must be a string"),
+])
+def test_density_builders_refuse_arguments_naming_them(build, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        build()

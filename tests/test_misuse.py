@@ -14,6 +14,7 @@ never NaN and never a silently different number.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,6 +22,9 @@ from conformance import BATCH, SEED_A, build_transform
 from conformance_cases import CASES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import tfp_survae as ts
+from tfp_survae.architectures import masked_autoregressive_flow, neural_spline_flow
 
 MISUSES = ("extra_axis", "no_batch_axis", "event_too_large", "non_finite", "empty",
            "single", "huge", "wrong_dtype", "wrong_condition")
@@ -155,3 +159,127 @@ def test_misuse_is_refused_or_harmless(case, kind, direction, row):
         np.testing.assert_array_equal(np.isfinite(v), finite)
         np.testing.assert_allclose(np.asarray(v)[finite], v64[finite], rtol=1e-3,
                                    atol=1e-3 * max(1.0, np.abs(v64[finite]).max(initial=0.0)))
+
+
+# Constructor arguments of the elementwise maps, the layers that take them, MADE and the density
+# builders: hypothesis draws a wrong value for one argument (a wrong type or a value out of
+# range); the constructor must raise a ValueError or TypeError that names the argument and shows
+# the value. Valid draws must construct.
+
+_NOT_INTEGERS = st.one_of(st.floats(), st.text(max_size=3), st.booleans(), st.none())
+_NOT_REALS = st.one_of(st.text(max_size=3), st.booleans(), st.none(),
+                       st.sampled_from([float("nan"), float("inf"), float("-inf")]))
+_NOT_FLAGS = st.one_of(st.integers(), st.text(max_size=3), st.none())
+
+
+def _integers_below(minimum, optional=False):
+    """Integers below `minimum` and non-integers (None too, unless the argument is optional)."""
+    wrong = st.one_of(st.integers(max_value=minimum - 1), _NOT_INTEGERS)
+    return wrong.filter(lambda v: v is not None) if optional else wrong
+
+
+def _reals_outside(low, high):
+    return st.one_of(st.floats(max_value=low), st.floats(min_value=high), _NOT_REALS)
+
+
+_UNITS = st.one_of(st.lists(st.integers(max_value=0), min_size=1, max_size=3),
+                   st.lists(_NOT_INTEGERS, min_size=1, max_size=2),
+                   st.text(max_size=3), st.integers(), st.none())
+_SHAPES = st.one_of(st.lists(st.integers(max_value=0), min_size=1, max_size=2),
+                    st.just([]), st.text(max_size=3), st.integers())
+_NOT_MAPS = st.one_of(st.text(max_size=5), st.integers(), st.just(ts.AffineMap),
+                      st.just(ts.MADE(2)))
+_NOT_LAYERS = st.one_of(st.text(max_size=5), st.integers(), st.just(ts.AffineMap()))
+
+# constructor -> {argument: (invalid values, valid values)}
+CONSTRUCTOR_ARGUMENTS = {
+    ts.AffineMap: {
+        "scale_fn": (st.one_of(st.text(max_size=5).filter(
+            lambda v: v not in ts.AffineMap.SCALE_FNS), st.integers(), st.none()),
+                     st.sampled_from(sorted(ts.AffineMap.SCALE_FNS))),
+        "scale_bound": (_reals_outside(0.0, np.inf), st.floats(1e-3, 1e3))},
+    ts.RationalQuadraticMap: {
+        "num_bins": (_integers_below(2), st.integers(2, 64)),
+        "bound": (_reals_outside(0.0, np.inf), st.floats(1e-2, 1e3)),
+        "min_bin_width": (_reals_outside(0.0, 0.75), st.floats(1e-6, 0.7)),
+        "min_slope": (_reals_outside(0.0, 1.0), st.floats(1e-6, 0.99))},
+    ts.LogisticMixtureMap: {
+        "num_components": (_integers_below(1), st.integers(1, 32)),
+        "bisection_steps": (_integers_below(1), st.integers(1, 200))},
+    ts.Coupling: {
+        "map": (_NOT_MAPS, st.sampled_from([ts.AffineMap(), ts.LogisticMixtureMap()])),
+        "network": (_NOT_LAYERS, st.just(ts.MLP([4], 2))),
+        "mask": (st.one_of(st.text(max_size=5).filter(
+            lambda v: v not in ("half", "checkerboard")), st.integers()),
+                 st.sampled_from(["half", "checkerboard"])),
+        "num_identity": (_integers_below(1, optional=True), st.integers(1, 100)),
+        "axis": (st.one_of(st.just(0), st.floats(), st.text(max_size=2)),
+                 st.integers(-3, -1)),
+        "parity": (st.one_of(st.integers().filter(lambda v: v not in (0, 1)), _NOT_INTEGERS),
+                   st.sampled_from([0, 1])),
+        "hidden_units": (_UNITS, st.lists(st.integers(1, 64), max_size=3)),
+        "condition_shape": (_SHAPES, st.lists(st.integers(1, 8), min_size=1, max_size=3))},
+    ts.RationalQuadraticCoupling: {
+        "num_bins": (_integers_below(2), st.integers(2, 64)),
+        "min_slope": (_reals_outside(0.0, 1.0), st.floats(1e-6, 0.99))},
+    ts.MaskedAutoregressive: {
+        "map": (_NOT_MAPS, st.sampled_from([ts.RationalQuadraticMap(), ts.LogisticMixtureMap()])),
+        "network": (_NOT_LAYERS, st.just(ts.MADE(2))),
+        "inverse_autoregressive": (_NOT_FLAGS, st.booleans()),
+        "residual": (_NOT_FLAGS, st.just(False)),
+        "hidden_units": (st.one_of(_UNITS, st.just([])), st.lists(st.integers(1, 64), min_size=1,
+                                                                  max_size=3)),
+        "condition_shape": (st.one_of(_SHAPES, st.just([2, 2])), st.lists(
+            st.integers(1, 8), min_size=1, max_size=1))},
+    ts.MADE: {
+        "params_per_dim": (_integers_below(1), st.integers(1, 8)),
+        "hidden_units": (st.one_of(_UNITS, st.just([])), st.lists(st.integers(1, 64), min_size=1,
+                                                                  max_size=3)),
+        "residual": (_NOT_FLAGS, st.just(False))},
+    neural_spline_flow: {
+        "event_size": (_integers_below(1), st.integers(1, 4)),
+        "num_layers": (_integers_below(1), st.integers(1, 2)),
+        "hidden_units": (st.one_of(_UNITS, st.just([])), st.lists(st.integers(1, 8), min_size=1,
+                                                                  max_size=2)),
+        "num_bins": (_integers_below(2), st.integers(2, 8)),
+        "bound": (_reals_outside(0.0, np.inf), st.floats(0.1, 10.0)),
+        "condition_size": (_integers_below(1, optional=True), st.integers(1, 4)),
+        "linear": (_NOT_FLAGS, st.booleans()),
+        "name": (st.one_of(st.integers(), st.floats()), st.text("abc", min_size=1, max_size=4))},
+    masked_autoregressive_flow: {
+        "event_size": (_integers_below(1), st.integers(1, 4)),
+        "num_layers": (_integers_below(1), st.integers(1, 2)),
+        "hidden_units": (st.one_of(_UNITS, st.just([])), st.lists(st.integers(1, 8), min_size=1,
+                                                                  max_size=2)),
+        "transformer": (st.one_of(st.text(max_size=6).filter(
+            lambda v: v not in ("affine", "spline")), st.integers(), st.none()),
+                        st.sampled_from(["affine", "spline"])),
+        "num_bins": (_integers_below(2), st.integers(2, 8)),
+        "bound": (_reals_outside(0.0, np.inf), st.floats(0.1, 10.0)),
+        "inverse_autoregressive": (_NOT_FLAGS, st.booleans()),
+        "residual": (_NOT_FLAGS, st.just(False)),
+        "condition_size": (_integers_below(1, optional=True), st.integers(1, 4)),
+        "name": (st.one_of(st.integers(), st.floats()), st.text("abc", min_size=1, max_size=4))},
+}
+REQUIRED = {ts.MADE: {"params_per_dim": 2}, neural_spline_flow: {"event_size": 2},
+            masked_autoregressive_flow: {"event_size": 2}}
+ARGUMENTS = [(make, name) for make, table in CONSTRUCTOR_ARGUMENTS.items() for name in table]
+
+
+@pytest.mark.parametrize("make,argument", ARGUMENTS,
+                         ids=[f"{make.__name__}-{name}" for make, name in ARGUMENTS])
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_constructor_misuse_is_refused_naming_the_argument(make, argument, data):
+    invalid, valid = CONSTRUCTOR_ARGUMENTS[make][argument]
+    arguments = dict(REQUIRED.get(make, {}))
+    value = data.draw(invalid, label="invalid")
+    with pytest.raises((ValueError, TypeError)) as error:
+        make(**{**arguments, argument: value})
+    message = str(error.value)
+    assert argument in message or (argument == "axis" and "batch axis" in message), message
+    shown = value.__name__ if isinstance(value, type) else repr(value)
+    assert shown in message or repr(list(value) if isinstance(value, tuple) else value) in \
+        message or isinstance(value, keras.layers.Layer), f"{message!r} does not show {value!r}"
+    make(**{**arguments, argument: data.draw(valid, label="valid")})

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
+
 
 def run_network(owner: str, network, inputs, **kwargs):
     """Calls `network` on `inputs`, after checking that they fit its compute dtype.
@@ -32,10 +34,16 @@ def run_network(owner: str, network, inputs, **kwargs):
             if bool(too_large):
                 raise ValueError(message)
         else:
-            check = tf.debugging.Assert(tf.logical_not(too_large), [f"[tfp_survae] {message}"])
-            with tf.control_dependencies([check]):
-                inputs = tf.identity(inputs)
+            inputs = _checks.guarded(inputs, tf.logical_not(too_large), message)
     return network(inputs, **kwargs)
+
+
+def check_network(owner: str, network, role: str):
+    """A network argument: None (the layer builds its default) or a Keras layer."""
+    if network is not None and not isinstance(network, keras.layers.Layer):
+        raise TypeError(f"{owner}: {role} must be a Keras layer or None (the default); "
+                        f"received {type(network).__name__}: {network!r}.")
+    return network
 
 
 def check_network_output(owner: str, network, input_event, expected_event, dtype,

@@ -17,17 +17,21 @@ seed when the caller gives none, and checks the results. Inside the hooks a laye
 * **discrete choices** (signs, indices, orders; uniform or predicted): `DiscreteChoice`;
 * **reductions**: `sum_except_batch` (V has shape [batch]).
 
+A new elementwise map for couplings and autoregressive layers (`Coupling(map=...)`,
+`MaskedAutoregressive(map=...)`) derives from `ElementwiseMap`: its number of parameters per
+entry, the map data -> latent and its inverse, each with log g' elementwise, and `get_config`.
+
 Example:
   A surjection folding x onto its square, z = x^2 elementwise, with a uniform sign:
 
-  >>> import keras, tensorflow as tf
+  >>> import keras, math, tensorflow as tf
   >>> from tfp_survae import extend
   >>> @keras.saving.register_keras_serializable(package="my_layers")
   ... class Square(extend.Surjection, kind="inference"):
   ...     '''Inverse: z = x^2. Forward: x = s sqrt(z), s uniform on {-1, +1}.
   ...     V = log p(s) + log |dz/dx| = sum log(2 |x|) - D log 2.'''
   ...     def _inverse_and_log_det(self, x, *, seed, condition, training):
-  ...         log_det = extend.sum_except_batch(tf.math.log(2.0 * tf.abs(x)) - tf.math.log(2.0))
+  ...         log_det = extend.sum_except_batch(tf.math.log(2.0 * tf.abs(x)) - math.log(2.0))
   ...         return tf.square(x), log_det
   ...     def _forward(self, z, *, seed, condition):
   ...         u = extend.random_uniform(tf.shape(z), seed, z.dtype)
@@ -49,6 +53,7 @@ from tfp_survae.transforms.base import (
     Surjection,
     Transform,
 )
+from tfp_survae.transforms.bijections.maps import ElementwiseMap
 
 __all__ = [
     # the contract
@@ -72,4 +77,6 @@ __all__ = [
     "DiscreteChoice",
     # reductions
     "sum_except_batch",
+    # elementwise maps of couplings and autoregressive layers
+    "ElementwiseMap",
 ]

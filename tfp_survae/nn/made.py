@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
+
 __all__ = ["MADE"]
 
 
@@ -44,16 +46,18 @@ class MADE(keras.layers.Layer):
                  activation: str = "relu", residual: bool = False,
                  output_initializer: str = "zeros", **kwargs):
         super().__init__(**kwargs)
-        self.params_per_dim = int(params_per_dim)
-        self.hidden_units = [int(u) for u in hidden_units]
-        if not self.hidden_units:
-            raise ValueError("MADE needs at least one hidden layer.")
-        if residual and len(set(self.hidden_units)) != 1:
-            raise ValueError(f"residual MADE needs equal hidden widths; received "
+        owner = f"MADE '{self.name}'"
+        self.params_per_dim = _checks.check_integer(owner, "params_per_dim", params_per_dim,
+                                                    minimum=1)
+        self.hidden_units = _checks.check_units(owner, "hidden_units", hidden_units,
+                                                allow_empty=False)
+        self.residual = _checks.check_flag(owner, "residual", residual)
+        if self.residual and len(set(self.hidden_units)) != 1:
+            raise ValueError(f"{owner}: residual=True needs equal hidden_units; received "
                              f"{self.hidden_units}.")
         self.activation = activation
-        self.residual = bool(residual)
         self.output_initializer = output_initializer
+        self._condition_shape = None
 
     def build(self, input_shape, condition_shape=None):
         dims = int(input_shape[-1])
@@ -87,17 +91,40 @@ class MADE(keras.layers.Layer):
         self._condition_shape = None if condition_shape is None else list(condition_shape)
         self.built = True
 
+    @property
+    def condition_shape(self) -> list[int] | None:
+        """The condition's event shape [C] the MADE was built for, or None."""
+        return self._condition_shape
+
+    def _checked_condition(self, x, condition):
+        """The condition as a tensor after checking it against x and the build."""
+        owner = f"MADE '{self.name}'"
+        if self.condition_kernel is None:
+            if condition is not None:
+                raise ValueError(f"{owner} was built without a condition; received one of shape "
+                                 f"{list(getattr(condition, 'shape', []))}. Build it with "
+                                 "condition_shape to make it conditional.")
+            return None
+        if condition is None:
+            raise ValueError(f"{owner} was built for a condition of shape "
+                             f"{self._condition_shape}; received condition=None.")
+        condition = tf.convert_to_tensor(condition)
+        expected = tf.TensorShape([x.shape[0], self.condition_kernel.shape[0]])
+        if not condition.shape.is_compatible_with(expected):
+            raise ValueError(f"{owner}: expected a condition of shape {expected.as_list()} (x's "
+                             f"batch, then {expected[1]} features); received shape "
+                             f"{condition.shape.as_list()}.")
+        return condition
+
     def call(self, x, condition=None):
         act = keras.activations.get(self.activation)
         dtype = x.dtype
+        condition = self._checked_condition(x, condition)
         h = x
         for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
             pre = h @ (tf.cast(kernel, dtype) * tf.cast(self._masks[i], dtype)) + tf.cast(bias,
                                                                                           dtype)
-            if i == 0 and self.condition_kernel is not None:
-                if condition is None:
-                    raise ValueError(f"MADE '{self.name}' was built for a condition; received "
-                                     "condition=None.")
+            if i == 0 and condition is not None:
                 pre = pre + tf.cast(condition, dtype) @ tf.cast(self.condition_kernel, dtype)
             h = h + act(pre) if (self.residual and i > 0) else act(pre)
         return h @ (tf.cast(self.out_kernel, dtype) * tf.cast(self._out_mask, dtype)) + tf.cast(

@@ -1,4 +1,5 @@
-"""Bijections: exact, deterministic both ways, V = log |det dz/dx|."""
+"""Bijections: exact, deterministic both ways, V = log |det dz/dx|; and the elementwise maps
+that couplings and autoregressive layers apply."""
 
 from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
@@ -8,9 +9,15 @@ from tfp_survae.transforms.bijections.continuous import ContinuousFlow
 from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
 from tfp_survae.transforms.bijections.coupling import (
     AffineCoupling,
-    ElementwiseCoupling,
+    Coupling,
     LogisticMixtureCoupling,
     RationalQuadraticCoupling,
+)
+from tfp_survae.transforms.bijections.maps import (
+    AffineMap,
+    ElementwiseMap,
+    LogisticMixtureMap,
+    RationalQuadraticMap,
 )
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
 from tfp_survae.transforms.bijections.residual import ResidualBlock
@@ -19,16 +26,20 @@ from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 __all__ = [
     "ActNorm",
     "AffineCoupling",
+    "AffineMap",
     "BatchNormalization",
     "BijectorTransform",
     "ContinuousFlow",
     "Conv1x1",
-    "ElementwiseCoupling",
+    "Coupling",
+    "ElementwiseMap",
     "LinearLU",
     "LogisticMixtureCoupling",
+    "LogisticMixtureMap",
     "MaskedAutoregressive",
     "Permute",
     "RationalQuadraticCoupling",
+    "RationalQuadraticMap",
     "ResidualBlock",
     "Reverse",
     "Squeeze2D",

@@ -1,6 +1,9 @@
-"""Ground truth for the spline, autoregressive and LU layers beyond the conformance suite:
-continuity of the spline at its knots and tails, exact round trips, the autoregressive
-structure, and the builders' densities integrating to one."""
+"""Couplings and autoregressive layers beyond the conformance suite: the presets are
+`Coupling` with a map, configurations saved before the maps load, the spline's continuity at
+its knots and tails, the inversions' stated accuracy, the autoregressive structure, and the
+builders' densities integrating to one (and the LU and batch-normalization layers)."""
+
+import re
 
 import keras
 import numpy as np
@@ -9,7 +12,6 @@ import tensorflow as tf
 from helpers import batched, grid_2d
 
 import tfp_survae as ts
-from tfp_survae.transforms.bijections.coupling import spline_params
 
 
 def perturbed(layer, x, scale, seed=0):
@@ -18,6 +20,68 @@ def perturbed(layer, x, scale, seed=0):
     for w in layer.trainable_weights:
         w.assign(w + scale * rng.randn(*w.shape).astype(w.dtype))
     return layer
+
+
+# The presets are Coupling with a map; MaskedAutoregressive takes any map.
+
+PRESETS = [
+    (lambda d: ts.AffineCoupling(hidden_units=[8], scale_fn="exp", num_identity=1, dtype=d),
+     ts.AffineMap(scale_fn="exp"), dict(scale_fn="exp", scale_bound=3.0)),
+    (lambda d: ts.RationalQuadraticCoupling(hidden_units=[8], num_bins=5, bound=2.0, dtype=d),
+     ts.RationalQuadraticMap(num_bins=5, bound=2.0),
+     dict(num_bins=5, bound=2.0, min_bin_width=1e-3, min_slope=1e-3)),
+    (lambda d: ts.LogisticMixtureCoupling(hidden_units=[8], num_components=3, dtype=d),
+     ts.LogisticMixtureMap(num_components=3), dict(num_components=3, bisection_steps=60)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make,map_,arguments", PRESETS, ids=["affine", "spline", "mixture"])
+def test_a_preset_is_a_coupling_with_its_map(make, map_, arguments, dtype):
+    keras.utils.set_random_seed(1)
+    preset = make(dtype)
+    coupling = ts.Coupling(map=map_, hidden_units=[8], num_identity=preset.num_identity,
+                           dtype=dtype)
+    x = np.random.RandomState(0).randn(16, 3).astype(dtype)
+    perturbed(preset, x, 0.5)
+    coupling.build((None, 3))
+    coupling.set_weights(preset.get_weights())
+    assert isinstance(preset, ts.Coupling) and preset.map == map_
+    for name, value in arguments.items():
+        assert getattr(preset, name) == value  # today's attributes, read from the map
+    for direction in ("inverse_and_log_det", "forward_and_log_det"):
+        for a, b in zip(getattr(preset, direction)(x), getattr(coupling, direction)(x)):
+            np.testing.assert_array_equal(a, b)
+    config = preset.get_config()  # the preset's own arguments, no map
+    assert "map" not in config and {k: config[k] for k in arguments} == arguments
+    assert coupling.get_config()["map"]["config"] == map_.get_config()
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(coupling))
+    assert type(copy) is ts.Coupling and copy.map == map_
+
+
+def test_old_autoregressive_keywords_show_the_map_that_replaces_them():
+    with pytest.raises(TypeError, match=re.escape(
+            "received transformer='spline', num_bins=8. Write "
+            "map=ts.RationalQuadraticMap(num_bins=8)")):
+        ts.MaskedAutoregressive(transformer="spline", num_bins=8)
+    with pytest.raises(TypeError, match=re.escape("Write map=ts.AffineMap(scale_fn='exp')")):
+        ts.MaskedAutoregressive(scale_fn="exp")
+
+
+@pytest.mark.parametrize("old,expected", [
+    (dict(transformer="spline", scale_fn="tanh", scale_bound=3.0, num_bins=4, bound=2.5,
+          min_bin_width=1e-3, min_slope=1e-2),
+     ts.RationalQuadraticMap(num_bins=4, bound=2.5, min_slope=1e-2)),
+    (dict(transformer="affine", scale_fn="softplus", scale_bound=3.0, num_bins=8, bound=3.0,
+          min_bin_width=1e-3, min_slope=1e-3), ts.AffineMap(scale_fn="softplus")),
+])
+def test_old_autoregressive_configurations_load_with_their_map(old, expected):
+    config = dict(name="maf", trainable=True, dtype="float32", network=None,
+                  inverse_autoregressive=False, hidden_units=[8], residual=False,
+                  condition_shape=None, **old)
+    layer = ts.MaskedAutoregressive.from_config(config)
+    assert layer.map == expected
+    assert "transformer" not in layer.get_config()
 
 
 def spline_coupling():
@@ -31,8 +95,7 @@ def test_spline_is_continuous_with_a_continuous_derivative_at_knots_and_tails():
     layer = spline_coupling()
     x_a = np.full([1, 1], 0.3)
     params = tf.split(layer.network(x_a), layer.params_per_element, axis=-1)
-    widths, _, slopes = spline_params(params, layer.num_bins, layer.bound,
-                                      layer.min_bin_width, layer.min_slope)
+    widths, _, slopes = layer.map.bins(params)
     knots = -layer.bound + np.cumsum(np.concatenate([[0.0], widths.numpy()[0, 0]]))
     np.testing.assert_allclose(knots[[0, -1]], [-2.0, 2.0], atol=1e-12)  # the tails start here
     knot_slopes = np.concatenate([[1.0], slopes.numpy()[0, 0], [1.0]])  # 1 at the tails
@@ -55,8 +118,12 @@ def test_spline_is_continuous_with_a_continuous_derivative_at_knots_and_tails():
 
 @pytest.mark.parametrize("make", [
     lambda d: ts.RationalQuadraticCoupling(hidden_units=[8], num_bins=6, bound=2.0, dtype=d),
-    lambda d: ts.MaskedAutoregressive(transformer="spline", hidden_units=[8], num_bins=6,
-                                      dtype=d),
+    lambda d: ts.MaskedAutoregressive(map=ts.RationalQuadraticMap(num_bins=6),
+                                      hidden_units=[8], dtype=d),
+    lambda d: ts.MaskedAutoregressive(map=ts.LogisticMixtureMap(num_components=3),
+                                      hidden_units=[8], dtype=d),
+    lambda d: ts.MaskedAutoregressive(map=ts.LogisticMixtureMap(num_components=3),
+                                      inverse_autoregressive=True, hidden_units=[8], dtype=d),
     lambda d: ts.MaskedAutoregressive(inverse_autoregressive=True, hidden_units=[8], dtype=d),
 ])
 @pytest.mark.parametrize("dtype,scale,tolerance", [("float32", 0.2, 1e-4),
@@ -72,6 +139,71 @@ def test_round_trips(make, dtype, scale, tolerance):
     x_again, v_again = layer.forward_and_log_det(z)
     np.testing.assert_allclose(x_again, x, atol=tolerance)
     np.testing.assert_allclose(v_again, v, atol=tolerance * 10)
+
+
+# The inversions' stated accuracy (RationalQuadraticMap and LogisticMixtureMap docstrings):
+# inverse(x_hat) within eps (1 + |z| + g'(x_hat) (1 + |x_hat|)) of z, and |x_hat - x| within
+# eps (1 + |x|) + eps (1 + |z|) / m, m the least g' between x and x_hat.
+
+STATED_EPS = {"float32": 5e-6, "float64": 1e-14}
+
+
+def sharp_coupling(map_, dtype, seed, weight_scale):
+    """A coupling on [x_a, x_b] whose network has `weight_scale` times its initial weights."""
+    keras.utils.set_random_seed(seed)
+    network = ts.MLP([64, 64], map_.params_per_element, output_initializer="glorot_uniform",
+                     dtype=dtype)
+    layer = ts.Coupling(network, map_, num_identity=1, dtype=dtype)
+    layer.build((None, 2))
+    for w in layer.trainable_weights:
+        w.assign(w * weight_scale)
+    return layer
+
+
+def accuracy_grid(layer, dtype):
+    """x_b over [-5, 5], the spline's knots and their float neighbours, and the tails out to
+    1e3, for 35 conditioning values x_a out to 1e3 (which saturate the network's outputs)."""
+    rows = []
+    for x_a in np.concatenate([np.linspace(-3.0, 3.0, 31), [-1e3, -100.0, 100.0, 1e3]]):
+        x_b = [np.linspace(-5.0, 5.0, 401),
+               [-1e3, -100.0, -10.0, -3.0001, 3.0001, 10.0, 100.0, 1e3]]
+        if isinstance(layer.map, ts.RationalQuadraticMap):
+            params = tf.split(layer.network(tf.constant([[x_a]], dtype)),
+                              layer.params_per_element, axis=-1)
+            widths = layer.map.bins(params)[0].numpy()[0, 0]
+            knots = (-layer.map.bound + np.concatenate([[0.0], np.cumsum(widths)])).astype(dtype)
+            x_b += [knots, np.nextafter(knots, knots + 1), np.nextafter(knots, knots - 1)]
+        x_b = np.concatenate(x_b).astype(dtype)
+        rows.append(np.stack([np.full_like(x_b, x_a), x_b], axis=1))
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("weight_scale", [1.0, 3.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("map_", [ts.RationalQuadraticMap(), ts.LogisticMixtureMap()],
+                         ids=["spline", "mixture"])
+def test_inversions_are_accurate_to_the_stated_tolerance(map_, dtype, weight_scale):
+    eps = STATED_EPS[dtype]
+    for seed in range(3):
+        layer = sharp_coupling(map_, dtype, seed, weight_scale)
+        x = accuracy_grid(layer, dtype)
+        z, _ = layer.inverse_and_log_det(x)
+        x_hat, v_hat = layer.forward_and_log_det(z)
+        z_again = layer.inverse(x_hat)
+        # the least g' on 33 points from x to x_hat
+        t = np.linspace(0.0, 1.0, 33)
+        between = x[:, 1:] + (x_hat.numpy()[:, 1:] - x[:, 1:]) * t
+        _, v_between = layer.inverse_and_log_det(np.stack(
+            [np.repeat(x[:, 0], len(t)), between.ravel()], axis=1).astype(dtype))
+        least = np.exp(v_between.numpy().astype(np.float64).reshape(len(x), len(t))).min(1)
+        x_b, z_b, x_hat_b, z_again_b = (np.asarray(a, np.float64)[:, 1]
+                                        for a in (x, z, x_hat, z_again))
+        slope_hat = np.exp(v_hat.numpy().astype(np.float64))
+        np.testing.assert_array_less(
+            np.abs(z_again_b - z_b), eps * (1 + np.abs(z_b) + slope_hat * (1 + np.abs(x_hat_b))))
+        with np.errstate(divide="ignore"):
+            bound = eps * (1 + np.abs(x_b)) + eps * (1 + np.abs(z_b)) / least
+        np.testing.assert_array_less(np.abs(x_hat_b - x_b), bound)
 
 
 @pytest.mark.parametrize("iaf", [False, True])

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import tensorflow as tf
-from helpers import integral_2d
+from helpers import ground_truth, integral_2d
 
 import tfp_survae as ts
 
@@ -36,30 +36,45 @@ def linear_dynamics(matrix):
 
 def autodiff_log_det(layer, x, **kwargs):
     x = tf.constant(x)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         z, v = layer.inverse_and_log_det(x, **kwargs)
     jacobian = tape.batch_jacobian(z, x, experimental_use_pfor=False)
     return v.numpy(), np.linalg.slogdet(jacobian.numpy())[1]
 
 
-def cnf(dims, seed, **kwargs):
-    keras.utils.set_random_seed(seed)
+def with_weights(layer, dims, seed, scale):
+    """Builds `layer` on [dims] with network weights that depend on `seed` alone (a layer with
+    a random V draws its generator's seed first) and every kernel times `scale` (a map that
+    changes volume by more than the initialisation's few hundredths of a nat)."""
+    layer.build((None, dims))
+    rng = np.random.RandomState(seed)
+    weights = []
+    for w in layer.network.get_weights():
+        if w.ndim == 2:  # a kernel
+            limit = np.sqrt(6.0 / sum(w.shape))
+            w = scale * rng.uniform(-limit, limit, w.shape)
+        weights.append(w)
+    layer.network.set_weights(weights)
+    if isinstance(layer, ts.ResidualBlock):  # power iteration to convergence for new kernels
+        for _ in range(50):
+            layer.network.normalized_weights("float64", training=True)
+    return layer
+
+
+def cnf(dims, seed, scale=1.5, **kwargs):
     kwargs.setdefault("hidden_units", [16])
     kwargs.setdefault("rtol", 1e-10)
     kwargs.setdefault("atol", 1e-10)
-    layer = ts.ContinuousFlow(dtype="float64", **kwargs)
-    layer.build((None, dims))
-    return layer
+    return with_weights(ts.ContinuousFlow(dtype="float64", **kwargs), dims, seed, scale)
 
 
-def residual(dims, seed, **kwargs):
-    keras.utils.set_random_seed(seed)
-    kwargs.setdefault("hidden_units", [16, 16])
+def residual(dims, seed, scale=10.0, **kwargs):
+    # Kernels scaled beyond the bound: spectral normalisation brings each to `lipschitz`.
+    kwargs.setdefault("hidden_units", [16])
+    kwargs.setdefault("activation", "elu")  # J = W1 diag(elu') W2: less cancellation than 3 layers
     kwargs.setdefault("tolerance", 1e-12)
-    layer = ts.ResidualBlock(dtype="float64", **kwargs)
-    layer.build((None, dims))
-    return layer
+    return with_weights(ts.ResidualBlock(dtype="float64", **kwargs), dims, seed, scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +130,7 @@ def test_the_seeded_generator_repeats_unseeded_draws():
 # Exact V against autodiff, and a closed form.
 
 
+@ground_truth(ts.ContinuousFlow)
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_continuous_exact_v_is_the_log_det_of_the_autodiff_jacobian(dims):
     layer = cnf(dims, seed=dims)
@@ -124,6 +140,7 @@ def test_continuous_exact_v_is_the_log_det_of_the_autodiff_jacobian(dims):
     np.testing.assert_allclose(v, log_det, atol=1e-7)
 
 
+@ground_truth(ts.ResidualBlock)
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_residual_exact_v_is_the_log_det_of_the_autodiff_jacobian(dims):
     layer = residual(dims, seed=dims, log_det="exact")
@@ -133,6 +150,7 @@ def test_residual_exact_v_is_the_log_det_of_the_autodiff_jacobian(dims):
     np.testing.assert_allclose(v, log_det, atol=1e-12)
 
 
+@ground_truth(ts.ContinuousFlow)
 @pytest.mark.parametrize("trace", ["exact", "hutchinson"])
 def test_a_linear_ode_has_its_closed_form(trace):
     a = np.array([[0.3, -0.8], [0.5, -0.1]])
@@ -161,6 +179,7 @@ def assert_unbiased(samples, exact):
     return se
 
 
+@ground_truth(ts.ContinuousFlow)
 @pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
 def test_hutchinson_v_averages_to_the_exact_v(probe):
     # One call on the batch tiled 4000 times: each row draws its own probe, so the rows are
@@ -172,9 +191,10 @@ def test_hutchinson_v_averages_to_the_exact_v(probe):
     _, v = layer.inverse_and_log_det(tf.constant(np.tile(x, (copies, 1))), seed=(5, 6))
     _, v_exact = exact.inverse_and_log_det(tf.constant(x))
     se = assert_unbiased(v.numpy().reshape(copies, 3), v_exact.numpy())
-    assert np.all(se < 0.05)  # the test can see a bias of 0.25 nats
+    assert np.all(se < 0.06)  # measured 0.03-0.05: the test sees a bias of 0.3 nats
 
 
+@ground_truth(ts.ContinuousFlow)
 def test_hutchinson_v_of_a_linear_ode_averages_to_minus_t_trace():
     a = np.array([[0.3, -0.8], [0.5, -0.1]])
     layer = ts.ContinuousFlow(linear_dynamics(a), trace="hutchinson", time_length=0.7,
@@ -183,13 +203,15 @@ def test_hutchinson_v_of_a_linear_ode_averages_to_minus_t_trace():
     assert_unbiased(v.numpy()[:, None], np.array([-0.7 * np.trace(a)]))
 
 
+@ground_truth(ts.ResidualBlock)
 @pytest.mark.parametrize("probe", ["gaussian", "rademacher"])
 def test_roulette_v_averages_to_the_exact_v(probe):
     # The number of terms is shared by a call's batch: the estimates are the means over
-    # 20 copies of the batch within a call, independent across 500 calls. Lipschitz 0.6 per
-    # layer (Lip(g) <= 0.216) keeps the estimator's variance finite.
-    layer = residual(3, seed=3, probe=probe, lipschitz=0.6)
-    exact = residual(3, seed=3, lipschitz=0.6, log_det="exact")
+    # 20 copies of the batch within a call, independent across 500 calls. Lipschitz 0.8 per
+    # layer (Lip(g) <= 0.64) keeps the estimator's variance finite (spectral radius r of J:
+    # r^2 <= 0.41 < 1 - geometric_p = 0.5).
+    layer = residual(3, seed=5, probe=probe, lipschitz=0.8)
+    exact = residual(3, seed=5, lipschitz=0.8, log_det="exact")
     x = np.random.RandomState(2).randn(4, 3)
     tiled = tf.constant(np.tile(x, (20, 1)))
     estimate = tf.function(lambda seed: tf.reshape(
@@ -206,6 +228,7 @@ def test_roulette_v_averages_to_the_exact_v(probe):
 # Round trips and the fixed point's failure.
 
 
+@ground_truth(ts.ContinuousFlow)
 def test_continuous_round_trip_at_the_solver_tolerance():
     layer = cnf(3, seed=4, rtol=1e-10, atol=1e-10)
     x = np.random.RandomState(3).randn(8, 3)
@@ -215,6 +238,7 @@ def test_continuous_round_trip_at_the_solver_tolerance():
     np.testing.assert_allclose(loose.forward(loose.inverse(tf.constant(x))), x, atol=2e-3)
 
 
+@ground_truth(ts.ResidualBlock)
 def test_residual_round_trip_at_the_fixed_point_tolerance():
     layer = residual(3, seed=4, tolerance=1e-12)
     x = 2.0 * np.random.RandomState(3).randn(8, 3)
@@ -254,6 +278,7 @@ def test_gradients_through_the_fixed_point_are_implicit():
 # Quadrature: a 2-D flow of each integrates to 1.
 
 
+@ground_truth(ts.ContinuousFlow)
 def test_a_2d_continuous_flow_integrates_to_one():
     keras.utils.set_random_seed(11)
     flow = ts.architectures.continuous_flow(2, hidden_units=[32, 32], time_length=1.5)
@@ -264,6 +289,7 @@ def test_a_2d_continuous_flow_integrates_to_one():
     assert abs(total - 1.0) < 2e-3, total
 
 
+@ground_truth(ts.ResidualBlock)
 def test_a_2d_residual_flow_integrates_to_one():
     keras.utils.set_random_seed(12)
     flow = ts.architectures.residual_flow(2, num_blocks=3, hidden_units=[32, 32],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tfp_survae import _checks
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
 from tfp_survae.transforms import ActNorm, ContinuousFlow, ResidualBlock
@@ -9,11 +10,11 @@ from tfp_survae.transforms import ActNorm, ContinuousFlow, ResidualBlock
 __all__ = ["continuous_flow", "residual_flow"]
 
 
-def _check(event_size, num_blocks):
-    if int(event_size) < 1:
-        raise ValueError(f"event_size must be positive; received {event_size!r}.")
-    if int(num_blocks) < 1:
-        raise ValueError(f"num_blocks must be positive; received {num_blocks!r}.")
+def _check(owner, event_size, num_blocks, condition_size):
+    _checks.check_integer(owner, "event_size", event_size, minimum=1)
+    _checks.check_integer(owner, "num_blocks", num_blocks, minimum=1)
+    if condition_size is not None:
+        _checks.check_integer(owner, "condition_size", condition_size, minimum=1)
 
 
 def continuous_flow(event_size: int, *, num_blocks: int = 1, hidden_units=(64, 64, 64),
@@ -42,14 +43,14 @@ def continuous_flow(event_size: int, *, num_blocks: int = 1, hidden_units=(64, 6
       A `Flow`.
 
     Raises:
-      ValueError: for a non-positive size, or (from `ContinuousFlow`) an invalid option.
+      ValueError / TypeError: for a size that is not a positive integer, or (from `ContinuousFlow`) an invalid option.
 
     Example:
       >>> flow = continuous_flow(2, hidden_units=[16])
       >>> flow.log_prob(tf.zeros([3, 2])).shape
       TensorShape([3])
     """
-    _check(event_size, num_blocks)
+    _check("continuous_flow", event_size, num_blocks, condition_size)
     condition_shape = None if condition_size is None else [int(condition_size)]
     blocks = [ContinuousFlow(hidden_units=hidden_units, activation=activation,
                              time_length=time_length, trace=trace, rtol=rtol, atol=atol,
@@ -89,14 +90,15 @@ def residual_flow(event_size: int, *, num_blocks: int = 10, hidden_units=(128, 1
       A `Flow`.
 
     Raises:
-      ValueError: for a non-positive size, or (from `ResidualBlock`) an invalid option.
+      ValueError / TypeError: for a size that is not a positive integer, or (from `ResidualBlock`) an invalid option.
 
     Example:
       >>> flow = residual_flow(2, num_blocks=2, hidden_units=[16], log_det="exact")
       >>> flow.log_prob(tf.zeros([3, 2])).shape
       TensorShape([3])
     """
-    _check(event_size, num_blocks)
+    _check("residual_flow", event_size, num_blocks, condition_size)
+    _checks.check_flag("residual_flow", "actnorm", actnorm)
     condition_shape = None if condition_size is None else [int(condition_size)]
     transforms = []
     for _ in range(int(num_blocks)):

@@ -8,11 +8,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
+
 __all__ = ["LipschitzMLP", "lipswish"]
 
 
 def lipswish(x):
-    """LipSwish (Chen et al., 2019): x sigmoid(x) / 1.1, smooth and 1-Lipschitz."""
+    """LipSwish (Chen et al., 2019): x sigmoid(x) / 1.1, smooth and 1-Lipschitz.
+
+    Args:
+      x: a tensor.
+
+    Returns:
+      x * sigmoid(x) / 1.1, elementwise.
+
+    Example:
+      >>> float(lipswish(tf.constant(0.0)))
+      0.0
+    """
     return x * tf.sigmoid(x) / 1.1
 
 
@@ -47,7 +60,8 @@ class LipschitzMLP(keras.layers.Layer):
       power_iterations: power-iteration steps per training call (at least 1).
 
     Raises:
-      ValueError: for a bound outside (0, 1], an unknown activation or no power iteration.
+      ValueError / TypeError: naming the argument, for a bound outside (0, 1], an unknown
+        activation, a width or a number of power iterations that is not a positive integer.
 
     Example:
       >>> net = LipschitzMLP([16], 2, lipschitz=0.9)
@@ -59,19 +73,17 @@ class LipschitzMLP(keras.layers.Layer):
                  lipschitz: float = 0.9, activation: str = "lipswish",
                  power_iterations: int = 5, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 < float(lipschitz) <= 1.0:
-            raise ValueError(f"lipschitz is a bound in (0, 1]; received {lipschitz!r}.")
+        owner = "LipschitzMLP"
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation is one of {sorted(ACTIVATIONS)} (1-Lipschitz); "
-                             f"received {activation!r}.")
-        if int(power_iterations) < 1:
-            raise ValueError(f"power_iterations must be at least 1; received "
-                             f"{power_iterations!r}.")
-        self.hidden_units = [int(u) for u in hidden_units]
-        self.output_units = int(output_units)
-        self.lipschitz = float(lipschitz)
+            raise ValueError(f"{owner}: activation is one of {sorted(ACTIVATIONS)} "
+                             f"(1-Lipschitz); received {activation!r}.")
+        self.hidden_units = _checks.check_units(owner, "hidden_units", hidden_units)
+        self.output_units = _checks.check_integer(owner, "output_units", output_units, minimum=1)
+        self.lipschitz = _checks.check_real(owner, "lipschitz", lipschitz, low=0.0, high=1.0,
+                                            closed="high")
         self.activation = activation
-        self.power_iterations = int(power_iterations)
+        self.power_iterations = _checks.check_integer(owner, "power_iterations",
+                                                      power_iterations, minimum=1)
         self._activation = ACTIVATIONS[activation]
 
     @property

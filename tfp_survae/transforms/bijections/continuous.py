@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _networks
+from tfp_survae import _checks, _networks
 from tfp_survae.nn.mlp import MLP
 from tfp_survae.transforms.base import Bijection
 from tfp_survae.transforms.bijections.residual import PROBES, probe
@@ -90,27 +90,26 @@ class ContinuousFlow(Bijection):
                  probe: str = "gaussian", rtol: float = 1e-5, atol: float = 1e-5,
                  max_num_steps: int | None = 1000, condition_shape=None, **kwargs):
         if trace not in TRACES:
-            raise ValueError(f"trace is one of {TRACES}; received {trace!r}.")
+            raise ValueError(f"ContinuousFlow: trace is one of {TRACES}; received {trace!r}.")
         self.trace = trace  # read by stochastic_log_det in Transform.__init__
         super().__init__(**kwargs)
+        owner = "ContinuousFlow"
         if network is not None and not isinstance(network, keras.layers.Layer):
-            raise TypeError(f"network must be a Keras layer or None; received "
-                            f"{type(network).__name__}.")
+            raise TypeError(f"{owner}: network must be a Keras layer or None; received "
+                            f"{type(network).__name__}: {network!r}.")
         if probe not in PROBES:
-            raise ValueError(f"probe is one of {PROBES}; received {probe!r}.")
-        for name, value in (("time_length", time_length), ("rtol", rtol), ("atol", atol)):
-            _check_positive(name, value)
-        if max_num_steps is not None and int(max_num_steps) < 1:
-            raise ValueError(f"max_num_steps must be positive or None; received "
-                             f"{max_num_steps!r}.")
+            raise ValueError(f"{owner}: probe is one of {PROBES}; received {probe!r}.")
         self.network = network
-        self.hidden_units = [int(u) for u in hidden_units]
+        self.hidden_units = _checks.check_units(owner, "hidden_units", hidden_units)
         self.activation = activation
-        self.time_length = float(time_length)
+        self.time_length = _checks.check_real(owner, "time_length", time_length, low=0.0)
         self.probe = probe
-        self.rtol, self.atol = float(rtol), float(atol)
-        self.max_num_steps = None if max_num_steps is None else int(max_num_steps)
-        self.condition_shape = None if condition_shape is None else list(condition_shape)
+        self.rtol = _checks.check_real(owner, "rtol", rtol, low=0.0)
+        self.atol = _checks.check_real(owner, "atol", atol, low=0.0)
+        self.max_num_steps = None if max_num_steps is None else _checks.check_integer(
+            owner, "max_num_steps", max_num_steps, minimum=1)
+        self.condition_shape = None if condition_shape is None else _checks.check_shape(
+            owner, "condition_shape", condition_shape)
         self.nfe = keras.metrics.Mean(name=f"{self.name}_nfe")
 
     @property
@@ -224,11 +223,3 @@ class ContinuousFlow(Bijection):
                       condition_shape=self.condition_shape)
         return config
 
-
-def _check_positive(name: str, value) -> None:
-    try:
-        ok = float(value) > 0 and np.isfinite(float(value))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive number; received {value!r}.")

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _networks, _seeds
+from tfp_survae import _checks, _networks, _seeds
 from tfp_survae.nn.lipschitz import LipschitzMLP, jacobian, jvp, vjp
 from tfp_survae.transforms.base import Bijection
 
@@ -136,35 +136,33 @@ class ResidualBlock(Bijection):
                  tolerance: float = 1e-6, max_iterations: int = 500, condition_shape=None,
                  **kwargs):
         if log_det not in LOG_DETS:
-            raise ValueError(f"log_det is one of {LOG_DETS}; received {log_det!r}.")
+            raise ValueError(f"ResidualBlock: log_det is one of {LOG_DETS}; received "
+                             f"{log_det!r}.")
         self.log_det = log_det  # read by stochastic_log_det in Transform.__init__
         super().__init__(**kwargs)
+        owner = "ResidualBlock"
         if network is not None and not isinstance(network, LipschitzMLP):
-            raise TypeError("network must be a tfp_survae.nn.LipschitzMLP (a contractive g) or "
-                            f"None; received {type(network).__name__}.")
+            raise TypeError(f"{owner}: network must be a tfp_survae.nn.LipschitzMLP (a "
+                            f"contractive g) or None; received {type(network).__name__}: "
+                            f"{network!r}.")
         if probe not in PROBES:
-            raise ValueError(f"probe is one of {PROBES}; received {probe!r}.")
-        if int(exact_terms) < 0:
-            raise ValueError(f"exact_terms must be non-negative; received {exact_terms!r}.")
-        if not 0.0 < float(geometric_p) < 1.0:
-            raise ValueError(f"geometric_p is a probability in (0, 1); received "
-                             f"{geometric_p!r}.")
-        if not float(tolerance) > 0.0:
-            raise ValueError(f"tolerance must be positive; received {tolerance!r}.")
-        if int(max_iterations) < 1:
-            raise ValueError(f"max_iterations must be at least 1; received "
-                             f"{max_iterations!r}.")
+            raise ValueError(f"{owner}: probe is one of {PROBES}; received {probe!r}.")
         self.network = network
-        self.hidden_units = [int(u) for u in hidden_units]
+        self.hidden_units = _checks.check_units(owner, "hidden_units", hidden_units)
         self.activation = activation
-        self.lipschitz = float(lipschitz)
-        self.power_iterations = int(power_iterations)
+        self.lipschitz = _checks.check_real(owner, "lipschitz", lipschitz, low=0.0, high=1.0,
+                                            closed="high")
+        self.power_iterations = _checks.check_integer(owner, "power_iterations",
+                                                      power_iterations, minimum=1)
         self.probe = probe
-        self.exact_terms = int(exact_terms)
-        self.geometric_p = float(geometric_p)
-        self.tolerance = float(tolerance)
-        self.max_iterations = int(max_iterations)
-        self.condition_shape = None if condition_shape is None else list(condition_shape)
+        self.exact_terms = _checks.check_integer(owner, "exact_terms", exact_terms, minimum=0)
+        self.geometric_p = _checks.check_real(owner, "geometric_p", geometric_p, low=0.0,
+                                              high=1.0)
+        self.tolerance = _checks.check_real(owner, "tolerance", tolerance, low=0.0)
+        self.max_iterations = _checks.check_integer(owner, "max_iterations", max_iterations,
+                                                    minimum=1)
+        self.condition_shape = None if condition_shape is None else _checks.check_shape(
+            owner, "condition_shape", condition_shape)
         if network is None:  # checks lipschitz, activation and power_iterations
             LipschitzMLP(self.hidden_units, 1, lipschitz=self.lipschitz,
                          activation=self.activation, power_iterations=self.power_iterations)

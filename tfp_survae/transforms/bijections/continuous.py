@@ -41,9 +41,9 @@ class ContinuousFlow(Bijection):
     within them).
 
     Gradients use the adjoint method of `DormandPrince.solve` (memory constant in the number
-    of steps). Measured on a 2-D problem against backpropagating through the solver's steps
-    (benchmarks/RESULTS.md, "Continuous and residual flows"), it is the one offered: direct
-    backpropagation needs the solver's private `_solve` and does not compile under XLA.
+    of steps, TFP's public API). Backpropagating through the solver's steps (its private
+    `_solve`) measured 1.5x faster per gradient step on `continuous_flow(2)` at initialisation
+    (docs/benchmarks.md, "Free-form flows: which gradient"); it is not offered.
 
     The mean number of function evaluations per solve (forward passes) is the metric
     `<layer name>_nfe` (`layer.nfe`), which `Flow.fit` reports with the loss.

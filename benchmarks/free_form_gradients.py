@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfp_survae as ts
-from tfp_survae.transforms.bijections import continuous, residual
+from tfp_survae.transforms.bijections import residual
 
 
 def _median_seconds(fn, repeats):

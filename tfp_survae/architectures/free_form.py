@@ -43,7 +43,8 @@ def continuous_flow(event_size: int, *, num_blocks: int = 1, hidden_units=(64, 6
       A `Flow`.
 
     Raises:
-      ValueError / TypeError: for a size that is not a positive integer, or (from `ContinuousFlow`) an invalid option.
+      ValueError / TypeError: for a size that is not a positive integer, or (from
+        `ContinuousFlow`) an invalid option.
 
     Example:
       >>> flow = continuous_flow(2, hidden_units=[16])
@@ -90,7 +91,8 @@ def residual_flow(event_size: int, *, num_blocks: int = 10, hidden_units=(128, 1
       A `Flow`.
 
     Raises:
-      ValueError / TypeError: for a size that is not a positive integer, or (from `ResidualBlock`) an invalid option.
+      ValueError / TypeError: for a size that is not a positive integer, or (from
+        `ResidualBlock`) an invalid option.
 
     Example:
       >>> flow = residual_flow(2, num_blocks=2, hidden_units=[16], log_det="exact")

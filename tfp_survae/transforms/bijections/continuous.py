@@ -218,8 +218,8 @@ class ContinuousFlow(Bijection):
     def get_config(self):
         config = super().get_config()
         config.update(hidden_units=self.hidden_units, activation=self.activation,
-                      time_length=self.time_length, trace=self.trace, probe=self.probe, rtol=self.rtol,
-                      atol=self.atol, max_num_steps=self.max_num_steps,
+                      time_length=self.time_length, trace=self.trace, probe=self.probe,
+                      rtol=self.rtol, atol=self.atol, max_num_steps=self.max_num_steps,
                       condition_shape=self.condition_shape)
         return config
 

@@ -301,3 +301,18 @@ def test_a_2d_residual_flow_integrates_to_one():
     assert np.std(v.numpy()) > 0.02  # the map changes volume unevenly (measured 0.027)
     total = integral_2d(flow, -7.0, 7.0, num=300)
     assert abs(total - 1.0) < 2e-3, total
+
+
+# ---------------------------------------------------------------------------------------------
+# The number of function evaluations reaches `fit`.
+
+
+def test_fit_reports_the_number_of_function_evaluations():
+    keras.utils.set_random_seed(13)
+    flow = ts.architectures.continuous_flow(2, hidden_units=[8], rtol=1e-4, atol=1e-4)
+    flow.compile(keras.optimizers.Adam(1e-3), steps_per_execution=1)
+    x = np.random.RandomState(0).randn(32, 2).astype("float32")
+    history = flow.fit(x, batch_size=16, epochs=1, verbose=0)
+    name = f"{flow.chain[0].name}_nfe"
+    assert name in history.history, history.history.keys()
+    assert history.history[name][0] >= 6  # a Dormand-Prince step takes 6 evaluations

@@ -65,6 +65,13 @@ def ode_tolerances(dtype):
     return dict(rtol=1e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
 
 
+# The probes' autodiff Jacobian differentiates TFP's Dormand-Prince loop twice; under XLA its
+# XlaDynamicUpdateSlice has no gradient (LookupError). The layer's own directions and their
+# first gradients compile.
+NO_XLA_JACOBIAN = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
+                   "for the suite's autodiff Jacobian")
+
+
 def fixed_point_tolerance(dtype):
     return 1e-6 if dtype == "float32" else 1e-13
 
@@ -182,12 +189,13 @@ CASES = [
     # (2e-4 in float32, 1e-9 in float64).
     Case("continuous_flow_exact",
          lambda d: ts.ContinuousFlow(hidden_units=[8], **ode_tolerances(d), dtype=d),
-         normal([2]), normal([2]), jacobian_pfor=False),
+         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_JACOBIAN),
     Case("continuous_flow_hutchinson_conditional",
          lambda d: ts.ContinuousFlow(mlp(3, d, hidden=(8,)), trace="hutchinson",
                                      probe="rademacher", time_length=0.5, condition_shape=[2],
                                      **ode_tolerances(d), dtype=d),
-         normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False),
+         normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False,
+         xla=NO_XLA_JACOBIAN),
     Case("residual_block_exact",
          lambda d: ts.ResidualBlock(hidden_units=[8], log_det="exact",
                                     tolerance=fixed_point_tolerance(d), dtype=d),

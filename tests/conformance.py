@@ -6,7 +6,9 @@ suite then checks, in eager, `tf.function` and `tf.function(jit_compile=True)`:
 * shapes: z and x have the event shapes the transform reports, V has shape [batch], V finite;
 * right-inverse (paper App. B): inverse(forward(z)) == z where the inverse is deterministic,
   forward(inverse(x)) == x where the forward is;
-* bijections: V equals log |det dz/dx| of the autodiff Jacobian; forward_and_log_det agrees;
+* bijections: V equals log |det dz/dx| of the autodiff Jacobian (where V is exact; a random,
+  unbiased V, `stochastic_log_det`, is checked for its seeds here and for its mean in the
+  layer's ground-truth test); forward_and_log_det agrees;
 * gradients of V and z reach every trainable variable;
 * the same seed gives the same result, another seed a different one (stochastic directions);
 * compiled results equal eager results for the same seeds;
@@ -21,6 +23,7 @@ from typing import Callable
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 MODES = ("eager", "function", "xla")
@@ -50,6 +53,10 @@ class Case:
       warm_up: call the inverse once on data before probing (data-dependent initialisation).
       perturb: add N(0, perturb^2) noise to every trainable weight after building, so that
         zero-initialised networks (identity couplings) and rotations (V = 0) test real values.
+      jacobian_pfor: compute the autodiff Jacobian vectorised (`pfor`); False where the
+        layer's gradient runs a loop pfor cannot vectorise (an ODE solver's adjoint).
+      xla: None where the probes compile under XLA, else why not (the case is skipped in the
+        "xla" mode with that reason).
     """
 
     name: str
@@ -59,6 +66,8 @@ class Case:
     condition: Callable | None = None
     warm_up: bool = False
     perturb: float = 0.0
+    jacobian_pfor: bool = True
+    xla: str | None = None
 
     def __str__(self):
         return self.name
@@ -70,7 +79,7 @@ def _compile(fn, mode):
     return tf.function(fn, jit_compile=(mode == "xla"), reduce_retracing=True)
 
 
-def probe(transform, x, z0, condition):
+def probe(transform, x, z0, condition, jacobian_pfor=True):
     """Runs every direction the checks need; returns a dict of tensors."""
     t = transform
     out = {}
@@ -88,10 +97,13 @@ def probe(transform, x, z0, condition):
         out["grads"] = [tf.zeros([1]) if g is None else tf.convert_to_tensor(g) for g in grads]
         out["grad_missing"] = tf.constant([g is None for g in grads])
     if t.bijective:
-        jac = tape.batch_jacobian(z_flat, x)
+        jac = tape.batch_jacobian(z_flat, x, experimental_use_pfor=jacobian_pfor)
         out["jacobian"] = tf.reshape(jac, [tf.shape(x)[0], tf.shape(z_flat)[1], -1])
     del tape
     out["z_same_seed"] = t.inverse(x, seed=SEED_A, condition=condition)
+    if t.stochastic_log_det:
+        out["v_same_seed"] = t.inverse_and_log_det(x, seed=SEED_A, condition=condition)[1]
+        out["v_other_seed"] = t.inverse_and_log_det(x, seed=SEED_B, condition=condition)[1]
     if t.stochastic_inverse:
         out["z_other_seed"] = t.inverse(x, seed=SEED_B, condition=condition)
     else:
@@ -103,7 +115,7 @@ def probe(transform, x, z0, condition):
     if not t.stochastic_forward:
         out["x_roundtrip"] = t.forward(z, seed=SEED_A, condition=condition)
     if not t.stochastic_inverse:
-        z_rt, v_rt = t.inverse_and_log_det(out["x_fwd"], condition=condition)
+        z_rt, v_rt = t.inverse_and_log_det(out["x_fwd"], seed=SEED_A, condition=condition)
         out["z_roundtrip"], out["v_roundtrip"] = z_rt, v_rt
         x_fl, v_fl = t.forward_and_log_det(z0, seed=SEED_A, condition=condition)
         out["x_forward_and_log_det"], out["v_forward_and_log_det"] = x_fl, v_fl
@@ -170,6 +182,9 @@ def check_outputs(t, x, z0, out, dtype):
         _close(out["z_no_seed"], z, dtype, "deterministic inverse depends on the seed")
     if t.stochastic_forward:
         _differs(out["x_fwd_other_seed"], out["x_fwd"], "forward")
+    if t.stochastic_log_det:
+        _close(out["v_same_seed"], v, dtype, "same seed, different V")
+        _differs(out["v_other_seed"], v, "V")
     # Right-inverse conditions (paper App. B).
     if not t.stochastic_forward:
         _close(out["x_roundtrip"], x, dtype, "forward(inverse(x)) != x")
@@ -179,7 +194,7 @@ def check_outputs(t, x, z0, out, dtype):
         _close(out["v_forward_and_log_det"], out["v_roundtrip"], dtype,
                "forward_and_log_det V != inverse V at the same point")
     # Jacobian.
-    if t.bijective:
+    if t.bijective and not t.stochastic_log_det:
         log_det = np.linalg.slogdet(out["jacobian"].numpy().astype(np.float64))[1]
         _close(log_det, v, dtype, "V != log|det dz/dx| (autodiff)", JACOBIAN_TOLERANCE[dtype])
     # Gradients.
@@ -191,8 +206,10 @@ def check_outputs(t, x, z0, out, dtype):
 
 
 def run_case(case: Case, dtype: str, mode: str):
+    if mode == "xla" and case.xla is not None:
+        pytest.skip(case.xla)
     t, x, z0, condition = build_transform(case, dtype)
-    out = _compile(lambda a, b, c: probe(t, a, b, c), mode)(x, z0, condition)
+    out = _compile(lambda a, b, c: probe(t, a, b, c, case.jacobian_pfor), mode)(x, z0, condition)
     check_outputs(t, x, z0, out, dtype)
     if mode != "eager":
         z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition, training=False)

@@ -61,6 +61,21 @@ def integer_floats(shape, scale=3.0):
     return lambda rng, n, dtype: np.floor(scale * rng.randn(n, *shape)).astype(dtype)
 
 
+def ode_tolerances(dtype):
+    return dict(rtol=1e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+
+
+# The probes' autodiff Jacobian differentiates TFP's Dormand-Prince loop twice; under XLA its
+# XlaDynamicUpdateSlice has no gradient (LookupError). The layer's own directions and their
+# first gradients compile.
+NO_XLA_JACOBIAN = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
+                   "for the suite's autodiff Jacobian")
+
+
+def fixed_point_tolerance(dtype):
+    return 1e-6 if dtype == "float32" else 1e-13
+
+
 CASES = [
     # ---- bijections
     Case("bijector_sigmoid", lambda d: ts.BijectorTransform(tfb.Sigmoid(), dtype=d),
@@ -170,6 +185,27 @@ CASES = [
          warm_up=True, perturb=0.3),
     Case("batch_norm_image", lambda d: ts.BatchNormalization(dtype=d), normal([4, 4, 2], 3.0),
          normal([4, 4, 2]), warm_up=True),
+    # The ODE solver's and the fixed-point iteration's tolerances sit below the suite's
+    # (2e-4 in float32, 1e-9 in float64).
+    Case("continuous_flow_exact",
+         lambda d: ts.ContinuousFlow(hidden_units=[8], **ode_tolerances(d), dtype=d),
+         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_JACOBIAN),
+    Case("continuous_flow_hutchinson_conditional",
+         lambda d: ts.ContinuousFlow(mlp(3, d, hidden=(8,)), trace="hutchinson",
+                                     probe="rademacher", time_length=0.5, condition_shape=[2],
+                                     **ode_tolerances(d), dtype=d),
+         normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False,
+         xla=NO_XLA_JACOBIAN),
+    Case("residual_block_exact",
+         lambda d: ts.ResidualBlock(hidden_units=[8], log_det="exact",
+                                    tolerance=fixed_point_tolerance(d), dtype=d),
+         normal([3]), normal([3])),
+    Case("residual_block_roulette_conditional",
+         lambda d: ts.ResidualBlock(ts.nn.LipschitzMLP([8], 3, lipschitz=0.9, activation="elu",
+                                                       dtype=d),
+                                    probe="rademacher", condition_shape=[2],
+                                    tolerance=fixed_point_tolerance(d), dtype=d),
+         normal([3]), normal([3]), condition=normal([2])),
     Case("reverse", lambda d: ts.Reverse(dtype=d), normal([5]), normal([5])),
     Case("reverse_axis", lambda d: ts.Reverse(axis=-2, dtype=d), normal([3, 2]), normal([3, 2])),
     Case("permute", lambda d: ts.Permute([3, 1, 0, 2], dtype=d), normal([4]), normal([4])),

@@ -76,7 +76,10 @@ def iwbo(flow: keras.Model, x: TensorLike, k: int, *, seed: Seed | None = None,
 
     Raises:
       TypeError: k is not an integer.
-      ValueError: k or batch_k is not positive, or x fails the flow's checks.
+      ValueError: k or batch_k is not positive, or x fails the flow's checks; or the flow
+        has a transform that estimates its V at random (`stochastic_log_det`): its `log_prob`
+        is an unbiased estimate of log p(x), whose exponential is not an unbiased estimate of
+        p(x), so importance weighting would overestimate; average `log_prob` over seeds.
 
     Examples:
       >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.Abs()])   # an ELBO: one sign per draw
@@ -85,6 +88,7 @@ def iwbo(flow: keras.Model, x: TensorLike, k: int, *, seed: Seed | None = None,
     """
     k = int(_checks.check_count("iwbo", "k (the number of importance samples)", k, minimum=1))
     x = flow.check_data(x)
+    _refuse_random_log_det(flow)
     if flow.is_exact:
         return flow.log_prob(x, condition=condition)
     batch = int(x.shape[0]) if x.shape[0] is not None else int(tf.shape(x)[0])
@@ -97,6 +101,16 @@ def iwbo(flow: keras.Model, x: TensorLike, k: int, *, seed: Seed | None = None,
     if condition is not None:
         condition = tf.convert_to_tensor(condition)
     return _compiled_iwbo(flow)(flow, x, tf.constant(k, tf.int32), seed, batch_k, condition)
+
+
+def _refuse_random_log_det(flow: keras.Model) -> None:
+    random = [t.name for t in flow.chain if t.stochastic_log_det]
+    if random:
+        raise ValueError(
+            f"iwbo: the transforms {random} of Flow '{flow.name}' estimate their V at random "
+            "(unbiased in log p(x), so exp(log_prob) is biased and importance weighting does not "
+            "bound log p(x)); average flow.log_prob over seeds, or build them with an exact "
+            "log-determinant.")
 
 
 def iwbo_loop(flow: keras.Model, x: tf.Tensor, k: Count, seed: tf.Tensor, chunk: int,

@@ -2,7 +2,9 @@
 
 `log_prob` is Algorithm 1 of the paper: run the inverses from data to latent, sum the
 contributions V, add log p(z). It is the exact log-likelihood when every inverse is deterministic
-(or enumerated with `exact=True`), and otherwise a one-sample estimate of the ELBO.
+(or enumerated with `exact=True`) and every V exact, an unbiased estimate of it when bijections
+estimate their V at random (`stochastic_log_det`), and otherwise a one-sample estimate of the
+ELBO.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ def _as_base(base):
 class Flow(FitMixin, keras.Model):
     """A SurVAE flow: `base` p(z) and `transforms` listed from data to latent.
 
-    log p(x) ~= log p(z) + sum_t V_t(x_{t-1}, x_t) with x_0 = x, x_T = z (paper Algorithm 1).
+    log p(x) ~= log p(z) + sum_t V_t(x_{t-1}, x_t) with x_0 = x, x_T = z (paper Algorithm 1):
+    exact when every V is (`is_exact`), an ELBO estimate when a transform is a lower bound, and
+    an unbiased estimate of log p(x) when a bijection estimates its V at random
+    (`stochastic_log_det`).
 
     `Flow(base, transforms, *, event_shape=None, condition_shape=None, seed=None, **kwargs)`
     builds every layer at once (the flow is ready to use, save or summarise); it is a
@@ -125,7 +130,15 @@ class Flow(FitMixin, keras.Model):
 
     @property
     def is_exact(self) -> bool:
-        """True when `log_prob` is the exact log-likelihood (no lower-bound transform)."""
+        """True when `log_prob` is the exact log-likelihood, a deterministic function of x.
+
+        False when a transform is a lower bound (`log_prob` is then a one-sample ELBO
+        estimate) or estimates its V at random (`stochastic_log_det`: a residual block's
+        Russian-roulette series, a continuous flow's Hutchinson trace). With only the latter,
+        `log_prob` is an unbiased estimate of log p(x) (its mean over seeds is log p(x)), not a
+        bound: exp(log_prob) is not an unbiased estimate of p(x), so importance weighting
+        (`evaluation.iwbo`) does not apply; average `log_prob` over seeds instead.
+        """
         return _chain.is_exact(self.base, self._chain)
 
     @property
@@ -173,7 +186,8 @@ class Flow(FitMixin, keras.Model):
 
     def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
                  condition: TensorLike | None = None, training: bool | None = None) -> tf.Tensor:
-        """log p(x) (exact) or a one-sample ELBO estimate of it, in nats.
+        """log p(x) (exact), a one-sample ELBO estimate of it, or an unbiased estimate of it
+        (a bijection with a random V), shape [batch], in nats (see `is_exact`).
 
         Inside `fit` a NaN loss stops training, and no step with a non-finite loss or gradient
         is applied (`training.training_step`, `training.StopOnInvalidLoss`).

@@ -1,11 +1,12 @@
-"""Ready-made flows: the paper's image and point-cloud models, density-estimation defaults and
-variational dequantizers."""
+"""Ready-made flows: the paper's image and point-cloud models, density-estimation defaults
+(spline, autoregressive, continuous and residual flows) and variational dequantizers."""
 
 from tfp_survae.architectures.dequantization import (
     dequantization_flow,
     image_dequantization_flow,
 )
 from tfp_survae.architectures.density import masked_autoregressive_flow, neural_spline_flow
+from tfp_survae.architectures.free_form import continuous_flow, residual_flow
 from tfp_survae.architectures.images import IMAGE_PRESETS, maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
 from tfp_survae.architectures.report import (
@@ -17,6 +18,7 @@ from tfp_survae.architectures.report import (
 __all__ = [
     "IMAGE_PRESETS",
     "REFERENCE_PARAMETERS",
+    "continuous_flow",
     "count_trainable_parameters",
     "dequantization_flow",
     "image_dequantization_flow",
@@ -26,5 +28,6 @@ __all__ = [
     "neural_spline_flow",
     "parameter_report",
     "permute_flow",
+    "residual_flow",
     "sort_flow",
 ]

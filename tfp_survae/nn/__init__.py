@@ -2,6 +2,7 @@
 
 from tfp_survae.nn.densenet import DenseBlock, DenseNet, GatedConv
 from tfp_survae.nn.heads import ElementwiseParams
+from tfp_survae.nn.lipschitz import LipschitzMLP, lipswish
 from tfp_survae.nn.made import MADE
 from tfp_survae.nn.mlp import MLP
 from tfp_survae.nn.transformer import SetTransformer, TransformerBlock, sigmoid_gelu
@@ -13,6 +14,8 @@ __all__ = [
     "DenseNet",
     "ElementwiseParams",
     "GatedConv",
+    "LipschitzMLP",
+    "lipswish",
     "MLP",
     "SetTransformer",
     "TransformerBlock",

@@ -27,7 +27,8 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
       the fixed seed DEFAULT_SEED);
     * `sample(n, seed)`: n examples, 0 <= n <= `max_sample_size`;
     * for a lower-bound flow, also `log_prob_with_seed(x, seed)` and `iwbo(x, k, seed)` (k
-      importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`).
+      importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`); a flow with a
+      random V (`stochastic_log_det`) gets `log_prob_with_seed` but no `iwbo`.
 
     What a client can rely on:
 
@@ -74,7 +75,8 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
     }
     if not flow.is_exact:
         endpoints["log_prob_with_seed"] = _endpoints.log_prob_fn(flow, where="log_prob_with_seed")
-        endpoints["iwbo"] = _endpoints.iwbo_fn(flow, chunk=iwbo_chunk, max_k=max_iwbo_k)
+        if not any(t.stochastic_log_det for t in flow.chain):  # no IWBO from a random V
+            endpoints["iwbo"] = _endpoints.iwbo_fn(flow, chunk=iwbo_chunk, max_k=max_iwbo_k)
     module = tf.Module()
     module.flow_variables = _variables.backing_variables([flow])
     for name, function in endpoints.items():

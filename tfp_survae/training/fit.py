@@ -398,7 +398,9 @@ class FitMixin(_ModelBase):
 
     @property
     def metrics(self) -> list:
-        return [self._nll_tracker, self._bpd_tracker]
+        # The loss, bits/dim, and the metrics the transforms own (a continuous flow's number of
+        # function evaluations).
+        return [self._nll_tracker, self._bpd_tracker] + [m for t in self.chain for m in t.metrics]
 
     def _update_metrics(self, nll, examples):
         """Adds a batch's mean NLL with weight `examples`, its size: the reported loss is the

@@ -5,8 +5,9 @@ and the one seed policy. Sequential, Flow, TransformedDistribution and FlowBijec
 contributions V, add log p(z). `chain_sample` runs the forwards from base samples.
 
 The seed policy: a seed S drives one pass of a chain of T transforms (listed data to latent)
-and its base. When no transform samples in the direction run (a chain of bijections, or
-inverses that are all deterministic), the base receives S itself, as in
+and its base. When no transform draws in the direction run (a chain of bijections with exact
+V, or inverses that are all deterministic; a random V, `stochastic_log_det`, draws in both
+directions), the base receives S itself, as in
 `tfd.TransformedDistribution(base, bijector)`. Otherwise S is split into T + 1 seeds: one per
 transform, in the chain's order, and the last for the base. A seed of None leaves every
 transform and the base to draw its own.
@@ -32,9 +33,10 @@ BaseSampler = Callable[[int, "tf.Tensor | None", "tf.Tensor | None"],
 
 
 def is_exact(base: Any, chain: Chain) -> bool:
-    """True when every transform is exact (or enumerated) and the base is not a lower bound."""
+    """True when every transform is exact (or enumerated), none estimates its V at random
+    (`stochastic_log_det`), and the base is not a lower bound."""
     return bool(getattr(base, "is_exact", True)) and all(
-        not t.lower_bound or t.exact for t in chain)
+        (not t.lower_bound or t.exact) and not t.stochastic_log_det for t in chain)
 
 
 def is_density_layer(obj: object) -> bool:
@@ -109,7 +111,7 @@ def chain_seeds(seed: Seed | None, chain: Chain,
         return [None] * len(chain), None
     seed = _seeds.to_stateless_seed(seed)
     flag = "stochastic_forward" if direction == "forward" else "stochastic_inverse"
-    if not any(getattr(t, flag) for t in chain):
+    if not any(getattr(t, flag) or t.stochastic_log_det for t in chain):
         return [None] * len(chain), seed
     parts = _seeds.split_seed(seed, len(chain) + 1)
     return parts[:-1], parts[-1]

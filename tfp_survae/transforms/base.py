@@ -66,6 +66,13 @@ class Transform(keras.layers.Layer):
       stochastic_forward: `forward` samples (inference surjections, stochastic transforms).
       stochastic_inverse: `inverse` samples (generative surjections, stochastic transforms).
       lower_bound: V is a one-sample ELBO term (equal to `stochastic_inverse`).
+      stochastic_log_det: V is a random, unbiased estimate of log |det dz/dx| (a bijection
+        whose log-determinant is estimated: Hutchinson's trace estimator, a Russian-roulette
+        power series). Its inverse and forward are deterministic, but `inverse_and_log_det`
+        and `forward_and_log_det` take a seed (same seed, same V). A layer may compute the
+        flag from its options (a property); such a layer sets those options before calling
+        `Transform.__init__`, which reads the flag to decide whether the layer owns a seed
+        generator.
       integer_data: x must hold integers (dequantization).
       min_event_rank: the smallest event rank (dimensions after the batch axis) accepted.
       reparameterized_forward: `forward` is a differentiable map of z and of reparameterized
@@ -98,7 +105,8 @@ class Transform(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = (
             keras.random.SeedGenerator(seed, name="seed_generator")
-            if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse)
+            if self.owns_seed_generator and (self.stochastic_forward or self.stochastic_inverse
+                                             or self.stochastic_log_det)
             else None
         )
         self._event_shape: tf.TensorShape | None = None
@@ -114,6 +122,12 @@ class Transform(keras.layers.Layer):
     @property
     def needs_initialization(self) -> bool:
         """True while a data-dependent initialisation is pending (ActNorm); False here."""
+        return False
+
+    @property
+    def stochastic_log_det(self) -> bool:
+        """True when V is a random, unbiased estimate of log |det dz/dx| (a free-form
+        bijection's estimator); False here."""
         return False
 
     @property
@@ -303,7 +317,8 @@ class Transform(keras.layers.Layer):
           ValueError: as `inverse_and_log_det`.
         """
         x = self._check_data(x, check_values=validate)
-        seed = self._draw_seed(seed) if self.stochastic_inverse else None
+        seed = self._draw_seed(seed) if self.stochastic_inverse or self.stochastic_log_det \
+            else None
         z, log_det, score = InverseResult(
             *self._inverse_and_log_det(x, seed=seed, condition=condition, training=training))
         log_det = self._check_log_det(log_det, x)
@@ -364,7 +379,8 @@ class Transform(keras.layers.Layer):
                 "forward sample is not defined; use inverse_and_log_det on the sample."
             )
         z = self._check_latent(z, check_values=validate)
-        seed = self._draw_seed(seed) if self.stochastic_forward else None
+        seed = self._draw_seed(seed) if self.stochastic_forward or self.stochastic_log_det \
+            else None
         x, log_det = self._forward_and_log_det(z, seed=seed, condition=condition)
         log_det = self._check_log_det(log_det, z)
         return self._check_results("forward", x, log_det) if validate else (x, log_det)
@@ -399,9 +415,10 @@ class Transform(keras.layers.Layer):
 
     def _forward_and_log_det(self, z: tf.Tensor, *, seed: tf.Tensor | None,
                              condition: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
-        # Valid because the inverse is deterministic: inverse(forward(z)) == z.
+        # Valid because the inverse is deterministic: inverse(forward(z)) == z. The seed serves
+        # a stochastic V.
         x = self._forward(z, seed=seed, condition=condition)
-        _, log_det, *_ = self._inverse_and_log_det(x, seed=None, condition=condition,
+        _, log_det, *_ = self._inverse_and_log_det(x, seed=seed, condition=condition,
                                                    training=False)
         return x, log_det
 
@@ -706,6 +723,7 @@ class Sequential(Transform):
     bijective = _parts_flag("bijective", all)
     stochastic_forward = _parts_flag("stochastic_forward", any)
     stochastic_inverse = _parts_flag("stochastic_inverse", any)
+    stochastic_log_det = _parts_flag("stochastic_log_det", any)
 
     integer_data = property(_first_part_integer_data)
 

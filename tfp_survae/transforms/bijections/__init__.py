@@ -5,6 +5,7 @@ from tfp_survae.transforms.bijections.actnorm import ActNorm
 from tfp_survae.transforms.bijections.autoregressive import MaskedAutoregressive
 from tfp_survae.transforms.bijections.batch_norm import BatchNormalization
 from tfp_survae.transforms.bijections.bijector import BijectorTransform
+from tfp_survae.transforms.bijections.continuous import ContinuousFlow
 from tfp_survae.transforms.bijections.conv1x1 import Conv1x1, LinearLU
 from tfp_survae.transforms.bijections.coupling import (
     AffineCoupling,
@@ -19,6 +20,7 @@ from tfp_survae.transforms.bijections.maps import (
     RationalQuadraticMap,
 )
 from tfp_survae.transforms.bijections.permutations import Permute, Reverse
+from tfp_survae.transforms.bijections.residual import ResidualBlock
 from tfp_survae.transforms.bijections.squeeze import Squeeze2D
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "AffineMap",
     "BatchNormalization",
     "BijectorTransform",
+    "ContinuousFlow",
     "Conv1x1",
     "Coupling",
     "ElementwiseMap",
@@ -37,6 +40,7 @@ __all__ = [
     "Permute",
     "RationalQuadraticCoupling",
     "RationalQuadraticMap",
+    "ResidualBlock",
     "Reverse",
     "Squeeze2D",
 ]

@@ -12,7 +12,8 @@ import tensorflow as tf
 from tfp_survae import _checks
 from tfp_survae.transforms.bijections import _spline
 
-__all__ = ["ElementwiseMap", "AffineMap", "RationalQuadraticMap", "LogisticMixtureMap"]
+__all__ = ["ElementwiseMap", "AdditiveMap", "AffineMap", "RationalQuadraticMap",
+           "LogisticMixtureMap"]
 
 
 class ElementwiseMap(abc.ABC):
@@ -34,10 +35,15 @@ class ElementwiseMap(abc.ABC):
     Both methods take `params`, a list of P tensors of the values' shape (the network's P
     blocks in order, unconstrained: the map constrains them), and return the mapped values and
     log g' at the data side, elementwise. A map of a bounded or periodic domain (a circular
-    spline on [-pi, pi)) implements the same two methods on its domain.
+    spline on [-pi, pi)) implements the same two methods on its domain and names it in
+    `domain`, a closed interval (low, high) that holds both x and z (None: the real line).
+    The layers refuse values outside it with a ValueError naming "data x" or "latent z"
+    (eagerly and in graphs; under XLA, where checks are compiled away, the map returns NaN
+    there).
     """
 
     params_per_element: int = 1
+    domain: tuple[float, float] | None = None
 
     @abc.abstractmethod
     def inverse(self, x: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -64,6 +70,34 @@ class ElementwiseMap(abc.ABC):
 
     def __hash__(self) -> int:
         return hash(repr(self))
+
+
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class AdditiveMap(ElementwiseMap):
+    """The additive map of NICE (Dinh et al., 2015): g(x) = x + t, volume-preserving.
+
+    Inverse: z = x + t.  Forward: x = z - t.  log g'(x) = 0, so V = 0.
+
+    The P = 1 raw parameter per entry is the shift t itself; a raw zero gives the identity.
+
+    Examples:
+      >>> coupling = ts.Coupling(map=ts.AdditiveMap(), hidden_units=[8])
+      >>> z, v = coupling.inverse_and_log_det([[0.5, -1.0]])
+      >>> float(v[0])
+      0.0
+
+    References:
+      Dinh, Krueger, Bengio, "NICE: Non-linear Independent Components Estimation", ICLR 2015
+      workshop. https://arxiv.org/abs/1410.8516
+    """
+
+    params_per_element = 1
+
+    def inverse(self, x, params):
+        return x + params[0], tf.zeros_like(x)
+
+    def forward(self, z, params):
+        return z - params[0], tf.zeros_like(z)
 
 
 # How the network's raw output r becomes the log-scale s of z = x exp(s) + t.
@@ -339,6 +373,29 @@ class LogisticMixtureMap(ElementwiseMap):
         return {"num_components": self.num_components, "bisection_steps": self.bisection_steps}
 
 
+def check_domain(owner: str, elementwise_map: ElementwiseMap, values: tf.Tensor,
+                 what: str) -> tf.Tensor:
+    """Refuses `values` outside the map's `domain` (a ValueError naming `what`, "data x" or
+    "latent z", eagerly; a check op in graphs, which XLA compiles away: the map then returns
+    NaN there). Returns the values."""
+    if elementwise_map.domain is None:
+        return values
+    low, high = elementwise_map.domain
+    message = (f"{owner}: expected {what} in [{low:.7g}, {high:.7g}], the domain of "
+               f"{elementwise_map!r}")
+    inside = tf.reduce_all((values >= low) & (values <= high))
+    if tf.executing_eagerly():
+        if not bool(inside):
+            array = values.numpy()
+            raise ValueError(f"{message}; received values from {array.min():.7g} to "
+                             f"{array.max():.7g}.")
+        return values
+    check = tf.debugging.Assert(inside, [f"[tfp_survae] {message}; received values from",
+                                         tf.reduce_min(values), "to", tf.reduce_max(values)])
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
+
+
 def check_map(owner: str, value) -> ElementwiseMap:
     """A layer's `map` argument: an ElementwiseMap instance, or None for `AffineMap()`."""
     if value is None:
@@ -348,6 +405,6 @@ def check_map(owner: str, value) -> ElementwiseMap:
                         f"{value.__name__}. Pass map={value.__name__}(...).")
     if not isinstance(value, ElementwiseMap):
         raise TypeError(f"{owner}: map must be an ElementwiseMap (e.g. ts.AffineMap(), "
-                        "ts.RationalQuadraticMap(), ts.LogisticMixtureMap()); received "
+                        "ts.RationalQuadraticMap(), ts.CircularSplineMap()); received "
                         f"{type(value).__name__}: {value!r}.")
     return value

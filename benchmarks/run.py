@@ -4,10 +4,11 @@
     python benchmarks/run.py --quick --output /tmp/RESULTS.md     # a smoke run, tiny sizes
 
 The PyTorch comparisons need torch and zuko in the same environment
-(`pip install torch==2.13.0 zuko`); without them that section says so and the rest runs.
-Times are wall-clock on this machine's CPU; variants of a comparison run interleaved in one
-process, warm-up excluded, and report the median with the min-max range. Memory figures come
-from separate processes (peak resident set, TensorFlow included).
+(`pip install torch==2.13.0 zuko`), the JAX ones jax and optax; without them those sections say
+so and the rest runs. The GPU section (`--sections gpu`, `benchmarks/gpu.py`) measures on a GPU
+only; `--quick` runs its code on the CPU. Times are wall-clock; variants of a comparison run
+interleaved in one process, warm-up excluded, and report the median with the min-max range.
+Memory figures come from separate processes (peak resident set, TensorFlow included).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import gpu  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,7 +36,14 @@ from models_tf import (  # noqa: E402
     sliced_flow,
     survae_flow,
 )
-from timing import Variant, interleave, machine, run_isolated, timed  # noqa: E402
+from timing import (  # noqa: E402
+    Variant,
+    interleave,
+    machine,
+    run_isolated,
+    run_streaming,
+    timed,
+)
 
 import tfp_survae as ts  # noqa: E402
 
@@ -387,7 +396,7 @@ def profile_section(args) -> str:
         "## 7. Where a training step goes (the 2-D flow, batch 128)", "",
         "Each phase timed alone, 32 steps per compiled call in TensorFlow, eagerly in PyTorch, "
         "interleaved (`benchmarks/profile_step.py`). The TensorFlow rows are the time the "
-        "PyTorch comparison above is made of; see the analysis in the README.", "",
+        "PyTorch comparison above is made of; see the analysis in docs/benchmarks.md.", "",
         *profile_table(steps, reps)])
 
 
@@ -476,64 +485,57 @@ def jax_section(args) -> str:
                     lambda n, m=surjectors_model, b=blocks: m.train(b[: n // 32], 32)),
         ]
         lines += _fit_rows("sliced flow", variants, units, reps)
-    lines += ["", _jax_throughput_table(args, builders, mj), "", _image_compiled_table(args),
-              "", _distributed_compiled_table(args)]
+    lines += ["", _image_compiled_table(args), "", _distributed_compiled_table(args)]
     return "\n".join(lines)
 
 
-def _fit_rows(label, variants, units, reps) -> list:
-    results = interleave(variants, units, reps)
+def _fit_rows(label, variants, units, reps, results=None) -> list:
+    """Table rows of `variants` timed interleaved; `results`, a dict, receives the timings."""
+    results = {} if results is None else results
+    results.update(interleave(variants, units, reps))
     ours = results["tfp_survae Flow.fit, compiled execution"]["median_ms"]
     return [f"| {label} | {v.name} | {results[v.name]['median_ms']:.3f} | "
             f"{results[v.name]['min_ms']:.3f}-{results[v.name]['max_ms']:.3f} | "
             f"{results[v.name]['median_ms'] / ours:.2f}x |" for v in variants]
 
 
-def _jax_throughput_table(args, builders, mj) -> str:
-    """log_prob and sampling, examples per second: tfp_survae's XLA-compiled functions against
-    jitted JAX."""
-    import jax
+def throughput_section(args) -> str:
+    """log_prob and sampling of the 2-D flows, examples per second: tfp_survae's compiled
+    functions, the same math hand-written in TensorFlow under XLA, and jitted JAX."""
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return ("## 9. Evaluation and sampling against JAX\n\nNot run: jax and optax are not "
+                "installed in this environment (`pip install jax optax`).")
+    import profile_throughput as pt
 
-    reps = 1 if args.quick else args.repetitions
-    lines = ["log_prob and sampling, examples per second (medians of interleaved repetitions): "
-             "tfp_survae through `flow.log_prob_function()` / `sample_function()` (XLA), JAX "
-             "through `jax.jit`; ratio = tfp_survae / JAX:", "",
-             "| model | operation | batch | tfp_survae | JAX | ratio |", "|---|---|---|---|---|---|"]
-    for label, build in builders.items():
-        flow, model = build(), mj.HandWritten(label)
-        log_prob, sample = flow.log_prob_function(), flow.sample_function()
-        key, seed = jax.random.PRNGKey(0), tf.constant([1, 2])
-        for op, batch in (("log_prob", 128), ("log_prob", 4096), ("sample", 4096)):
-            x = ts.data.sample_toy("checkerboard", batch).astype("float32")
-            if label == "AbsFlow":
-                x = np.clip(x, -3.9, 3.9)
-            calls = 2 if args.quick else (50 if batch <= 128 else 10)
-            if op == "log_prob":
-                x_tf = tf.constant(x)
-                ours = lambda: log_prob(x_tf).numpy()  # noqa: E731
-                theirs = lambda: jax.block_until_ready(  # noqa: E731
-                    model.jit_log_prob(model.params, x, key))
-            else:
-                count = tf.constant(batch)
-                ours = lambda: sample(count, seed).numpy()  # noqa: E731
-                theirs = lambda: jax.block_until_ready(  # noqa: E731
-                    model.jit_sample(model.params, key, batch))
-            variants = [Variant(name, _calls(fn, calls)) for name, fn in
-                        (("tfp_survae", ours), ("JAX", theirs))]
-            results = interleave(variants, calls, reps)
-            rates = {name: batch / (results[name]["median_ms"] / 1e3) for name in results}
-            lines.append(f"| {label} | {op} | {batch} | {rates['tfp_survae']:,.0f} | "
-                         f"{rates['JAX']:,.0f} | {rates['tfp_survae'] / rates['JAX']:.2f}x |")
+    reps = 2 if args.quick else 10 * args.repetitions
+    batches = (128,) if args.quick else (128, 1024, 4096)
+    kinds = (pt.TFP_SURVAE, pt.HAND_XLA, pt.JAX)
+    lines = ["## 9. Evaluation and sampling against JAX", "",
+             "Examples per second (medians), tfp_survae through `flow.log_prob_function()` / "
+             "`sample_function()` (argument checks in a graph, the model in an XLA program), "
+             "the same math hand-written in TensorFlow on the flow's own networks under XLA, "
+             f"and JAX through `jax.jit`; {reps} repetitions, each running every variant a few "
+             "calls in turn (the order rotating). Ratio = tfp_survae's throughput / JAX's, the "
+             "median of the repetitions' ratios with their range (neighbouring calls share the "
+             "machine's load); CPU ratio = JAX's process CPU time per call / tfp_survae's.", "",
+             "| model | operation | batch | tfp_survae | hand-written TF, XLA | JAX | ratio "
+             "(range) | CPU ratio |", "|---|---|---|---|---|---|---|---|"]
+    for label in pt.BUILDERS:
+        for op in ("log_prob", "sample"):
+            for batch in batches:
+                calls = pt.variants(label, op, batch, kinds)
+                per = 2 if args.quick else pt.calls_per_repetition(batch)
+                times = pt.measure(calls, per, reps)
+                wall = {k: np.asarray(times[k][0]) for k in kinds}
+                cpu = {k: float(np.median(times[k][1])) for k in kinds}
+                rate = {k: batch / (np.median(wall[k]) / 1e3) for k in kinds}
+                ratio = wall[pt.JAX] / wall[pt.TFP_SURVAE]
+                lines.append(
+                    f"| {label} | {op} | {batch} | {rate[pt.TFP_SURVAE]:,.0f} | "
+                    f"{rate[pt.HAND_XLA]:,.0f} | {rate[pt.JAX]:,.0f} | "
+                    f"{np.median(ratio):.2f}x ({ratio.min():.2f}-{ratio.max():.2f}) | "
+                    f"{cpu[pt.JAX] / cpu[pt.TFP_SURVAE]:.2f}x |")
     return "\n".join(lines)
-
-
-def _calls(fn, calls):
-    def run(n):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return time.perf_counter() - start
-    return run
 
 
 def _torch_variants(label, units):
@@ -623,15 +625,198 @@ def _distributed_compiled_table(args) -> str:
             f"(ratio {on / off:.2f}).")
 
 
+AUTO_RULE = (
+    "How `compiled_execution=\"auto\"` will be decided on GPUs (today "
+    "`training.compiled.AUTO_DEVICE_TYPES = (\"CPU\",)`: GPUs keep Keras' loop): from this "
+    "section's tables, for each kind of model, compiled executions against the faster of "
+    "Keras' two loops on the same card. Dense models (one XLA program per execution) follow "
+    "the 2-D flows' rows, convolutional models (one XLA program per step) the image presets' "
+    "rows in both precisions. A kind whose compiled execution is faster by more than the "
+    "repetitions' spread turns on for GPUs; a kind that is not keeps Keras' loop (then the rule "
+    "in `training.compiled` becomes one per kind). A card decides for its class only: the "
+    "change names the card and cites its table.")
+
+
 def gpu_section(args) -> str:
-    return ("## 6. GPU\n\nNot measured in this run: no GPU was available to the machine that "
-            "produced these results. The image-scale section above runs unchanged on a GPU "
-            "(`python benchmarks/run.py --sections image`), with XLA on by Keras' default.")
+    info = gpu.device()
+    lines = ["## 6. GPU", ""]
+    if info["type"] != "GPU" and not args.quick:
+        return "\n".join(lines + [
+            "Not measured in this run: no GPU was available to the machine that produced "
+            "these results. On one, `python benchmarks/run.py --sections gpu` (its work within "
+            f"`--gpu_budget {args.gpu_budget:.0f}` seconds, 8 minutes with start-up) times the "
+            "image presets' training step (Keras' loop with and without per-step XLA, compiled "
+            "executions; float32 and mixed_float16) with its FLOPs and achieved FLOP/s against "
+            "the card's datasheet peak and a measured matrix product, and the 2-D flows' `fit` "
+            "against JAX + optax on the same card. `--quick` runs the same code at tiny sizes "
+            "on the CPU (the benchmark smoke test).", "", AUTO_RULE])
+    deadline = time.perf_counter() + args.gpu_budget
+    if info["type"] != "GPU":
+        lines += ["No GPU here: the section's code at tiny sizes on the CPU (a smoke run, not a "
+                  "GPU measurement).", ""]
+    key, peaks = gpu.peak_for(info["name"])
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    size = 256 if info["type"] != "GPU" else 8192
+    ceilings = {"float32": gpu.matmul_tflops(tf.float32, size),
+                "mixed_float16": gpu.matmul_tflops(tf.float16, size)}
+    details = ", ".join(f"{k} {v}" for k, v in info["details"].items() if k != "device_name")
+    lines.append(f"Device: {info['name']}" + (f" ({details})" if details else "")
+                 + f"; TF32 {'on' if tf32 else 'off'} for float32 products.")
+    datasheet, units = {}, "n/a"
+    if peaks:
+        datasheet = {"float32": peaks[1] if tf32 and peaks[1] else peaks[0],
+                     "mixed_float16": peaks[2]}
+        units = (f"{datasheet['float32']:g} TFLOP/s for float32 "
+                 f"({'TF32 tensor cores' if tf32 and peaks[1] else 'CUDA cores'}), "
+                 f"{datasheet['mixed_float16']:g} for float16 (tensor cores)")
+    lines += [f"Datasheet dense peaks ({key or 'none: the device is not in `gpu.PEAKS`'}): "
+              f"{units}. Measured here, chained {size}x{size} products: "
+              f"{ceilings['float32']:.3g} TFLOP/s in float32, "
+              f"{ceilings['mixed_float16']:.3g} in float16.", ""]
+    images, fits = [], {}
+    lines += _gpu_image_table(args, deadline, datasheet, ceilings, images)
+    lines += [""] + _gpu_fit_table(args, deadline, fits)
+    lines += ["", AUTO_RULE, "", _auto_verdict(images, fits)]
+    return "\n".join(lines)
+
+
+def _against_keras(compiled, keras_loops) -> str:
+    """"0.62x (apart)": compiled's median time over the faster Keras loop's, and whether the
+    ranges of their repetitions are apart (compiled's slowest below the loop's fastest, or the
+    reverse) or overlap."""
+    keras_loops = list(keras_loops)
+    if not keras_loops:
+        return "n/a"
+    best = min(keras_loops, key=lambda t: t[0])
+    apart = compiled[2] < best[1] or compiled[1] > best[2]
+    return f"{compiled[0] / best[0]:.2f}x ({'apart' if apart else 'overlapping'})"
+
+
+def _auto_verdict(images, fits) -> str:
+    """This run's numbers for the rule above: compiled execution against the faster Keras loop
+    (time ratio, and whether the repetitions' ranges are apart), by kind of model."""
+    parts = []
+    for label, results in fits.items():
+        times = {k: (v["median_ms"], v["min_ms"], v["max_ms"]) for k, v in results.items()}
+        compiled = times.pop("tfp_survae Flow.fit, compiled execution")
+        loops = [t for k, t in times.items() if "Keras' loop" in k]
+        parts.append(f"{label} {_against_keras(compiled, loops)}")
+    dense = "; ".join(parts) or "not measured"
+    parts = []
+    for pooling in ("slice", "max"):
+        for precision in gpu.PRECISIONS:
+            rows = {r["execution"]: (r["ms_per_step"], r["min_ms"], r["max_ms"])
+                    for r in images if r["pooling"] == pooling and r["precision"] == precision
+                    and "ms_per_step" in r}
+            compiled = rows.pop("compiled execution", None)
+            if compiled and rows:
+                name = "maxpool_flow" if pooling == "max" else "multiscale_flow"
+                parts.append(f"{name} {precision} {_against_keras(compiled, rows.values())}")
+    convolutional = "; ".join(parts) or "not measured"
+    return ("This run, compiled execution's time per step over the faster Keras loop's: "
+            f"dense models (2-D flows): {dense}. Convolutional models (image presets): "
+            f"{convolutional}.")
+
+
+def _gpu_image_table(args, deadline, datasheet, ceilings, rows) -> list:
+    reserve = 30 if args.quick else 150  # seconds kept for the 2-D flows
+    budget = deadline - time.perf_counter() - reserve
+    streamed, error = run_streaming("gpu_images", timeout=budget, quick=args.quick,
+                                    budget_s=budget - 30)
+    flops = {r["pooling"]: r["flops_per_step"] for r in streamed if "flops_per_step" in r}
+    rows.extend(dict(r, flops_per_step=flops.get(r["pooling"])) for r in streamed
+                if r["job"] == "time")
+    first = streamed[0] if streamed else {}
+    lines = [f"The image presets (\"{first.get('preset', '?')}\", "
+             f"{first.get('parameters', 0):,} parameters), Adamax 1e-3, batch "
+             f"{first.get('batch', '?')}, {first.get('steps_per_execution', '?')} steps per "
+             "execution; ms per step over the timed executions after the first (whose seconds, "
+             "tracing and compilation included, are in their own column). FLOPs per step: "
+             "TensorFlow's graph cost analysis of the step's forward and backward pass in "
+             "float32 (the optimizer's update not counted), used for both precisions; achieved "
+             "FLOP/s against the datasheet peak and the measured product of the precision.", "",
+             "| model | precision | execution | ms / step (median) | range | images / s | "
+             "GFLOP / step | achieved TFLOP/s | of datasheet peak | of measured product | "
+             "first execution s | peak GPU memory GB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        name = "maxpool_flow" if row["pooling"] == "max" else "multiscale_flow"
+        head = f"| {name} | {row['precision']} | {row['execution']} |"
+        if "skipped" in row or "error" in row:
+            why = f"skipped: {row['skipped']}" if "skipped" in row else f"failed: {row['error']}"
+            lines.append(f"{head} {why} | | | | | | | | |")
+            continue
+        ms, flops = row["ms_per_step"], row.get("flops_per_step")
+        achieved = flops / (ms / 1e3) / 1e12 if flops else None
+        peak = datasheet.get(row["precision"])
+
+        def share(total, achieved=achieved):
+            return f"{achieved / total:.1%}" if achieved and total else "n/a"
+
+        memory = row.get("peak_memory_bytes")
+        lines.append(
+            f"{head} {ms:.2f} | {row['min_ms']:.2f}-{row['max_ms']:.2f} | "
+            f"{row['batch'] / (ms / 1e3):,.0f} | "
+            + (f"{flops / 1e9:,.4g} | {achieved:.3g} | " if flops else "n/a | n/a | ")
+            + f"{share(peak)} | {share(ceilings[row['precision']])} | "
+            f"{row['first_execution_s']:.0f} | "
+            + (f"{memory / 2**30:.2f} |" if memory else "n/a |"))
+    uncounted = [r for r in streamed if r["job"] == "flops" and "flops_per_step" not in r]
+    for r in uncounted:
+        lines += ["", f"FLOPs of the {r['pooling']} pooling preset not counted: "
+                  f"{r.get('skipped') or r.get('error')}."]
+    if error:
+        lines += ["", f"The image run ended early: {error}."]
+    return lines
+
+
+def _gpu_fit_table(args, deadline, timings) -> list:
+    units, reps = (64, 1) if args.quick else (320, 3)
+    builders = {"coupling flow": survae_flow} if args.quick else {
+        "coupling flow": survae_flow, "AbsFlow": abs_flow, "augmented flow": augmented_flow}
+    tf_device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    jax_device = "not installed"
+    if importlib.util.find_spec("jax") and importlib.util.find_spec("optax"):
+        import jax
+        import models_jax as mj
+
+        jax_device = jax.devices()[0].platform
+    lines = [f"The 2-D flows: Adam 1e-3, batch 128, {units} steps per repetition, {reps} "
+             "interleaved repetitions after a warm-up, 32 steps per execution; JAX "
+             f"on {jax_device}, TensorFlow on {tf_device}. Ratio = the variant's time / "
+             "compiled `Flow.fit`'s.", "",
+             "| model | variant | ms / step (median) | range | time vs compiled Flow.fit |",
+             "|---|---|---|---|---|"]
+    for label, build in builders.items():
+        if time.perf_counter() > deadline:
+            lines.append(f"| {label} | skipped: time budget | | | |")
+            continue
+        blocks = fit_blocks(label, units, 32)
+        variants = [fit_variant("tfp_survae Flow.fit, compiled execution", build(), 32, units,
+                                compiled_execution=True)]
+        if not args.quick:  # the smoke run meets Keras' loop in the image rows
+            variants += [fit_variant(f"tfp_survae Flow.fit, Keras' loop, {name}", build(), 32,
+                                     units, jit=jit, compiled_execution=False)
+                         for name, jit in (("per-step XLA", True), ("no XLA", False))]
+        if jax_device == tf_device:
+            model_32 = mj.HandWritten(label)
+            variants.append(Variant("JAX + optax, 32 steps per lax.scan",
+                                    lambda n, m=model_32, b=blocks: m.train(b[: n // 32], 32)))
+        if jax_device == tf_device and not args.quick:
+            model_1 = mj.HandWritten(label)
+            variants.append(Variant("JAX + optax, 1 jit call per step",
+                                    lambda n, m=model_1, b=blocks: m.train(b[: n // 32], 1)))
+        timings[label] = {}
+        lines += _fit_rows(label, variants, units, reps, timings[label])
+    if jax_device != tf_device:
+        lines += ["", f"JAX rows not run: JAX here: {jax_device}; TensorFlow computes on "
+                  f"{tf_device} (`pip install jax[cuda12] optax` for a GPU)."]
+    return lines
 
 
 SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
             "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section,
-            "profile": profile_section, "jax": jax_section}
+            "profile": profile_section, "jax": jax_section, "throughput": throughput_section}
 
 
 def versions() -> str:
@@ -651,8 +836,12 @@ def main(argv=None):
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--image_timeout", type=float, default=1800.0)
+    parser.add_argument("--gpu_budget", type=float, default=450.0,
+                        help="seconds for the GPU section (its image runs stop in time)")
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     args = parser.parse_args(argv)
+    for device in tf.config.list_physical_devices("GPU"):  # TensorFlow beside JAX, workers
+        tf.config.experimental.set_memory_growth(device, True)
     keras.utils.set_random_seed(0)
     info = machine()
     started = time.perf_counter()

@@ -91,3 +91,21 @@ def machine() -> dict:
         memory = None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory,
             "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_streaming(task: str, timeout: float, **kwargs) -> tuple:
+    """Runs `worker.py TASK` in a fresh process and collects every JSON line it prints, also
+    when it is stopped after `timeout` seconds. Returns (rows, error or None)."""
+    command = [sys.executable, os.path.join(HERE, "worker.py"), task, json.dumps(kwargs)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        output, error = done.stdout, None
+        if done.returncode != 0:
+            error = ((done.stderr or "").strip().splitlines() or ["failed"])[-1]
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout or ""
+        output = output.decode() if isinstance(output, bytes) else output
+        error = f"stopped after {timeout:.0f} s"
+    rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return rows, error

@@ -2,7 +2,7 @@
 
 Prints one JSON line with times in seconds and memory in KiB (peak = the process's high-water
 resident set, so it includes TensorFlow itself; `rest_rss_kb` is the resident set after the model
-is built, before the measured work).
+is built, before the measured work); "gpu_images" prints one line per configuration.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from gpu import image_task as gpu_image_task
 from timing import memory_kb
 
 import tfp_survae as ts
@@ -77,8 +78,10 @@ def iwbo_task(k, batch_k, batch, repetitions=2):
             **memory_kb()}
 
 
-TASKS = {"image": image_task, "iwbo": iwbo_task}
+TASKS = {"image": image_task, "iwbo": iwbo_task, "gpu_images": gpu_image_task}
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
-    print(json.dumps(TASKS[task](**arguments)), flush=True)
+    result = TASKS[task](**arguments)
+    if result is not None:  # a streaming task printed its own lines
+        print(json.dumps(result), flush=True)

@@ -52,9 +52,12 @@ def train_flows(epochs: int):
     return exact, bound
 
 
-def start_server(model_dir: str):
+def start_server(model_dir: str, *options: str):
+    """Starts examples/flow_server.py on a free loopback port with `options`; returns (process,
+    port)."""
     process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "flow_server.py"), model_dir, "--port", "0"],
+        [sys.executable, os.path.join(HERE, "flow_server.py"), model_dir, "--port", "0",
+         *options],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
@@ -137,15 +140,36 @@ def load_test(port, good, bad, *, clients: int, requests: int, bad_fraction: flo
             "wrong_answers": int(sum(o[1] for o in outcomes))}
 
 
+def _at_least(minimum: int):
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; received {text}")
+        return value
+    return parse
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]; received {text}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--bad_fraction", type=float, default=0.25)
-    parser.add_argument("--max_sample_size", type=int, default=1000)
+    parser.add_argument("--epochs", type=_at_least(1), default=2)
+    parser.add_argument("--clients", type=_at_least(1), default=8)
+    parser.add_argument("--requests", type=_at_least(1), default=4000,
+                        help="in all, at least --clients (each client sends requests/clients)")
+    parser.add_argument("--bad_fraction", type=_fraction, default=0.25)
+    parser.add_argument("--max_sample_size", type=_at_least(4), default=1000,
+                        help="the export's limit (the good requests sample 4)")
     add_output_arguments(parser, "serving")
     args = parser.parse_args(argv)
+    if args.requests < args.clients:
+        parser.error(f"argument --requests: must be at least --clients ({args.clients}); "
+                     f"received {args.requests}")
     args.output = output_dir(parser, args, "serving")
 
     exact, bound = train_flows(args.epochs)

@@ -149,11 +149,11 @@ def test_a_convolutional_flow_checks_its_data_before_xla():
     images = ts.architectures.maxpool_flow("small", image_shape=(8, 8, 1), num_steps=1)
     images.compile(keras.optimizers.Adam(1e-3), compiled_execution=True)
     data = np.random.RandomState(0).randint(0, 256, [32, 8, 8, 1]).astype("int32")
-    data[20, 3, 3, 0] = 256
-    images.initialize(data[:16])  # ActNorm, which fit would otherwise do on the first batch
+    data[5, 3, 3, 0] = 256  # batch 0
+    images.initialize(data[16:])  # ActNorm, which fit would otherwise do on the first batch
     before = [w.numpy() for w in images.weights]
     with pytest.raises(ValueError, match=r"integers in \[0, 256\)"):
-        images.fit(data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        images.fit(tf.data.Dataset.from_tensor_slices(data).batch(16), epochs=1, verbose=0)
     for w, b in zip(images.weights, before):
         np.testing.assert_array_equal(w.numpy(), b)
     assert images.train_function is None  # dropped with the failed call

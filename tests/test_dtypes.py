@@ -44,6 +44,19 @@ def test_constants_are_exact_in_float64(layer, size, expected):
         np.testing.assert_allclose(v.numpy(), -np.log(3.0) + others, rtol=1e-14)
 
 
+
+def test_dequantization_and_zero_inflated_constants_are_exact_in_float64():
+    # A Python float made a tensor before a cast to float64 passes through float32: V of
+    # UniformDequantization was off by 1.7e-4 nats at D = 784, the zero logit by 3e-8.
+    layer = ts.UniformDequantization(256, dtype="float64")
+    _, v = layer.inverse_and_log_det(np.zeros([2, 784], "int32"), seed=(1, 2))
+    margin = 4 * 256 * np.finfo(np.float64).eps
+    expected = 784 * (np.log1p(-2 * margin) - np.log(256.0))
+    np.testing.assert_allclose(v.numpy(), np.full(2, expected), rtol=1e-15)
+    zero = ts.ZeroInflated(ts.StandardHalfNormal([3], dtype="float64"),
+                           initial_zero_probability=0.3)
+    np.testing.assert_allclose(zero.zero_probability.numpy(), np.full(3, 0.3), rtol=1e-15)
+
 # mixed_float16: out-of-range inputs raise instead of giving NaN.
 
 

@@ -1,10 +1,13 @@
 """Smoke tests: every example runs end to end for a handful of steps and writes its outputs."""
 
+import http.client
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -148,3 +151,132 @@ def test_committed_results_change_only_with_update_results(tmp_path, monkeypatch
     assert (tmp_path / "committed" / "tfp" / "vi_banana.json").exists()
     with pytest.raises(SystemExit):
         variational_inference.main(args + ["--update-results", "--output", str(tmp_path)])
+
+
+# The example server over real HTTP: nothing coerced, no request left without an answer.
+
+
+@pytest.fixture(scope="module")
+def flow_servers(tmp_path_factory):
+    """Ports of examples/flow_server.py serving a float flow and an integer flow."""
+    sys.path.insert(0, EXAMPLES)
+    try:
+        import serving
+
+        import tfp_survae as ts
+
+        flows = {"float": ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs()]),
+                 "integer": ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(16)])}
+        processes, ports = [], {}
+        for name, flow in flows.items():
+            path = flow.export(str(tmp_path_factory.mktemp(name)))
+            process, ports[name] = serving.start_server(path, "--timeout", "2")
+            processes.append(process)
+    finally:
+        sys.path.remove(EXAMPLES)
+    yield ports
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def post_json(port, path, body):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", path, json.dumps(body))
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def raw_request(port, data: bytes):
+    """Sends raw bytes; returns (status or None for a connection closed without an answer,
+    the JSON answer or None, seconds until the server answered or closed)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(data)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    seconds = time.monotonic() - start
+    if not received:
+        return None, None, seconds
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body), seconds
+
+
+@pytest.mark.parametrize("model,x,field", [
+    ("integer", [[2.7, 3]], "x[0][0] is float 2.7"),
+    ("integer", [[2, True]], "x[0][1] is bool true"),
+    ("integer", [["2", 3]], 'x[0][0] is str "2"'),
+    ("integer", [2, 3], "x[0] is int 2"),
+    ("float", [[0.5, False]], "x[0][1] is bool false"),
+    ("float", [[0.5, "0.5"]], 'x[0][1] is str "0.5"'),
+    ("float", [[[0.5, 0.5]]], "x[0][0] is list"),
+])
+def test_flow_server_refuses_values_instead_of_coercing_them(flow_servers, model, x, field):
+    status, answer = post_json(flow_servers[model], "/log_prob", {"x": x})
+    assert status == 400 and field in answer["error"] and answer["error"].startswith("'x' must")
+
+
+def test_flow_server_answers_well_typed_values(flow_servers):
+    status, answer = post_json(flow_servers["integer"], "/log_prob", {"x": [[2, 3], [15, 0]]})
+    assert status == 200
+    np.testing.assert_allclose(answer["log_prob"], [2 * -np.log(16.0)] * 2, rtol=1e-5)
+    status, answer = post_json(flow_servers["float"], "/log_prob", {"x": [[1, 0.5]]})
+    assert status == 200 and len(answer["log_prob"]) == 1  # a JSON integer is a number
+    status, answer = post_json(flow_servers["float"], "/sample", {"n": True, "seed": [1, 2]})
+    assert status == 400 and "'n' must be an int32 integer; received True" in answer["error"]
+
+
+def test_flow_server_times_out_a_request_whose_body_never_arrives(flow_servers):
+    port = flow_servers["float"]
+    status, answer, seconds = raw_request(
+        port, b"POST /log_prob HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{\"x\": ")
+    assert status == 408 and "did not arrive within 2.0 s" in answer["error"]
+    assert 1.5 < seconds < 15
+    status, _, seconds = raw_request(port, b"POST /log_prob HTTP/1.1\r\nHost: a\r\n")
+    assert status is None and seconds < 15  # headers that never end: the connection closes
+    assert post_json(port, "/log_prob", {"x": [[0.5, 0.5]]})[0] == 200
+
+
+def raw_post(body: bytes, length=None) -> bytes:
+    length = len(body) if length is None else length
+    return b"POST /log_prob HTTP/1.1\r\nContent-Length: %s\r\n\r\n%s" % (
+        str(length).encode(), body)
+
+
+@pytest.mark.parametrize("request_bytes,message", [
+    (raw_post(b'{"x": "\xff\xfe"}'), "not UTF-8"),
+    (raw_post(b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), "nested too deeply"),
+    (raw_post(b"{}", "abc"), "'Content-Length' must be a non-negative integer; received 'abc'"),
+    (raw_post(b"{}", -5), "'Content-Length' must be a non-negative integer; received '-5'"),
+], ids=["invalid_utf8", "nested_100000_deep", "length_abc", "negative_length"])
+def test_flow_server_answers_malformed_requests_with_400(flow_servers, request_bytes, message):
+    status, answer, _ = raw_request(flow_servers["float"], request_bytes)
+    assert status == 400 and message in answer["error"]
+    assert post_json(flow_servers["float"], "/log_prob", {"x": [[0.5, 0.5]]})[0] == 200
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--clients", "0"], "argument --clients: must be at least 1; received 0"),
+    (["--requests", "3", "--clients", "4"], "--requests: must be at least --clients (4)"),
+    (["--bad_fraction", "1.5"], "argument --bad_fraction: must lie in [0, 1]; received 1.5"),
+    (["--max_sample_size", "2"], "argument --max_sample_size: must be at least 4"),
+])
+def test_serving_refuses_bad_arguments(argv, message, capsys):
+    import serving
+
+    with pytest.raises(SystemExit) as exit_info:
+        serving.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_flow_server_refuses_bad_arguments():
+    for option, value in (("--timeout", "0"), ("--port", "70000"), ("--max_body_bytes", "-1")):
+        result = subprocess.run(
+            [sys.executable, os.path.join(EXAMPLES, "flow_server.py"), "unused", option, value],
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert result.returncode == 2 and f"argument {option}: must" in result.stderr

@@ -34,6 +34,20 @@ def test_log_prob_and_sample_shapes():
     np.testing.assert_allclose(log_p, flow.log_prob(x_s), rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("kind", ["exact", "lower_bound", "discrete"])
+def test_zero_samples_are_an_empty_batch(kind):
+    flow = {"exact": lambda: coupling_flow(),
+            "lower_bound": lambda: ts.Flow(ts.StandardNormal([3]), [ts.Augment(1)]),
+            "discrete": lambda: ts.Flow(ts.StandardUniform([2]),
+                                        [ts.UniformDequantization(4)])}[kind]()
+    dtype = tf.int32 if kind == "discrete" else tf.float32
+    for x in (flow.sample(0, seed=(1, 2)), flow.sample_and_log_prob(0, seed=(1, 2))[0],
+              flow.as_distribution().sample(0, seed=(1, 2))):
+        assert x.shape == (0, 2) and x.dtype == dtype
+    assert flow.sample_and_log_prob(0, seed=(1, 2))[1].shape == (0,)
+    assert flow.as_distribution().sample([0, 3], seed=(1, 2)).shape == (0, 3, 2)
+
 def test_algorithm_1_sums_the_contributions():
     flow = coupling_flow(steps=2)
     x = np.random.randn(4, 2).astype("float32")
@@ -87,6 +101,40 @@ def test_sequential_is_flattened():
     flow = ts.Flow(ts.StandardNormal([2]), [inner, ts.AffineCoupling()])
     assert len(flow.chain) == 3
 
+
+
+def test_sequential_runs_the_flows_loop_with_its_seeds():
+    keras.utils.set_random_seed(2)
+    parts = [ts.Slice(2, decoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+             ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+             ts.AffineCoupling(ts.MLP([8], 4, output_initializer="glorot_uniform"))]
+    nested = ts.Sequential([ts.Sequential(parts[:2]), parts[2]])
+    flow = ts.Flow(ts.StandardNormal([3]), [nested], event_shape=[3])
+    x = np.random.RandomState(0).randn(5, 3).astype("float32")
+    z, v = nested.inverse_and_log_det(x, seed=(3, 4))
+    np.testing.assert_allclose(flow.log_prob(x, seed=(3, 4)), v + flow.base.log_prob(z),
+                               rtol=1e-6)
+    z2, v2 = ts.Sequential(parts).inverse_and_log_det(x, seed=(3, 4))
+    np.testing.assert_array_equal(z2, z)
+    np.testing.assert_array_equal(v2, v)
+    latent = np.random.RandomState(1).randn(5, 3).astype("float32")
+    np.testing.assert_array_equal(nested.forward(latent, seed=(1, 1)),
+                                  ts.Sequential(parts).forward(latent, seed=(1, 1)))
+
+
+def test_summary_shows_every_layers_shapes_and_weights():
+    flow = ts.Flow(ts.DiagonalNormal([2]), [ts.Sequential([ts.AffineCoupling(hidden_units=[8]),
+                                                           ts.Reverse()]), ts.Slice(2)],
+                   event_shape=[3])
+    printed = []
+    flow.summary(print_fn=lambda text, **_: printed.append(text))
+    lines = "".join(printed).splitlines()
+    base, group, cut = (flow.base.name, flow.transforms[0].name, flow.transforms[1].name)
+    rows = {line.split()[1]: line for line in lines if line.startswith("│")}
+    assert "(None, 2)" in rows[base] and rows[base].split()[-2] == "4"
+    assert "((None, 3), (None))" in rows[group] and rows[group].split()[-2] == "52"
+    assert "((None, 2), (None))" in rows[cut]
+    assert not any("?" in line or "unbuilt" in line for line in lines)
 
 def test_event_shape_inference_and_errors():
     with pytest.raises(ValueError, match="event_shape="):

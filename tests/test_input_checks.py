@@ -75,9 +75,54 @@ def test_missing_or_misshaped_condition_is_named():
         plain.inverse_and_log_det(x, condition=np.zeros([4, 3], "float32"))
 
 
+def test_a_bad_condition_is_named_in_log_prob_and_sample():
+    flow = conditional_flow()
+    x = np.zeros([4, 2], "float32")
+    nan = np.zeros([4, 3], "float32")
+    nan[2, 1] = np.nan
+    for call in (lambda: flow.log_prob(x, condition=nan),
+                 lambda: flow.sample(4, seed=(1, 2), condition=nan),
+                 lambda: flow.sample_and_log_prob(4, seed=(1, 2), condition=nan)):
+        with pytest.raises(ValueError, match=r"condition contains NaN or Inf .*index \(2, 1\)"):
+            call()
+    integers = np.zeros([4, 3], "int32")
+    for call in (lambda: flow.log_prob(x, condition=integers),
+                 lambda: flow.sample(4, seed=(1, 2), condition=integers)):
+        with pytest.raises(ValueError, match="expected condition as floating-point.*int32"):
+            call()
+    with pytest.raises(ValueError, match="condition has 4 rows but the sample size n is 3"):
+        flow.sample(3, seed=(1, 2), condition=np.zeros([4, 3], "float32"))
+    with pytest.raises(ValueError, match="is conditional"):
+        flow.sample(3, seed=(1, 2))
+    assert flow.sample(4, seed=(1, 2), condition=np.ones([4, 3], "float32")).shape == (4, 2)
+
 @pytest.mark.parametrize("layer", [lambda: ts.MaxPool2D(), lambda: ts.Squeeze2D()])
 def test_unbuilt_spatial_layers_under_unknown_shapes_say_what_to_do(layer):
     t = layer()
     fn = tf.function(lambda x: t.inverse_and_log_det(x)).get_concrete_function
     with pytest.raises(ValueError, match=r"not fully known.*Build the layer first"):
         fn(tf.TensorSpec([None, None, 4, 1], tf.float32))
+
+
+# Inside an XLA program no check op is emitted (XLA would drop it, warning "Ignoring Assert
+# operator" once per op at every compile); plain graphs keep theirs.
+
+
+def check_ops(concrete):
+    graph = concrete.graph.as_graph_def()
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return sorted(n.op for n in nodes if n.op in ("Assert", "CheckNumerics"))
+
+
+def test_xla_programs_hold_no_check_ops():
+    flow = ts.Flow(ts.StandardNormal([4]), [
+        ts.UniformDequantization(8), ts.Augment(1, encoder=ts.ConditionalNormal(
+            [1], ts.MLP([8], 2))), ts.ActNorm(), ts.AffineCoupling(hidden_units=[8])])
+    spec = tf.TensorSpec([None, 3], tf.int32)
+    log_prob = lambda x: flow.log_prob(x, seed=(1, 2), training=True)  # noqa: E731
+    assert check_ops(tf.function(log_prob).get_concrete_function(spec))
+    assert check_ops(tf.function(log_prob, jit_compile=True).get_concrete_function(spec)) == []
+    sample = lambda n: flow.sample(n, seed=(1, 2))  # noqa: E731
+    n_spec = tf.TensorSpec([], tf.int32)
+    assert check_ops(tf.function(sample).get_concrete_function(n_spec))
+    assert check_ops(tf.function(sample, jit_compile=True).get_concrete_function(n_spec)) == []

@@ -98,12 +98,13 @@ def test_the_circle_finder_finds_circles():
 
 # The layers of the package, lowest first: a module imports only from its own layer or below.
 LAYERS = [
-    ("tfp_survae._checks", "tfp_survae._seeds", "tfp_survae._tensors", "tfp_survae._variables",
-     "tfp_survae._serialization", "tfp_survae._networks", "tfp_survae._discrete",
+    ("tfp_survae._checks", "tfp_survae._seeds", "tfp_survae._state", "tfp_survae._tensors",
+     "tfp_survae._variables", "tfp_survae._serialization", "tfp_survae._networks",
+     "tfp_survae._discrete",
      "tfp_survae.nn", "tfp_survae.data", "tfp_survae.plotting"),
     ("tfp_survae.distributions",),
     ("tfp_survae.transforms",),
-    ("tfp_survae._chain", "tfp_survae.flow_bijector", "tfp_survae.transformed_distribution",
+    ("tfp_survae.flow_bijector", "tfp_survae.transformed_distribution",
      "tfp_survae.evaluation", "tfp_survae.serving", "tfp_survae.training"),
     ("tfp_survae.flow",),
     ("tfp_survae.conditional_flow",),

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 import tfp_survae as ts
 
@@ -68,6 +69,63 @@ def test_served_endpoints_reject_bad_seeds_counts_and_dtypes(served_bound):
     with pytest.raises(INVALID, match="seed must be a pair"):
         flow.sample_function()(tf.constant(3), tf.constant([1]))
 
+
+
+# ------------------------------------------------------------------------------------------------
+# Values: NaN, Inf, integers out of range and empty batches are refused before XLA runs.
+
+
+def dequantized_flow():
+    return ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(4)])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_compiled_and_served_log_prob_refuse_nan_and_inf(served_bound, bad):
+    flow, served = served_bound
+    x = np.ones([3, 2], "float32")
+    x[1, 0] = bad
+    for call in (lambda: flow.log_prob_function()(x),
+                 lambda: flow.log_prob_function(with_seed=True)(x, tf.constant([1, 2])),
+                 lambda: served.log_prob(x), lambda: served.log_prob_with_seed(x, [1, 2]),
+                 lambda: served.iwbo(x, tf.constant(3), tf.constant([1, 2]))):
+        with pytest.raises(INVALID, match="x contains NaN or Inf"):
+            call()
+
+
+def test_compiled_and_served_log_prob_refuse_integers_out_of_range(tmp_path):
+    flow = dequantized_flow()
+    served = tf.saved_model.load(flow.export(str(tmp_path / "m")))
+    x = tf.constant([[0, 3], [1, 7]], tf.int32)
+    for call in (lambda: flow.log_prob_function()(x), lambda: served.log_prob(x),
+                 lambda: served.iwbo(x, tf.constant(2), tf.constant([1, 2]))):
+        with pytest.raises(INVALID, match=r"x must hold integers in \[0, 4\).*0.*to.*7"):
+            call()
+    np.testing.assert_allclose(flow.log_prob_function()(x[:1]), [-np.log(16.0)], atol=1e-4)
+
+
+def test_compiled_and_served_log_prob_refuse_an_empty_batch(served_bound):
+    flow, served = served_bound
+    with pytest.raises(ValueError, match="empty batch"):
+        flow.log_prob(np.zeros([0, 2], "float32"))
+    empty = tf.zeros([0, 2])
+    for call in (lambda: flow.log_prob_function()(empty), lambda: served.log_prob(empty),
+                 lambda: served.iwbo(empty, tf.constant(3), tf.constant([1, 2]))):
+        with pytest.raises(INVALID, match="x is an empty batch"):
+            call()
+
+
+def test_log_prob_inside_a_users_xla_function_gives_nan_for_invalid_examples():
+    # No check op runs inside XLA: invalid examples come out NaN, never a density (the
+    # uniform base alone would give -inf).
+    flow = ts.Flow(ts.StandardUniform([2]), [ts.BijectorTransform(tfp.bijectors.Invert(
+        tfp.bijectors.Sigmoid()))])
+    x = np.array([[0.1, -0.3], [np.nan, 0.2], [0.5, np.inf]], "float32")
+    log_p = tf.function(flow.log_prob, jit_compile=True)(x).numpy()
+    assert np.isfinite(log_p[0]) and np.isnan(log_p[1:]).all()
+    discrete = dequantized_flow()
+    log_p = tf.function(lambda v: discrete.log_prob(v, seed=(1, 2)), jit_compile=True)(
+        tf.constant([[0, 3], [1, 7], [-1, 0]], tf.int32)).numpy()
+    assert np.isfinite(log_p[0]) and np.isnan(log_p[1:]).all()
 
 # ------------------------------------------------------------------------------------------------
 # Importance samples: a bad k gives an error, never NaN.
@@ -148,6 +206,44 @@ def test_seeds_give_the_same_draws_locally_and_served(served_bound, seed):
     compiled = flow.sample_function(jit_compile=False)(tf.constant(16), tf.constant(seed))
     np.testing.assert_allclose(compiled, local, rtol=1e-6, atol=1e-6)
 
+
+
+def stochastic_flow(base=None):
+    """Both directions sample: Slice's forward draws the dropped element from its decoder,
+    Augment's inverse draws the new one from its encoder."""
+    keras.utils.set_random_seed(1)
+    return ts.Flow(base or ts.StandardNormal([3]), [
+        ts.Slice(2, decoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+        ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+        ts.AffineCoupling(hidden_units=[8]),
+    ], event_shape=[3])
+
+
+@pytest.mark.parametrize("seed", EXTREME_SEEDS[:3])
+def test_xla_compiled_functions_draw_as_eager(seed):
+    # XLA and TensorFlow's kernels draw the same philox bits but made other floats of them.
+    flow = stochastic_flow()
+    x = np.random.RandomState(2).randn(6, 3).astype("float32")
+    sample = flow.sample_function()  # jit_compile=True
+    np.testing.assert_allclose(sample(tf.constant(9), tf.constant(seed)),
+                               flow.sample(9, seed=seed), rtol=1e-5, atol=1e-5)
+    log_prob = flow.log_prob_function(with_seed=True)
+    np.testing.assert_allclose(log_prob(tf.constant(x), tf.constant(seed)),
+                               flow.log_prob(x, seed=seed), rtol=1e-5, atol=1e-5)
+
+
+def test_xla_sample_function_draws_tfp_samplers_as_eager():
+    # TFP's samplers draw other numbers under XLA: its base is drawn before the XLA program.
+    flow = stochastic_flow(tfp.distributions.MultivariateNormalDiag(tf.zeros(3)))
+    for seed in EXTREME_SEEDS[:3]:
+        np.testing.assert_allclose(flow.sample_function()(tf.constant(6), tf.constant(seed)),
+                                   flow.sample(6, seed=seed), rtol=1e-5, atol=1e-5)
+    # A TFP distribution inside a transform: that flow runs without XLA.
+    decoder = ts.TFPDistribution(tfp.distributions.Independent(
+        tfp.distributions.Normal([1.0], [2.0]), 1))
+    inner = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=decoder)], event_shape=[3])
+    np.testing.assert_allclose(inner.sample_function()(tf.constant(6), tf.constant([3, 4])),
+                               inner.sample(6, seed=(3, 4)), rtol=1e-6, atol=1e-6)
 
 def test_an_int_seed_is_the_pair_with_zero():
     flow = lower_bound_flow()

@@ -213,6 +213,11 @@ def test_inside_mixture_same_family_and_mixture():
     assert mix.sample(3, seed=(1, 2)).shape == (3, 2)
 
 
+
+def test_mixture_same_family_of_one_flow_points_to_mixture():
+    with pytest.raises(ValueError, match=r"batch shape \[K\].*one flow.*tfd\.Mixture\("):
+        tfd.MixtureSameFamily(tfd.Categorical(probs=[0.5, 0.5]), coupling_flow().as_distribution())
+
 def test_inside_independent_sample_and_joint_distributions():
     _, dist, reference = batched_view()
     x = np.random.RandomState(6).randn(2, 3, 4).astype("float32")
@@ -267,6 +272,39 @@ def test_as_bijector_matches_the_flow_and_tfp():
     assert bijector.forward_event_shape([7, 2]) == (7, 2)
     assert list(bijector.inverse_event_shape_tensor([7, 2]).numpy()) == [7, 2]
 
+
+
+
+def test_tfp_transformed_distribution_of_the_bijector_draws_as_the_flow():
+    # With no transform sampling forward, the base draws with the seed itself, as TFP's
+    # TransformedDistribution(base, bijector) does; the flow's own base or a TFP one.
+    for base, tfp_base in [
+        (ts.StandardNormal([2]), ts.TransformedDistribution(ts.StandardNormal([2]), [])),
+        (tfd.MultivariateNormalDiag([1.0, -1.0], [0.5, 2.0]),
+         tfd.MultivariateNormalDiag([1.0, -1.0], [0.5, 2.0])),
+    ]:
+        keras.utils.set_random_seed(3)
+        flow = ts.Flow(base, [ts.AffineCoupling(hidden_units=[8]), ts.Reverse(),
+                              ts.AffineCoupling(hidden_units=[8])])
+        pushed = tfd.TransformedDistribution(tfp_base, flow.as_bijector())
+        for seed in [(1, 2), (-3, 7)]:
+            np.testing.assert_allclose(pushed.sample(4, seed=seed), flow.sample(4, seed=seed),
+                                       rtol=1e-6, atol=1e-6)
+
+def test_as_bijector_follows_weight_updates():
+    # TFP caches a bijector's results per input tensor: the view must not keep them.
+    flow = coupling_flow()
+    bijector = flow.as_bijector()
+    x = tf.constant(np.random.RandomState(9).randn(4, 2).astype("float32"))
+    z = bijector.inverse(x)
+    ildj = bijector.inverse_log_det_jacobian(x, 1)
+    for variable in flow.trainable_variables:
+        variable.assign(variable + 0.3)
+    expected = flow.as_distribution().log_prob(x) - flow.base.log_prob(bijector.inverse(x))
+    np.testing.assert_allclose(bijector.inverse_log_det_jacobian(x, 1), expected, rtol=1e-5,
+                               atol=1e-5)
+    assert not np.allclose(bijector.inverse_log_det_jacobian(x, 1), ildj)
+    assert not np.allclose(bijector.forward(z), x)  # z was the old weights' latent
 
 def test_as_bijector_with_a_shape_change():
     flow = ts.Flow(ts.StandardNormal([1, 1, 4]), [ts.Squeeze2D(), ts.ActNorm()],

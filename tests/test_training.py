@@ -41,6 +41,167 @@ def test_fit_metrics_and_steps_per_execution():
     assert flow.predict(toy_data(128), verbose=0).shape == (128,)
 
 
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_reported_losses_are_means_over_examples_with_a_short_last_batch(compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 250).astype("float32")  # 15 batches of 16, one of 10
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.SGD(0.0), compiled_execution=compiled_execution)
+    true_nll = -float(tf.reduce_mean(tf.cast(flow.log_prob(x), tf.float64)))
+    result = flow.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(true_nll, rel=1e-5)
+    assert result["bits_per_dim"] == pytest.approx(true_nll / (2 * math.log(2)), rel=1e-5)
+    history = flow.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False,
+                       validation_data=x, validation_batch_size=16).history
+    assert history["loss"][0] == pytest.approx(true_nll, rel=1e-5)  # a learning rate of 0
+    assert history["val_loss"][0] == pytest.approx(true_nll, rel=1e-5)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_an_epoch_runs_the_steps_asked_for(compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 256).astype("float32")
+
+    def train(steps_per_execution):
+        flow = small_toy_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps_per_execution,
+                     compiled_execution=compiled_execution)
+        repeating = tf.data.Dataset.from_tensor_slices(x).batch(16).repeat()
+        flow.fit(repeating, steps_per_epoch=10, epochs=2, verbose=0)
+        return flow
+
+    flow = train(32)
+    assert int(flow.optimizer.iterations) == 20
+    assert flow.steps_per_execution == 32  # as compiled
+    one_by_one = train(1)  # the same 20 batches, in the same order
+    for w, r in zip(flow.weights, one_by_one.weights):
+        np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)
+    result = flow.evaluate(tf.data.Dataset.from_tensor_slices(x).batch(16).repeat(), steps=3,
+                           verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(-float(np.mean(flow.log_prob(x[:48]))), rel=1e-5)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                         (True, TypeError), ("2", TypeError)])
+def test_bad_step_counts_are_refused(value, error):
+    flow = small_toy_flow()
+    with pytest.raises(error, match=f"steps_per_execution must .*received .*{value}"):
+        flow.compile(steps_per_execution=value)
+    flow.compile()
+    x = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
+    with pytest.raises(error, match=f"steps_per_epoch must .*received .*{value}"):
+        flow.fit(x, batch_size=16, steps_per_epoch=value, verbose=0)
+    with pytest.raises(error, match=f"steps must .*received .*{value}"):
+        flow.evaluate(x, batch_size=16, steps=value, verbose=0)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_distributed_fit_runs_the_steps_asked_for_and_reports_the_mean_over_examples(
+        compiled_execution):
+    x = ts.data.sample_toy("eight_gaussians", 250).astype("float32")  # 15 batches of 16, one of 10
+    true_nll = -float(tf.reduce_mean(tf.cast(small_toy_flow().log_prob(x), tf.float64)))
+    optimizers = []
+
+    def make_optimizer():
+        optimizers.append(keras.optimizers.SGD(0.0))
+        return optimizers[-1]
+
+    _, history = ts.training.distributed_fit(
+        small_toy_flow, lambda _: tf.data.Dataset.from_tensor_slices(x).batch(16),
+        steps_per_epoch=16, steps_per_execution=3, make_optimizer=make_optimizer,
+        compiled_execution=compiled_execution, verbose=0)
+    assert int(optimizers[0].iterations) == 16
+    assert history["loss"][0] == pytest.approx(true_nll, rel=1e-5)
+    for name, value in (("steps_per_execution", 0), ("steps_per_epoch", -1), ("epochs", 0)):
+        with pytest.raises(ValueError, match=f"distributed_fit\\(\\): {name} must lie in "
+                                             f"\\[1, .*received {value}"):
+            ts.training.distributed_fit(small_toy_flow, None, **{
+                "steps_per_epoch": 1, "steps_per_execution": 1, name: value})
+
+
+def test_sample_weights_are_refused():
+    flow = small_toy_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    x = ts.data.sample_toy("eight_gaussians", 64).astype("float32")
+    before = [w.numpy() for w in flow.weights]
+    for method in ("fit", "evaluate"):
+        with pytest.raises(ValueError, match=rf"{method}\(\) takes no sample_weight; received an "
+                                             r"array of shape \(64,\).*resample"):
+            getattr(flow, method)(x, sample_weight=np.zeros(64), batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match="takes no class_weight; received dict"):
+        flow.fit(x, class_weight={0: 1.0}, verbose=0)
+    for w, b in zip(flow.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
+def conditional_flow():
+    keras.utils.set_random_seed(1)
+    return ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(
+        hidden_units=[8], condition_shape=[3]), ts.Reverse()], condition_shape=[3])
+
+
+def test_batches_as_tuples_are_refused_with_the_dict_form_shown():
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(64, 2).astype("float32"), rng.randn(64, 3).astype("float32")
+    flow = conditional_flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    shown = (r"received a tuple of 2 elements.*\{'x': x, 'condition': c\} or "
+             r"dataset.map\(lambda x, c: \{'x': x, 'condition': c\}\)")
+    with pytest.raises(ValueError, match=r"fit\(\): a batch is x alone or a dict .*" + shown):
+        flow.fit(tf.data.Dataset.from_tensor_slices((x, c)).batch(16), verbose=0)
+    with pytest.raises(ValueError, match=shown):
+        flow.fit((x, c), batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match=shown):
+        flow.evaluate(tf.data.Dataset.from_tensor_slices((x, c)).batch(16), verbose=0)
+    with pytest.raises(ValueError, match=r"keys 'x' and .*'condition'; received the keys "
+                                         r"\['cond', 'x'\]"):
+        flow.fit({"x": x, "cond": c}, batch_size=16, verbose=0)
+    history = flow.fit({"x": x, "condition": c}, batch_size=16, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+
+
+def actnorm_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(hidden_units=[8])])
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, x, batch_size):
+        super().__init__()
+        self.x, self.batch_size = x, batch_size
+
+    def __len__(self):
+        return len(self.x) // self.batch_size
+
+    def __getitem__(self, i):
+        return self.x[i * self.batch_size:(i + 1) * self.batch_size]
+
+
+def test_generators_and_py_datasets_feed_a_flow_that_initialises_on_its_first_batch():
+    x = (np.random.RandomState(0).randn(128, 2) * 3.0 + 1.0).astype("float32")
+
+    def generator():
+        for start in range(0, 128, 16):
+            yield x[start:start + 16]
+
+    reference = actnorm_flow()
+    reference.compile(keras.optimizers.Adam(1e-2), steps_per_execution=1)
+    reference.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for data in (generator(), Batches(x, 16)):
+        flow = actnorm_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=1)
+        flow.fit(data, epochs=1, verbose=0, shuffle=False)
+        assert int(flow.optimizer.iterations) == 8  # the first batch trained on too
+        for w, r in zip(flow.weights, reference.weights):
+            np.testing.assert_allclose(w.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)
+    flow = actnorm_flow()
+    flow.compile()
+    with pytest.raises(ValueError, match=r"fit\(\) received a generator that yields no batch"):
+        flow.fit((b for b in []), verbose=0)
+    with pytest.raises(ValueError, match="received a tuple of 2 elements"):
+        flow.fit(((b, b) for b in generator()), verbose=0)
+    with pytest.raises(TypeError, match=r"fit\(\) takes an array .*received int"):
+        flow.fit(5, verbose=0)
+
+
 # One flow per transform family, trained under XLA.
 FAMILIES = {
     "bijections": lambda: ts.Flow(ts.StandardNormal([4, 4, 4]), [

@@ -1,5 +1,6 @@
 """TransformedDistribution: a SurVAE flow as a real tfd.Distribution, composed with TFP."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -33,6 +34,42 @@ def test_view_of_a_flow_matches_it():
     # Training the flow changes the view too: it reads live variables.
     flow.trainable_weights[0].assign(flow.trainable_weights[0] * 2.0)
     np.testing.assert_allclose(dist.log_prob(x[0]), flow.log_prob(x[0]), rtol=1e-6)
+
+
+def stochastic_flow():
+    """Slice's forward samples its decoder; Augment's inverse samples its encoder."""
+    keras.utils.set_random_seed(4)
+    return ts.Flow(ts.StandardNormal([3]), [
+        ts.Slice(2, decoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+        ts.Augment(1, encoder=ts.ConditionalNormal([1], ts.MLP([8], 2))),
+        ts.AffineCoupling(ts.MLP([8], 4, output_initializer="glorot_uniform")),
+    ], event_shape=[3])
+
+
+@pytest.mark.parametrize("seed", [(1, 2), (-7, 2**31 - 1)])
+def test_one_seed_gives_the_same_draws_on_every_path(seed, tmp_path):
+    flow = stochastic_flow()
+    dist = flow.as_distribution()
+    served = tf.saved_model.load(flow.export(str(tmp_path / "m")))
+    n, pair = tf.constant(5), tf.constant(seed, tf.int32)
+    x = flow.sample(5, seed=seed)
+    np.testing.assert_array_equal(dist.sample(5, seed=seed), x)
+    np.testing.assert_array_equal(flow.sample_and_log_prob(5, seed=seed)[0], x)
+    np.testing.assert_array_equal(dist.experimental_sample_and_log_prob(5, seed=seed)[0], x)
+    np.testing.assert_allclose(flow.sample_function(jit_compile=False)(n, pair), x, rtol=1e-6,
+                               atol=1e-6)
+    np.testing.assert_allclose(flow.sample_function()(n, pair), x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(served.sample(n, pair), x, rtol=1e-5, atol=1e-5)
+    # A lower-bound flow's log_prob with a seed.
+    assert not flow.is_exact
+    data = np.random.RandomState(3).randn(6, 3).astype("float32")
+    log_p = flow.log_prob(data, seed=seed)
+    assert not np.allclose(log_p, flow.log_prob(data, seed=(5, 5)))  # the seed matters
+    np.testing.assert_array_equal(dist.log_prob(data, seed=seed), log_p)
+    np.testing.assert_allclose(flow.log_prob_function(with_seed=True)(data, pair), log_p,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(served.log_prob_with_seed(data, pair), log_p, rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_base_with_a_batch_shape():

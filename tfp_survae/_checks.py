@@ -6,10 +6,49 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-
+from tensorflow.python.ops import control_flow_util
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
+
+def in_xla_program() -> bool:
+    """True while tracing code that XLA compiles: a `tf.function(jit_compile=True)` (Keras'
+    `jit_compile`, the compiled endpoints, compiled executions), or anything it calls.
+
+    XLA compiles check ops away (and warns "Ignoring Assert operator" once per op), so inside
+    such a program no check op is emitted: the checks that matter run before it (the
+    endpoints' and compiled executions' own), and `log_prob` turns invalid examples into NaN.
+    The test is TensorFlow's own (`tf.function` enters an XLA control-flow context while it
+    traces a function to compile; `TensorArray` and `while_loop` read it the same way).
+    """
+    if tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def guarded(tensor, ok, message: str, *data):
+    """`tensor` after an in-graph check that the boolean `ok` holds (an InvalidArgumentError
+    carrying `message` and `data`); `tensor` itself inside an XLA program (`in_xla_program`)."""
+    if in_xla_program():
+        return tensor
+    check = tf.debugging.Assert(ok, [f"[tfp_survae] {message}", *data])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def nan_where_invalid(values, *tensors):
+    """`values` ([batch]) with NaN for the examples where one of `tensors` ([batch, ...]; None
+    skipped; integer tensors ignored) holds NaN or Inf: the result a caller cannot mistake for a
+    density where no check op can run (XLA)."""
+    valid = None
+    for t in tensors:
+        if t is None or not t.dtype.is_floating:
+            continue
+        rows = tf.reduce_all(tf.reshape(tf.math.is_finite(t), [tf.shape(t)[0], -1]), axis=-1)
+        valid = rows if valid is None else tf.logical_and(valid, rows)
+    if valid is None:
+        return values
+    return tf.where(valid, values, tf.constant(float("nan"), values.dtype))
 
 
 def is_int(value) -> bool:
@@ -32,12 +71,9 @@ def check_count(owner: str, what: str, value, *, minimum: int, maximum: int = IN
             raise ValueError(f"{owner}: {what} must be a scalar; received shape {value.shape}.")
         if not tf.executing_eagerly():
             wide = tf.cast(value, tf.int64)
-            check = tf.debugging.Assert(
-                tf.logical_and(wide >= minimum, wide <= maximum),
-                [f"[tfp_survae] {owner}: {what} must lie in [{minimum}, {maximum}]{hint}; "
-                 "received", wide])
-            with tf.control_dependencies([check]):
-                return tf.identity(value)
+            return guarded(value, tf.logical_and(wide >= minimum, wide <= maximum),
+                           f"{owner}: {what} must lie in [{minimum}, {maximum}]{hint}; received",
+                           wide)
         number = int(value.numpy())
     elif is_int(value):
         number = int(value)
@@ -138,18 +174,20 @@ def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.Ten
 
 def as_float(owner: str, what: str, x, dtype: tf.DType) -> tf.Tensor:
     """Converts `x` to the float `dtype`, refusing integer or boolean tensors."""
+    hint = " Integer data goes through a dequantization layer first." \
+        if what.startswith("data") else f" Cast the {what} to {tf.as_dtype(dtype).name}."
     if isinstance(x, tf.Tensor | tf.Variable):
         if not x.dtype.is_floating:
             raise ValueError(
                 f"{owner}: expected {what} as a floating-point tensor; received dtype "
-                f"{x.dtype.name}. Integer data goes through a dequantization layer first."
+                f"{x.dtype.name}.{hint}"
             )
         return tf.cast(x, dtype) if x.dtype != dtype else x
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(
-            f"{owner}: expected {what} as floating-point values; received dtype {array.dtype}. "
-            "Integer data goes through a dequantization layer first."
+            f"{owner}: expected {what} as floating-point values; received dtype "
+            f"{array.dtype}.{hint}"
         )
     return tf.convert_to_tensor(array, dtype=dtype)
 
@@ -172,13 +210,15 @@ def as_integer(owner: str, what: str, x) -> tf.Tensor:
     return tf.convert_to_tensor(array)
 
 
-def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True):
+def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bool = True,
+                 nonempty: bool = True):
     """The one data check used by `Flow` and by every transform's public methods: x must be
-    [batch] + `event_shape` with a batch of at least one (static checks) and, with `finite`,
-    hold no NaN or Inf (a ValueError eagerly; a check op in graphs, which `fit`, `evaluate`
-    and `predict` report as a ValueError and which XLA compiles away). Returns x."""
+    [batch] + `event_shape`, with `nonempty` a batch of at least one (static checks), and, with
+    `finite`, hold no NaN or Inf (a ValueError eagerly; a check op in graphs, which `fit`,
+    `evaluate` and `predict` report as a ValueError; none inside an XLA program, see
+    `in_xla_program`). Returns x."""
     check_event_shape(owner, what, x, event_shape)
-    if x.shape.rank and x.shape[0] == 0:
+    if nonempty and x.shape.rank and x.shape[0] == 0:
         raise ValueError(f"{owner}: {what} is an empty batch (shape {x.shape.as_list()}); pass "
                          "at least one example.")
     if not finite:
@@ -191,6 +231,8 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape, *, finite: bo
                 f"{owner}: {what} contains NaN or Inf ({len(bad)} values; the first at index "
                 f"{tuple(int(i) for i in bad[0])}: {values[tuple(bad[0])]})."
             )
+        return x
+    if in_xla_program():
         return x
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
 
@@ -206,19 +248,10 @@ def check_in_range(owner: str, x, num_values: int) -> None:
 
 
 def assert_in_range(owner: str, x: tf.Tensor, num_values: int) -> tf.Tensor:
-    """Graph-mode check that integer `x` lies in [0, num_values); returns x."""
+    """Graph-mode check that integer `x` lies in [0, num_values); returns x (x itself inside an
+    XLA program, see `in_xla_program`)."""
     wide = tf.cast(x, tf.int64)
-    checks = [
-        tf.debugging.assert_greater_equal(
-            wide, tf.constant(0, tf.int64),
-            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
-            "received a negative value",
-        ),
-        tf.debugging.assert_less(
-            wide, tf.constant(num_values, tf.int64),
-            message=f"[tfp_survae] {owner}: expected data x as integers in [0, {num_values}); "
-            f"received a value >= {num_values}",
-        ),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(x)
+    return guarded(x, tf.logical_and(tf.reduce_all(wide >= 0), tf.reduce_all(wide < num_values)),
+                   f"{owner}: expected data x as integers in [0, {num_values}) (num_values="
+                   f"{num_values}); received values from", tf.reduce_min(wide), "to",
+                   tf.reduce_max(wide))

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
+
 
 def run_network(owner: str, network, inputs, **kwargs):
     """Calls `network` on `inputs`, after checking that they fit its compute dtype.
@@ -32,9 +34,7 @@ def run_network(owner: str, network, inputs, **kwargs):
             if bool(too_large):
                 raise ValueError(message)
         else:
-            check = tf.debugging.Assert(tf.logical_not(too_large), [f"[tfp_survae] {message}"])
-            with tf.control_dependencies([check]):
-                inputs = tf.identity(inputs)
+            inputs = _checks.guarded(inputs, tf.logical_not(too_large), message)
     return network(inputs, **kwargs)
 
 

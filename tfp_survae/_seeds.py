@@ -1,6 +1,6 @@
 """Stateless seeds: the one conversion of a seed, splitting, and the random draws every
-stochastic layer makes from a seed (one counter-based generator, so eager and compiled
-functions draw the same numbers)."""
+stochastic layer makes from a seed (one counter-based generator, and one conversion of its bits
+to floats, so eager, graph and XLA-compiled functions draw the same numbers)."""
 
 from __future__ import annotations
 
@@ -67,11 +67,11 @@ def seed_or_random(seed) -> tf.Tensor:
     return to_stateless_seed(seed)
 
 
-# One counter-based generator everywhere, so eager and tf.function draw the same numbers for
-# the same seed ("auto_select" picks different algorithms under XLA). Under XLA the numbers
-# match too when the seed is a constant; with a seed fed in at run time, TensorFlow's XLA
-# kernels draw other (equally valid) numbers.
+# One counter-based generator everywhere ("auto_select" picks different algorithms under XLA).
 RNG_ALG = "philox"
+
+# Significand bits of a uniform draw in each float dtype (the spacing of its grid on [0, 1)).
+_SIGNIFICAND_BITS = {tf.float16: 11, tf.bfloat16: 8, tf.float32: 24, tf.float64: 53}
 
 
 def split_seed(seed, num: int) -> list:
@@ -87,13 +87,45 @@ def fold_in(seed, data) -> tf.Tensor:
     return tf.random.experimental.stateless_fold_in(to_stateless_seed(seed), data, alg=RNG_ALG)
 
 
+def _unit_uniform(shape, seed, dtype) -> tf.Tensor:
+    """U[0, 1) on the grid k 2^-m (m the dtype's significand bits), from raw philox bits.
+
+    TensorFlow's kernels and XLA draw the same raw bits for a seed, but turn them into floats
+    differently (low against high significand bits), so `tf.random.stateless_uniform` gives
+    other numbers in a `jit_compile=True` function fed a seed at run time. Converting the bits
+    here gives the same numbers eagerly, in graphs and under XLA.
+    """
+    dtype = tf.as_dtype(dtype)
+    if dtype not in _SIGNIFICAND_BITS:
+        raise TypeError(f"Random floats are drawn in {sorted(d.name for d in _SIGNIFICAND_BITS)}; "
+                        f"received dtype {dtype.name}.")
+    significand = _SIGNIFICAND_BITS[dtype]
+    width, unsigned = (64, tf.uint64) if significand > 32 else (32, tf.uint32)
+    bits = tf.random.stateless_uniform(shape, to_stateless_seed(seed), minval=None, maxval=None,
+                                       dtype=unsigned, alg=RNG_ALG)
+    top = tf.bitwise.right_shift(bits, tf.constant(width - significand, unsigned))
+    return tf.cast(top, dtype) * tf.constant(2.0**-significand, dtype)
+
+
 def random_uniform(shape, seed, dtype, minval=0.0, maxval=1.0) -> tf.Tensor:
-    """U[minval, maxval) from a stateless seed."""
-    return tf.random.stateless_uniform(
-        shape, to_stateless_seed(seed), minval=minval, maxval=maxval, dtype=dtype, alg=RNG_ALG
-    )
+    """U[minval, maxval) from a stateless seed: the same numbers eagerly, in graphs and under
+    XLA (see `_unit_uniform`)."""
+    dtype = tf.as_dtype(dtype)
+    low = tf.convert_to_tensor(minval, dtype)
+    return low + (tf.convert_to_tensor(maxval, dtype) - low) * _unit_uniform(shape, seed, dtype)
 
 
 def random_normal(shape, seed, dtype) -> tf.Tensor:
-    """N(0, 1) from a stateless seed."""
-    return tf.random.stateless_normal(shape, to_stateless_seed(seed), dtype=dtype, alg=RNG_ALG)
+    """N(0, 1) from a stateless seed: the same numbers eagerly, in graphs and under XLA (to the
+    rounding of log, cos and sin there). The Box-Muller transform of consecutive pairs of
+    uniforms, so a draw of n elements begins with the draw of fewer (IWBO chunks rely on it).
+    Half-precision draws are computed in float32."""
+    dtype = tf.as_dtype(dtype)
+    compute = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+    shape = tf.cast(tf.convert_to_tensor(shape, dtype_hint=tf.int32), tf.int32)
+    count = tf.reduce_prod(shape)
+    u = tf.reshape(_unit_uniform([2 * ((count + 1) // 2)], seed, compute), [-1, 2])
+    radius = tf.sqrt(-2.0 * tf.math.log1p(-u[:, 0]))  # 1 - u lies in (0, 1]
+    angle = (2.0 * np.pi) * u[:, 1]
+    pairs = tf.stack([radius * tf.cos(angle), radius * tf.sin(angle)], axis=-1)
+    return tf.cast(tf.reshape(tf.reshape(pairs, [-1])[:count], shape), dtype)

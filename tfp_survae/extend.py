@@ -24,14 +24,14 @@ entry, the map data -> latent and its inverse, each with log g' elementwise, and
 Example:
   A surjection folding x onto its square, z = x^2 elementwise, with a uniform sign:
 
-  >>> import keras, tensorflow as tf
+  >>> import keras, math, tensorflow as tf
   >>> from tfp_survae import extend
   >>> @keras.saving.register_keras_serializable(package="my_layers")
   ... class Square(extend.Surjection, kind="inference"):
   ...     '''Inverse: z = x^2. Forward: x = s sqrt(z), s uniform on {-1, +1}.
   ...     V = log p(s) + log |dz/dx| = sum log(2 |x|) - D log 2.'''
   ...     def _inverse_and_log_det(self, x, *, seed, condition, training):
-  ...         log_det = extend.sum_except_batch(tf.math.log(2.0 * tf.abs(x)) - tf.math.log(2.0))
+  ...         log_det = extend.sum_except_batch(tf.math.log(2.0 * tf.abs(x)) - math.log(2.0))
   ...         return tf.square(x), log_det
   ...     def _forward(self, z, *, seed, condition):
   ...         u = extend.random_uniform(tf.shape(z), seed, z.dtype)

@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _checks, _seeds, _serialization, _tensors, _variables
-from tfp_survae.distributions import TFPDistribution
+from tfp_survae import _checks, _seeds, _serialization, _state, _tensors, _variables
+from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
 from tfp_survae.training.fit import FitMixin
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.transformed_distribution import TransformedDistribution
-from tfp_survae.transforms.base import Transform, takes_integer_data
+from tfp_survae.transforms import _chain
+from tfp_survae.transforms.base import Transform, flatten_transforms, takes_integer_data
 
 tfd = tfp.distributions
 
@@ -77,14 +79,28 @@ class Flow(FitMixin, keras.Model):
         super().__init__(**kwargs)
         self.base = _as_base(base)
         self.transforms = list(transforms)
-        self._chain = _chain.flatten(self.transforms)
+        self._chain = flatten_transforms(self.transforms)
         self.condition_shape = None if condition_shape is None else list(condition_shape)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
         self.event_shape = _chain.build_chain(self._chain, self.base.event_shape, event_shape)
+        self._build_layers()
         self._nll_tracker = keras.metrics.Mean(name="loss")
         self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
+
+    def _build_layers(self):
+        """Builds what `build_chain` leaves: the Sequentials grouping transforms (their parts are
+        built) and a distribution base (for the flow's condition, if any), so every layer
+        reports its shapes and weights (`summary`, `count_params`)."""
+        shape = self.event_shape
+        for t in self.transforms:
+            if not t.built:
+                t.build((None,) + tuple(shape.as_list()))
+            shape = t.inverse_event_shape(shape)
+        if isinstance(self.base, ConditionalDistribution):  # its build is idempotent
+            self.base.build(None if self.condition_shape is None
+                            else (None,) + tuple(self.condition_shape))
 
     # ----------------------------------------------------------------------------------------
     # Properties.
@@ -121,8 +137,9 @@ class Flow(FitMixin, keras.Model):
         """Converts x to the flow's data dtype and checks its event shape and values.
 
         A wrong dtype or event shape raises a ValueError; so do NaN or Inf values (eagerly; in a
-        compiled function a check op raises, which `fit` reports as a ValueError). The same
-        check (`_checks.check_values`) guards every transform's public methods.
+        graph a check op raises, which `fit` reports as a ValueError; inside an XLA program
+        there is none, and `log_prob` gives NaN for such examples). The same check
+        (`_checks.check_values`) guards every transform's public methods.
         """
         owner = f"Flow '{self.name}'"
         if self.integer_data:
@@ -143,14 +160,7 @@ class Flow(FitMixin, keras.Model):
         """
         x = self.check_data(x)
         condition = self.check_condition(condition, x)
-        log_p = _chain.chain_log_prob(
-            self._chain,
-            lambda z, c, s: _chain.base_log_prob(self.base, z, c, s),
-            x,
-            seed=seed,
-            condition=condition,
-            training=training,
-        )
+        log_p = self._chain_log_prob(x, seed, condition, training)
         if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(log_p))):
             raise ValueError(
                 f"Flow '{self.name}': log_prob turned finite data into NaN (the values overflow "
@@ -159,9 +169,11 @@ class Flow(FitMixin, keras.Model):
             )
         return log_p
 
-    def check_condition(self, condition, x=None):
-        """Checks `condition` against `condition_shape`: required, [batch] + condition_shape,
-        and a batch as large as x's; None passes through for an unconditional flow."""
+    def check_condition(self, condition, x=None, *, n=None):
+        """Checks `condition` against `condition_shape`: required, a float tensor of shape
+        [batch] + condition_shape without NaN or Inf (checked as x is, see `check_data`), and
+        as many rows as x has (or as `n`, the number of samples); None passes through for an
+        unconditional flow. Returns it in the flow's dtype."""
         owner = f"Flow '{self.name}'"
         if self.condition_shape is None:
             return condition
@@ -171,12 +183,14 @@ class Flow(FitMixin, keras.Model):
                 "condition= with shape [batch] + condition_shape."
             )
         condition = _checks.as_float(owner, "condition", condition, self.dtype)
-        _checks.check_event_shape(owner, "condition", condition, self.condition_shape)
-        if x is not None and x.shape[0] is not None and condition.shape[0] is not None and \
-                x.shape[0] != condition.shape[0]:
+        condition = _checks.check_values(owner, "condition", condition, self.condition_shape,
+                                         nonempty=False)
+        rows = x.shape[0] if x is not None else n if _checks.is_int(n) else None
+        if rows is not None and condition.shape[0] is not None and rows != condition.shape[0]:
             raise ValueError(
-                f"{owner}: condition has {condition.shape[0]} rows but the data has "
-                f"{x.shape[0]}; pass one condition per example."
+                f"{owner}: condition has {condition.shape[0]} rows but the "
+                f"{'data has' if x is not None else 'sample size n is'} {rows}; pass one "
+                "condition per example."
             )
         return condition
 
@@ -187,11 +201,13 @@ class Flow(FitMixin, keras.Model):
         a seed ([2] int32) with `with_seed`; without, a lower-bound flow uses the seed (0, 0).
         Calling it skips `tf.function`'s Python argument handling, and XLA (on by default)
         shortens the launch: on a 2-core CPU a batch of 128 through the paper's 2-D flow took
-        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). The shapes of
-        x and seed are checked in the graph, outside XLA: a wrong shape raises an
-        InvalidArgumentError naming the argument. Under XLA a seed fed in at run time draws
-        other numbers than eager execution does for that seed (TensorFlow's XLA random
-        kernels); pass `jit_compile=False` to reproduce eager draws.
+        0.18 ms against 0.39 ms for a plain `tf.function` (benchmarks/RESULTS.md). x and seed
+        are checked in the graph before the XLA program: a wrong shape, an empty batch, NaN or
+        Inf (integers out of range for a dequantizing flow) raise an InvalidArgumentError
+        naming the argument. The draws of a lower-bound flow equal `log_prob(x, seed=seed)`'s,
+        under XLA too (values to float rounding). A flow with a TFP distribution inside a
+        transform (a `TFPDistribution` decoder) runs without XLA: TFP's samplers draw other
+        numbers there.
         """
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
@@ -199,7 +215,8 @@ class Flow(FitMixin, keras.Model):
     def sample_function(self, *, jit_compile: bool = True, max_sample_size: int | None = None):
         """A compiled `sample`: a concrete function of (n, seed) with n an int32 scalar in
         [0, max_sample_size] (default 100,000; a larger n raises before allocating) and seed
-        [2] int32; see `log_prob_function`."""
+        [2] int32, drawing what `sample(n, seed)` draws (under XLA to float rounding; a TFP
+        distribution as the base is drawn before the XLA program); see `log_prob_function`."""
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",
@@ -209,49 +226,73 @@ class Flow(FitMixin, keras.Model):
         """Data-dependent initialisation (ActNorm, as Glow): one eager pass over a batch of x.
 
         `fit` calls it on its first batch; call it yourself before a custom training loop.
-        Layers already initialised (or restored from a file) are left as they are.
+        Layers already initialised (or restored from a file) are left as they are. Only the
+        initialisation is assigned (no running statistics or seed counters move), and only
+        when the pass gives a finite log p(x) for every example, as a training step must.
+
+        Raises:
+          ValueError: x fails the data checks (`check_data`), or log p(x) or the initial
+            values are not finite; the flow is then left as it was.
         """
-        self.log_prob(x, seed=(0, 0), condition=condition, training=True)
+        with _state.deferred() as updates:
+            log_p = self.log_prob(x, seed=(0, 0), condition=condition, training=True)
+        values = updates.values(initialization_only=True)
+        bad = np.flatnonzero(~np.isfinite(log_p.numpy()))
+        if len(bad) or not all(np.all(np.isfinite(v.numpy())) for v in values
+                               if v.dtype.is_floating):
+            raise ValueError(
+                f"Flow '{self.name}': the data-dependent initialisation was not applied: "
+                + (f"log p(x) is not finite for {len(bad)} of the {len(log_p)} examples (the "
+                   f"first at row {bad[0]}: {log_p[bad[0]]:.4g})" if len(bad) else
+                   "its statistics are not finite")
+                + f" (values that overflow {log_p.dtype.name}?); initialise on a batch of "
+                "typical training data."
+            )
+        updates.assign(initialization_only=True)
 
     def sample(self, n, seed=None, *, condition=None):
         """Draws `n` examples x, shape [n] + event_shape, by running the forwards.
 
-        `n` is a non-negative integer (or an integer scalar tensor). `seed` is a pair of int32
-        values (a, b), an int a (meaning (a, 0)) or a shape-[2] integer tensor; the same seed
-        gives the same draws here, in compiled functions and in an exported SavedModel.
+        `n` is a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).
+        A conditional flow takes one condition row per sample, checked as in `log_prob`.
+        `seed` is a pair of int32 values (a, b), an int a (meaning (a, 0)) or a shape-[2]
+        integer tensor; the same seed gives the same draws here, in
+        `as_distribution().sample`, in `sample_function()`, in an exported SavedModel and, for
+        a flow of bijections, in `tfd.TransformedDistribution(base, flow.as_bijector())` (the
+        seed policy of `tfp_survae.transforms._chain`: the base draws with the seed itself
+        when no transform samples in the forward direction).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample", "n", n, minimum=0)
+        condition = self.check_condition(condition, n=n)
         seed = self.seed_generator.next() if seed is None else seed
-        x, _ = _chain.chain_sample(
-            self._chain,
-            lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
-            n,
-            seed=_seeds.to_stateless_seed(seed),
-            condition=condition,
-        )
+        x, _ = _chain.chain_sample(self._chain, self._base_sample, n,
+                                   seed=_seeds.to_stateless_seed(seed), condition=condition)
         return x
 
     def sample_and_log_prob(self, n, seed=None, *, condition=None):
-        """Draws x and returns (x, log p(x)).
+        """Draws x and returns (x, log p(x)); x equals `sample(n, seed)`.
 
         For a flow with deterministic inverses the log-density is accumulated during sampling
-        (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate).
+        (one pass); otherwise it is `log_prob` of the sample (an ELBO estimate) with a seed
+        derived from `seed` (`fold_in(seed, 1)`).
         """
         n = _checks.check_count(f"Flow '{self.name}'.sample_and_log_prob", "n", n, minimum=0)
+        condition = self.check_condition(condition, n=n)
         seed = _seeds.to_stateless_seed(self.seed_generator.next() if seed is None else seed)
         one_pass = all(not t.stochastic_inverse for t in self._chain)
-        sample_seed, density_seed = _seeds.split_seed(seed, 2)
-        x, log_p = _chain.chain_sample(
-            self._chain,
-            lambda m, c, s: _chain.base_sample_and_log_prob(self.base, m, c, s),
-            n,
-            seed=sample_seed,
-            condition=condition,
-            with_log_prob=one_pass,
-        )
-        if not one_pass:
-            log_p = self.log_prob(x, seed=density_seed, condition=condition)
+        x, log_p = _chain.chain_sample(self._chain, self._base_sample, n, seed=seed,
+                                       condition=condition, with_log_prob=one_pass)
+        if not one_pass:  # x is the flow's own sample (possibly empty): no checks again
+            log_p = self._chain_log_prob(x, _seeds.fold_in(seed, 1), condition, None)
         return x, log_p
+
+    def _base_sample(self, n, condition, seed):
+        return _chain.base_sample_and_log_prob(self.base, n, condition, seed)
+
+    def _chain_log_prob(self, x, seed, condition, training):
+        return _chain.chain_log_prob(
+            self._chain, lambda z, c, s: _chain.base_log_prob(self.base, z, c, s), x,
+            seed=seed, condition=condition, training=training)
 
     def export(self, path: str, **kwargs) -> str:
         """Writes a SavedModel with serving endpoints (see `tfp_survae.serving.export_flow`)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import cache_util
 
 from tfp_survae import _variables
+from tfp_survae.transforms import _chain
 
 tfb = tfp.bijectors
 
@@ -26,6 +28,15 @@ class FlowBijector(tfb.Bijector):
     `tfp.mcmc.TransformedTransitionKernel` to precondition HMC with a trained flow (NeuTra).
     Build it with `Flow.as_bijector()`. Values are not scanned for NaN (HMC rejects a divergent
     proposal by its NaN log-density rather than by an error).
+
+    Seeds: `tfd.TransformedDistribution(base, flow.as_bijector()).sample(n, seed=s)` draws what
+    `flow.sample(n, seed=s)` draws when `base` samples as the flow's base does: the flow's own
+    TFP distribution, or a tfp_survae base layer as `TransformedDistribution(layer, [])` (a TFP
+    distribution of the same law, e.g. `tfd.Normal` for `StandardNormal`, draws other numbers).
+    Flows with surjective or stochastic layers have no bijector view.
+
+    Every call computes afresh: a `tfb.Bijector` caches the output and log-det of each input
+    tensor it has seen, which would return values of the old weights once the flow trains.
     """
 
     def __init__(self, chain, data_event_shape, latent_event_shape, *, dtype=tf.float32,
@@ -56,6 +67,13 @@ class FlowBijector(tfb.Bijector):
         return {}
 
     @property
+    def _cache(self):
+        # TFP looks results up in `self._cache` (keyed by the input tensor, for the bijector's
+        # lifetime); an empty store on every access computes each call from the current weights.
+        return cache_util.BijectorCache(bijector=self, bijector_class=type(self),
+                                        storage=cache_util.EphemeralDict())
+
+    @property
     def variables(self):
         return tuple(_variables.backing_variables(self._chain))
 
@@ -70,20 +88,17 @@ class FlowBijector(tfb.Bijector):
 
     def _run_forward(self, z):
         flat, leading = self._flat(z, self._latent_event)
-        total = tf.zeros(tf.shape(flat)[:1], flat.dtype)
-        for t in reversed(self._chain):
-            flat, log_det = t.forward_and_log_det(flat, validate=False)
-            total = total + log_det
+        flat, total = _chain.run_forwards(self._chain, flat, [None] * len(self._chain),
+                                          with_log_det=True)
+        total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if total is None else total
         x = tf.reshape(flat, tf.concat([leading, self._data_event.as_list()], axis=0))
         return x, tf.reshape(total, leading)
 
     def _run_inverse(self, x):
         flat, leading = self._flat(x, self._data_event)
-        total = tf.zeros(tf.shape(flat)[:1], flat.dtype)
-        for t in self._chain:
-            flat, log_det, _ = t.inverse_with_score(flat, validate=False)
-            total = total + log_det
-        z = tf.reshape(flat, tf.concat([leading, self._latent_event.as_list()], axis=0))
+        out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain))
+        total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if out.log_det is None else out.log_det
+        z = tf.reshape(out.z, tf.concat([leading, self._latent_event.as_list()], axis=0))
         return z, tf.reshape(total, leading)
 
     def _forward(self, z):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _chain, _checks, _variables
-from tfp_survae.transforms.base import takes_integer_data
+from tfp_survae import _checks, _seeds, _variables
+from tfp_survae.transforms import _chain
+from tfp_survae.transforms.base import flatten_transforms, takes_integer_data
 
 tfd = tfp.distributions
 
@@ -59,7 +62,7 @@ class TransformedDistribution(tfd.Distribution):
                  name=None):
         parameters = dict(locals())
         self._base = distribution
-        self._chain = _chain.flatten(transforms)
+        self._chain = flatten_transforms(transforms)
         if isinstance(distribution, tfd.Distribution):
             base_event = distribution.event_shape
             self._base_batch_shape = distribution.batch_shape
@@ -140,6 +143,8 @@ class TransformedDistribution(tfd.Distribution):
     # Shapes.
 
     def _batch_shape(self):
+        if not self._base_batch_shape.rank:
+            _refuse_mixture_same_family(self.name)
         return self._base_batch_shape
 
     def _batch_shape_tensor(self):
@@ -200,44 +205,45 @@ class TransformedDistribution(tfd.Distribution):
         )
         return tf.reshape(log_p, leading)
 
-    def _base_sample(self, n, seed, condition):
-        """Base samples [n] + batch + latent event, flattened to [-1] + latent event; also the
-        leading shape, and log p(z) where the base layer gives it with the sample (else None)."""
-        log_p = None
-        if isinstance(self._base, tfd.Distribution):
-            z = self._base.sample(n, seed=seed)
-        else:
-            z, log_p = _chain.base_sample_and_log_prob(self._base, n, condition, seed)
-        z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
-        leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
-        flat = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], axis=0))
-        return flat, leading, log_p
+    def _sample_chain(self, n, seed, condition, with_log_prob):
+        """n draws of the base (each of batch shape) through the forwards, with Flow's seed
+        policy (so a flow and its view draw alike); returns (x, log p or None, leading shape)
+        with x flattened to [-1] + event."""
+        seed = _seeds.seed_or_random(seed)
+        leading = None
+
+        def base_draw(m, c, s):
+            nonlocal leading
+            log_p = None
+            if isinstance(self._base, tfd.Distribution):
+                z = self._base.sample(m, seed=s)
+            else:
+                z, log_p = _chain.base_sample_and_log_prob(self._base, m, c, s)
+            z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
+            leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
+            z = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], 0))
+            if with_log_prob and log_p is None:
+                log_p = self._base_log_prob(z, c, None)
+            return z, log_p
+
+        x, log_p = _chain.chain_sample(self._chain, base_draw, n, seed=seed,
+                                       condition=condition, with_log_prob=with_log_prob)
+        return x, log_p, leading
 
     def _sample_n(self, n, seed=None, condition=None):
-        seed = tfp.random.sanitize_seed(seed)
-        base_seed, chain_seed = tfp.random.split_seed(seed, 2)
-        z, leading, _ = self._base_sample(n, base_seed, condition)
-        x, _ = _chain.chain_sample(
-            self._chain, lambda m, c, s: (z, None), tf.shape(z)[0], seed=chain_seed,
-            condition=condition,
-        )
+        x, _, leading = self._sample_chain(n, seed, condition, with_log_prob=False)
         return tf.reshape(x, tf.concat([leading, tf.shape(x)[1:]], axis=0))
 
     def _sample_and_log_prob(self, sample_shape, seed, **kwargs):
+        """x equals `sample(sample_shape, seed)`'s, as `Flow.sample_and_log_prob`: V gathered
+        along the forwards where every inverse is deterministic, else `log_prob` of x with the
+        seed `fold_in(seed, 1)`."""
+        seed = _seeds.seed_or_random(seed)
         if any(t.stochastic_inverse for t in self._chain) or self._base_batch_shape.rank:
-            return super()._sample_and_log_prob(sample_shape, seed=seed, **kwargs)
-        # One pass: every inverse is deterministic, so V accumulates along the forwards.
-        condition = kwargs.get("condition")
+            x = self.sample(sample_shape, seed=seed, **kwargs)
+            return x, self.log_prob(x, seed=_seeds.fold_in(seed, 1), **kwargs)
         n = tf.reduce_prod(tf.cast(sample_shape, tf.int32))
-        seed = tfp.random.sanitize_seed(seed)
-        base_seed, chain_seed = tfp.random.split_seed(seed, 2)
-        z, _, base_log_p = self._base_sample(n, base_seed, condition)
-        if base_log_p is None:
-            base_log_p = self._base_log_prob(z, condition, None)
-        x, log_p = _chain.chain_sample(
-            self._chain, lambda m, c, s: (z, base_log_p), n,
-            seed=chain_seed, condition=condition, with_log_prob=True,
-        )
+        x, log_p, _ = self._sample_chain(n, seed, kwargs.get("condition"), with_log_prob=True)
         shape = tf.concat([tf.cast(sample_shape, tf.int32), tf.shape(x)[1:]], axis=0)
         return tf.reshape(x, shape), tf.reshape(log_p, tf.cast(sample_shape, tf.int32))
 
@@ -279,6 +285,28 @@ class TransformedDistribution(tfd.Distribution):
 
     def _cross_entropy(self, other, **kwargs):
         _no_closed_form("cross entropy", "-tf.reduce_mean(other.log_prob(dist.sample(10_000)))")
+
+
+def _refuse_mixture_same_family(name: str) -> None:
+    """`tfd.MixtureSameFamily` reads its components' batch shape while it is built and fails
+    on a scalar one with "Shape () must have rank at least 1". TFP offers no hook there, so the
+    view recognises that caller (a few frames up, the mixture's own parameter check) and says
+    what to do instead."""
+    frame = sys._getframe(2)
+    for _ in range(3):
+        if frame is None:
+            return
+        caller = frame.f_locals.get("self")
+        # The class or its non-CompositeTensor twin `_MixtureSameFamily`.
+        if type(caller).__name__ in ("MixtureSameFamily", "_MixtureSameFamily"):
+            raise ValueError(
+                f"{name}: tfd.MixtureSameFamily mixes a batch of distributions, its components "
+                "having batch shape [K]; this view is one flow (batch shape []). Mix separate "
+                "flows with tfd.Mixture(tfd.Categorical(probs=...), [flow_1.as_distribution(), "
+                "flow_2.as_distribution(), ...]), or give the view a base with batch shape [K] "
+                "(TransformedDistribution(base, transforms) shares the transforms across it)."
+            )
+        frame = frame.f_back
 
 
 def _kl_by_monte_carlo(a, b, name=None):

@@ -55,6 +55,12 @@ class ConditionalDistribution(keras.layers.Layer):
         if self.network is not None and context_shape is not None and not self.network.built:
             self.network.build(tuple(tf.TensorShape(context_shape).as_list()))
 
+    def compute_output_shape(self, context_shape=None):
+        """The shape of a sample for contexts of `context_shape`: [batch] + event shape (what
+        `Flow.summary()` shows for a base)."""
+        batch = None if context_shape is None else tf.TensorShape(context_shape)[0]
+        return (batch,) + tuple(self.event_shape.as_list())
+
     def get_build_config(self):
         shapes = getattr(self, "_build_shapes_dict", None)
         if not shapes or shapes.get("context_shape") is None:

@@ -32,7 +32,7 @@ def normal_log_density(u, log_scale=0.0):
 
 def half_normal_log_density(x, log_scale=0.0):
     """Elementwise log HalfNormal(x; sigma): -inf for x < 0."""
-    log_scale = tf.cast(log_scale, x.dtype)
+    log_scale = tf.cast(tf.convert_to_tensor(log_scale, dtype_hint=x.dtype), x.dtype)
     u = x * tf.exp(-log_scale)
     log_density = _LOG_TWO + normal_log_density(u, log_scale)
     return tf.where(x >= 0, log_density, tf.constant(-math.inf, x.dtype))

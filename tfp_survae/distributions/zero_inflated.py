@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _seeds
@@ -43,9 +46,10 @@ class ZeroInflated(ConditionalDistribution):
         super().__init__(positive.event_shape, trainable=trainable, **kwargs)
         self.positive = positive
         self.initial_zero_probability = float(initial_zero_probability)
-        logit = tf.math.log(initial_zero_probability) - tf.math.log1p(-initial_zero_probability)
+        logit = math.log(initial_zero_probability) - math.log1p(-initial_zero_probability)
         self.zero_logits = self.add_weight(
-            shape=self.event_shape, initializer=keras.initializers.Constant(float(logit)),
+            # A NumPy float64: Keras turns a Python float into a float32 tensor before the cast.
+            shape=self.event_shape, initializer=keras.initializers.Constant(np.float64(logit)),
             name="zero_logits", trainable=trainable,
         )
         self.built = True

@@ -11,7 +11,10 @@ InvalidArgumentError naming the argument. Two TensorFlow behaviours make this ne
   wrong shape would otherwise run and return numbers.
 
 The model's work runs in an inner function, XLA-compiled when asked; the checks stay outside it
-because XLA compiles check ops away.
+because XLA compiles check ops away: the shapes, an empty batch, NaN or Inf in float data and
+integers out of range are refused before the program runs. Under XLA the draws equal eager
+ones (`tfp_survae._seeds`), except those of TFP's own samplers: a TFP distribution as the base
+is drawn before the XLA program, and a flow holding one inside a transform runs without XLA.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfp_survae import _checks
+from tfp_survae.distributions import TFPDistribution
 from tfp_survae.evaluation import iwbo_loop
+from tfp_survae.transforms import _chain
 
 TAG = "[tfp_survae]"
 
@@ -33,10 +38,12 @@ def _assert(condition, message, *data):
     return tf.debugging.Assert(condition, [f"{TAG} {message}", *data], summarize=16)
 
 
-def checked_data(where: str, x, event_shape: tf.TensorShape):
-    """x after an in-graph check that it is [batch] + `event_shape`; its static shape is then
-    set (statically only: a run-time shape op placed before the check could fail first)."""
-    event = event_shape.as_list()
+def checked_data(where: str, x, flow):
+    """x after in-graph checks that it is [batch] + the flow's event shape with a batch of at
+    least one and valid values (finite floats; integers in [0, num_values) where the flow
+    dequantizes); its static shape is then set (statically only: a run-time shape op placed
+    before the check could fail first)."""
+    event = flow.event_shape.as_list()
     rank = len(event) + 1
     expected = f"shape [batch, {', '.join(str(d) for d in event)}]" if event else "shape [batch]"
     shape = tf.shape(x)
@@ -45,9 +52,25 @@ def checked_data(where: str, x, event_shape: tf.TensorShape):
                         tf.reduce_all(tf.equal(padded, tf.constant(event, tf.int32))))
     check = _assert(ok, f"{where}: x must have {expected}; received shape", shape)
     with tf.control_dependencies([check]):
+        nonempty = _assert(tf.shape(x)[0] > 0,
+                           f"{where}: x is an empty batch; pass at least one example; received "
+                           "shape", shape)
+    with tf.control_dependencies([nonempty]):
         x = tf.identity(x)
     x.set_shape([None] + event)
-    return x
+    if x.dtype.is_floating:
+        valid = _assert(tf.reduce_all(tf.math.is_finite(x)),
+                        f"{where}: x contains NaN or Inf")
+    else:
+        num_values = getattr(flow.chain[0], "num_values", None) if flow.chain else None
+        if num_values is None:
+            return x
+        wide = tf.cast(x, tf.int64)
+        valid = _assert(tf.logical_and(tf.reduce_all(wide >= 0), tf.reduce_all(wide < num_values)),
+                        f"{where}: x must hold integers in [0, {num_values}) (num_values); "
+                        "received values from", tf.reduce_min(wide), "to", tf.reduce_max(wide))
+    with tf.control_dependencies([valid]):
+        return tf.identity(x)
 
 
 def checked_seed(where: str, seed):
@@ -86,42 +109,68 @@ def count_spec(name):
     return tf.TensorSpec(None, tf.int32, name=name)
 
 
+def _holds_tfp_sampler(layer) -> bool:
+    """True when `layer` is or holds a TFPDistribution: TFP's samplers draw other numbers under
+    XLA than eagerly for a seed fed in at run time."""
+    # Keras has no public walk over nested layers; `_flatten_layers` is the one it uses itself.
+    return any(isinstance(part, TFPDistribution) for part in layer._flatten_layers())
+
+
+def _chain_draws_match_under_xla(flow) -> bool:
+    return not any(_holds_tfp_sampler(t) for t in flow.chain)
+
+
 def log_prob_fn(flow, *, where="log_prob", jit_compile=False, with_seed=True,
                 default_seed=(0, 0)):
     """A concrete function x[, seed] -> log p(x), with the checks above."""
-    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=jit_compile)
-    event = flow.event_shape
+    base_draws_match = isinstance(flow.base, TFPDistribution) or \
+        not _holds_tfp_sampler(flow.base)  # a TFP base's log_prob draws nothing
+    xla = jit_compile and _chain_draws_match_under_xla(flow) and base_draws_match
+    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla)
 
     if with_seed:
         def entry(x, seed):
-            return inner(checked_data(where, x, event), checked_seed(where, seed))
+            return inner(checked_data(where, x, flow), checked_seed(where, seed))
 
         return tf.function(entry).get_concrete_function(data_spec(flow), SEED_SPEC)
 
     def entry_default(x):
-        return inner(checked_data(where, x, event), tf.constant(default_seed, tf.int32))
+        return inner(checked_data(where, x, flow), tf.constant(default_seed, tf.int32))
 
     return tf.function(entry_default).get_concrete_function(data_spec(flow))
 
 
 def sample_fn(flow, *, max_sample_size: int, where="sample", jit_compile=False):
     """A concrete function (n, seed) -> n samples, with 0 <= n <= max_sample_size."""
-    inner = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=jit_compile)
     hint = " (max_sample_size)"
+    xla = jit_compile and _chain_draws_match_under_xla(flow)
+    if xla and _holds_tfp_sampler(flow.base):
+        # The base's draw, by TFP, is made before the XLA program, which runs the forwards.
+        flow.check_condition(None)
+        forwards = tf.function(
+            lambda z, seed: _chain.chain_sample(flow.chain, lambda *_: (z, None),
+                                                tf.shape(z)[0], seed=seed)[0],
+            jit_compile=True)
+
+        def work(n, seed):
+            _, base_seed = _chain.chain_seeds(seed, flow.chain, "forward")
+            z, _ = _chain.base_sample_and_log_prob(flow.base, n, None, base_seed)
+            return forwards(z, seed)
+    else:
+        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla)
 
     def entry(n, seed):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
-        return inner(n, checked_seed(where, seed))
+        return work(n, checked_seed(where, seed))
 
     return tf.function(entry).get_concrete_function(count_spec("n"), SEED_SPEC)
 
 
 def iwbo_fn(flow, *, chunk: int, max_k: int, where="iwbo"):
     """A concrete function (x, k, seed) -> the IWBO with 1 <= k <= max_k."""
-    event = flow.event_shape
 
     def entry(x, k, seed):
-        x = checked_data(where, x, event)
+        x = checked_data(where, x, flow)
         k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
         return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk)
 

@@ -139,13 +139,40 @@ def _loop(step_function):
     return run
 
 
+class InvalidBatch(ValueError):
+    """Invalid values in a batch of an execution, found before XLA runs.
+
+    Attributes:
+      owner: who checked ("Flow 'flow'").
+      problem: what is wrong, with "{data}" for the argument's name ("{data} contains NaN or
+        Inf", "expected {data} as integers in [0, 256)").
+      batch: the batch's position in the execution (from 0).
+      index: the index of the first invalid value within that batch (row first).
+      value: that value.
+    """
+
+    def __init__(self, owner: str, problem: str, batch: int, index: tuple, value):
+        self.owner, self.problem, self.batch, self.index, self.value = (owner, problem, batch,
+                                                                        index, value)
+        super().__init__(f"{owner}: {self.said_at(f'batch {batch} of the execution')}")
+
+    def said_at(self, where: str, data: str = "data x") -> str:
+        """The message without the owner, the batch said as `where` ("epoch 1, batch 7") and
+        the argument as `data`."""
+        return (f"{self.problem.format(data=data)}; the first invalid value, {self.value}, is "
+                f"in {where}, row {self.index[0]} of that batch (index {self.index} within the "
+                "batch).")
+
+
 def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM):
     """A Keras train/test function: (iterator, steps=None) -> logs of the execution's last step.
 
     `steps_per_execution()` gives the batches per execution when `steps` is None;
     `step_function(data)` is the model's train or test step; `check_batch(stacked)` checks the
-    stacked data's values outside XLA (a ValueError or a check op); `kind` is PROGRAM (the loop
-    inside one XLA program) or STEPS (a graph loop of XLA-compiled steps).
+    stacked data's values outside XLA (`check_values`); `kind` is PROGRAM (the loop inside one
+    XLA program) or STEPS (a graph loop of XLA-compiled steps). When a batch is invalid, the
+    batches before it run (as in Keras' loop) and its `InvalidBatch` is raised, `batch` then
+    counting from the execution's first batch.
     """
     if kind == PROGRAM:
         run = tf.function(_loop(step_function), jit_compile=True, reduce_retracing=True)
@@ -157,11 +184,19 @@ def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM)
         batches = _pull(iterator, steps or steps_per_execution())
         if not batches:
             raise StopIteration
-        logs = None
+        logs, done = None, 0
         for group in _groups(batches):
             stacked = tf.nest.map_structure(lambda *parts: tf.stack(parts), *group)
-            check_batch(stacked)
+            try:
+                check_batch(stacked)
+            except InvalidBatch as error:
+                valid = error.batch  # the batches before the invalid one
+                if valid:
+                    run(tf.nest.map_structure(lambda t: t[:valid], stacked))
+                error.batch += done
+                raise
             logs = run(stacked)
+            done += len(group)
         return logs
 
     function.run_stacked = run  # the compiled loop alone (profiling)
@@ -171,10 +206,38 @@ def make_function(steps_per_execution, step_function, check_batch, kind=PROGRAM)
 
 def check_values(model, stacked):
     """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
-    before XLA runs, which would compile those checks away."""
+    before XLA runs, which would compile those checks away. Invalid values raise an
+    `InvalidBatch` naming the first batch and row holding one; a wrong dtype or event shape
+    a ValueError."""
     x, _ = _batches.unpack_batch(stacked)
     x = tf.convert_to_tensor(x)
-    x = model.check_data(tf.reshape(x, [-1] + x.shape[2:].as_list()))
     num_values = getattr(model.chain[0], "num_values", None) if model.integer_data else None
-    if num_values is not None:
-        _checks.check_in_range(f"Flow '{model.name}'", x, num_values)
+    try:
+        flat = model.check_data(tf.reshape(x, [-1] + x.shape[2:].as_list()))
+        if num_values is not None:
+            _checks.check_in_range(f"Flow '{model.name}'", flat, num_values)
+    except ValueError:
+        invalid = _first_invalid(model, x, num_values)
+        if invalid is None:
+            raise
+        raise invalid from None
+
+
+def _first_invalid(model, stacked_x, num_values):
+    """The `InvalidBatch` for the first invalid value of [batches, batch, ...event] data, or
+    None when the values are valid."""
+    owner = f"Flow '{model.name}'"
+    if model.integer_data:
+        values = stacked_x.numpy()
+        if num_values is None:
+            return None
+        bad = np.argwhere((values < 0) | (values >= num_values))
+        problem = f"expected {{data}} as integers in [0, {num_values})"
+    else:
+        values = tf.cast(stacked_x, model.dtype).numpy()
+        bad = np.argwhere(~np.isfinite(values))
+        problem = "{data} contains NaN or Inf"
+    if not len(bad):
+        return None
+    first = tuple(int(i) for i in bad[0])
+    return InvalidBatch(owner, problem, first[0], first[1:], values[first])

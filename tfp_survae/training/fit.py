@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_survae import _tensors
-from tfp_survae.training import _batches, compiled
+from tfp_survae import _state, _tensors
+from tfp_survae.training import _batches, _data, _errors, _steps, compiled
 
 __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
 
@@ -18,20 +18,16 @@ __all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "trai
 # halves the time per step against 1 (dispatch overhead); large models are unaffected.
 DEFAULT_STEPS_PER_EXECUTION = 32
 
-# Errors raised by the data checks inside compiled functions carry this tag; `fit` turns them
-# into ValueErrors.
-ERROR_TAG = "[tfp_survae]"
-
-
 class StopOnInvalidLoss(keras.callbacks.Callback):
     """Stops training when the loss becomes NaN or infinite, and says where.
 
     `Flow.fit` adds it unless `stop_on_invalid_loss=False`. The training step itself never
     applies a step whose loss or gradients are not finite, nor any later step of the same
-    epoch (`training_step`), so the weights and optimizer state stay those from before the
-    first invalid batch (NaN or Inf in the data under XLA, which compiles the data checks away;
-    data so large that the likelihood overflows). This callback sees the NaN loss at the end of
-    the execution, stops training and warns, naming the epoch and the range of batches.
+    epoch (`training_step`), so the weights, the optimizer state and the layers' state stay
+    those from before the first invalid batch (NaN or Inf in the data under XLA, which
+    compiles the data checks away; data so large that the likelihood overflows). This callback
+    sees the NaN loss at the end of the execution, stops training and warns, naming the epoch
+    and the range of batches.
     """
 
     def __init__(self):
@@ -57,8 +53,9 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         self.message = (
             f"Flow '{self.model.name}': the loss became {loss} at epoch {self._epoch + 1}, "
             f"{where}; training stopped. "
-            + ("No step with a non-finite loss or gradient was applied: the weights and "
-               "optimizer state are those from before the first such batch. NaN or Inf in the "
+            + ("No step with a non-finite loss or gradient was applied: the weights, the "
+               "optimizer state and the layers' state (running statistics, initialisation, "
+               "seed counters) are those from before the first such batch. NaN or Inf in the "
                "data, or data of extreme magnitude, are the usual causes."
                if finite else
                "The weights are not finite: a step with a finite gradient overflowed them, so "
@@ -77,11 +74,13 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     The step is applied only when the loss and the gradients are finite (under a
     LossScaleOptimizer, which skips non-finite gradients itself and lowers its scale, only the
     loss is checked) and `halted` (an optional scalar bool: an earlier step was invalid) is
-    false; under a strategy the replicas agree first. The one step `Flow.fit` and
-    `distributed_fit` share.
+    false; under a strategy the replicas agree first. The state the forward pass changes
+    (running statistics, ActNorm's initialisation, seed counters) is assigned with the
+    optimizer's update and under the same condition, so a step that is not applied changes no
+    variable of the flow. The one step `Flow.fit` and `distributed_fit` share.
     """
     x, condition = _batches.unpack_batch(data)
-    with tf.GradientTape() as tape:
+    with _state.deferred() as updates, tf.GradientTape() as tape:
         nll = -tf.reduce_mean(flow.log_prob(x, condition=condition, training=True))
         loss = nll + tf.add_n(flow.losses) if flow.losses else nll
         scaled = optimizer.scale_loss(loss / replicas if replicas != 1 else loss)
@@ -92,48 +91,35 @@ def training_step(flow, optimizer, data, *, replicas: int = 1, halted=None):
     valid = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in checked]))
     if halted is not None:
         valid = tf.logical_and(valid, tf.logical_not(halted))
-    valid = _apply_if(valid, optimizer, gradients, variables)
+    valid = _apply_if(valid, optimizer, gradients, variables, updates)
     return tf.where(valid, nll, tf.constant(np.nan, nll.dtype))
 
 
-def _apply_if(valid, optimizer, gradients, variables):
-    """`optimizer.apply` when `valid`; returns `valid` (agreed across replicas)."""
-    def apply(gradients):
+def _apply_if(valid, optimizer, gradients, variables, updates):
+    """When `valid`: the layers' state `updates` (running statistics, initialisation, seed
+    counters recorded in the forward pass), then `optimizer.apply`; returns `valid` (agreed
+    across replicas)."""
+    def apply(gradients, values):
+        updates.assign(values)  # first: an initialisation in this step is what the step trains
         optimizer.apply(gradients, variables)
 
     context = tf.distribute.get_replica_context()
     if context is None or not tf.distribute.has_strategy():
-        tf.cond(valid, lambda: apply(gradients), lambda: None)
+        tf.cond(valid, lambda: apply(gradients, updates.values()), lambda: None)
         return valid
     # A cond in a replica context may not hold the optimizer's merge_call: decide in the
     # cross-replica context, as Keras' LossScaleOptimizer does, each replica applying its own
-    # gradients.
+    # gradients and state.
     invalid = tf.cast(tf.logical_not(valid), tf.float32)
     valid = context.all_reduce(tf.distribute.ReduceOp.SUM, invalid) < 0.5
 
-    def apply_everywhere(strategy, gradients, valid):
+    def apply_everywhere(strategy, gradients, values, valid):
         valid = strategy.experimental_local_results(valid)[0]
-        tf.cond(valid, lambda: strategy.extended.call_for_each_replica(apply, args=(gradients,)),
-                lambda: None)
+        tf.cond(valid, lambda: strategy.extended.call_for_each_replica(
+            apply, args=(gradients, values)), lambda: None)
 
-    context.merge_call(apply_everywhere, args=(gradients, valid))
+    context.merge_call(apply_everywhere, args=(gradients, updates.values(), valid))
     return valid
-
-
-def _check_not_empty(method: str, x) -> None:
-    """Keras returns {} or [] for empty data; a flow raises instead."""
-    if x is None:
-        raise ValueError(f"{method}() needs data x; received None.")
-    if isinstance(x, tf.data.Dataset):
-        empty = int(x.cardinality()) == 0
-    elif isinstance(x, dict):
-        empty = any(len(np.asarray(v)) == 0 for v in x.values())
-    elif isinstance(x, (np.ndarray, tf.Tensor, list, tuple)):
-        empty = len(x) == 0 or (hasattr(x, "shape") and x.shape[0] == 0)
-    else:
-        return
-    if empty:
-        raise ValueError(f"{method}() received no data (an empty array or dataset).")
 
 
 class FitMixin:
@@ -146,7 +132,10 @@ class FitMixin:
 
         Args:
           optimizer: a Keras optimizer (or its name).
-          steps_per_execution: batches per call of the training loop (32 by default).
+          steps_per_execution: batches per call of the training loop (32 by default), a
+            positive integer. An epoch of `steps_per_epoch` steps (or an evaluation of `steps`)
+            runs exactly those steps: its executions are made the largest size up to this that
+            divides them (`fit(steps_per_epoch=10)` runs 10 steps, as one execution).
           compiled_execution: run each execution of `steps_per_execution` batches, stacked and
             checked, as one XLA program (one per step for a model with convolutions;
             `training.compiled`): True, False, or "auto" (the default: on where it measured
@@ -162,6 +151,8 @@ class FitMixin:
                 f"(received {kwargs['loss']!r})."
             )
         kwargs.pop("loss", None)
+        _steps.check_steps(f"Flow '{self.name}'.compile()", "steps_per_execution",
+                           steps_per_execution)
         compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
@@ -203,12 +194,42 @@ class FitMixin:
     def fit(self, x=None, y=None, *, stop_on_invalid_loss: bool = True, **kwargs):
         """Keras `fit` on batches of data x (no labels; y must be None).
 
-        Invalid data found inside the compiled step (NaN or Inf, integers out of range) raises
-        a ValueError naming it; under XLA, where those checks are compiled away, the loss turns
-        NaN and `StopOnInvalidLoss` stops training with a warning naming the batch.
+        x is an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
+        tf.data.Dataset, a keras.utils.PyDataset or a generator, of batches in the same
+        layouts. The loss reported per epoch ("loss", and "val_loss" for `validation_data`)
+        is the mean negative log-likelihood over the epoch's examples, each batch's mean NLL
+        weighted by its size (the value at the weights of the step that trained on it).
+
+        In-memory arrays are checked whole before the first step (NaN or Inf, integers out of
+        range): a ValueError names the row of x as passed. Other data are checked batch by
+        batch: the batches before an invalid one are trained on, and the error names the
+        epoch, the batch and the row within it. Under Keras' per-step XLA, where those checks
+        are compiled away, the loss turns NaN and `StopOnInvalidLoss` stops training with a
+        warning naming the batches; no step with a non-finite loss is applied.
+
+        Raises:
+          ValueError: targets y, `sample_weight` or `class_weight` (a flow fits the unweighted
+            mean NLL, and Keras passes no weights to a model without targets: resample the
+            examples in proportion to their weights instead), a batch as a tuple (x,
+            condition) (pass a dict), empty data, step counts that are not positive integers,
+            invalid data.
         """
+        method = f"Flow '{self.name}'.fit()"
         if y is not None:
-            raise ValueError("A Flow models x alone; fit() takes no targets y.")
+            raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
+        _data.refuse_weights(method, kwargs)
+        _data.check_data_argument(method, x)
+        size = _steps.execution_size(
+            self.steps_per_execution,
+            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
+                               optional=True),
+            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
+                               optional=True))
+        _data.check_array_values(self, method, x)
+        if kwargs.get("validation_data") is not None:
+            _data.check_data_argument(method, kwargs["validation_data"])
+            _data.check_array_values(self, method, kwargs["validation_data"],
+                                     name="validation_data")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         if stop_on_invalid_loss:
@@ -216,25 +237,37 @@ class FitMixin:
             if not any(isinstance(c, StopOnInvalidLoss) for c in callbacks):
                 callbacks.append(StopOnInvalidLoss())
             kwargs["callbacks"] = callbacks
-        _check_not_empty("fit", x)
-        self._initialize_on_first_batch(x, kwargs.get("batch_size"))
+        x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
+                                            kwargs.get("batch_size"))
         self._build_optimizer()
-        with self._tagged_errors_as_value_errors():
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position), self._executions_of(size):
             return super().fit(x, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        """Keras `evaluate` on batches of data x: the loss in nats and bits/dim."""
+        """Keras `evaluate` on batches of data x (as `fit` takes them): the mean negative
+        log-likelihood over the examples in nats ("loss") and bits/dim."""
+        method = f"Flow '{self.name}'.evaluate()"
         if y is not None:
-            raise ValueError("A Flow models x alone; evaluate() takes no targets y.")
-        _check_not_empty("evaluate", x)
-        with self._tagged_errors_as_value_errors():
-            return super().evaluate(x, **kwargs)
+            raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
+        _data.refuse_weights(method, kwargs)
+        _data.check_data_argument(method, x)
+        size = _steps.execution_size(self.steps_per_execution, _steps.check_steps(
+            method, "steps", kwargs.get("steps"), optional=True))
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit checked its validation_data
+            _data.check_array_values(self, method, x)
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position), self._executions_of(size):
+            return super().evaluate(_data.as_keras_data(method, x), **kwargs)
 
     def predict(self, x, **kwargs):
         """Keras `predict`: log p(x) (or its ELBO) per example."""
-        _check_not_empty("predict", x)
-        with self._tagged_errors_as_value_errors():
-            return super().predict(x, **kwargs)
+        method = f"Flow '{self.name}'.predict()"
+        _data.check_data_argument(method, x)
+        _data.check_array_values(self, method, x)
+        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
+        with self._errors_said_as_value_errors(position):
+            return super().predict(_data.as_keras_data(method, x), **kwargs)
 
     def _build_optimizer(self):
         """Creates the optimizer's variables eagerly, before any compiled step: a step that
@@ -245,58 +278,65 @@ class FitMixin:
                 optimizer.build(self.trainable_variables)
 
     @contextlib.contextmanager
-    def _tagged_errors_as_value_errors(self):
-        """Turns the data checks' errors from compiled functions into ValueErrors, and drops
-        the compiled functions of a call that failed, so the next call traces afresh."""
+    def _executions_of(self, size: int):
+        """Runs executions of `size` batches inside (`_steps.execution_size`); Keras' loop
+        fixes the size when it traces, so its functions are traced again for another size."""
+        compiled_size = self.steps_per_execution
+        if size == compiled_size:
+            yield
+            return
+        self._reset_compiled_functions()
+        self.steps_per_execution = size
         try:
             yield
-        except tf.errors.InvalidArgumentError as error:
+        finally:
+            self.steps_per_execution = compiled_size
             self._reset_compiled_functions()
-            message = error.message
-            if ERROR_TAG not in message:
-                raise
-            first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0]
-            raise ValueError(first.strip(" []")) from None
-        except BaseException:
-            self._reset_compiled_functions()
-            raise
+
+    def _errors_said_as_value_errors(self, position):
+        """The data checks' errors from compiled functions as ValueErrors naming the epoch,
+        batch and row; the compiled functions of a call that failed are dropped, so the next
+        call traces afresh."""
+        return _errors.as_value_errors(position, self._reset_compiled_functions)
 
     def _reset_compiled_functions(self):
         self.train_function = None
         self.test_function = None
         self.predict_function = None
 
-    def _initialize_on_first_batch(self, x, batch_size=None):
-        """Runs the first batch through `initialize` if a layer needs data-dependent setup."""
+    def _initialize_on_first_batch(self, method, x, batch_size=None):
+        """Runs the first batch through `initialize` if a layer needs data-dependent setup;
+        returns the data to train on (a generator with its first batch put back)."""
         if not any(t.needs_initialization for t in self.chain):
-            return
-        if isinstance(x, tf.data.Dataset):
-            batch = next(iter(x.take(1)))
-        elif isinstance(x, keras.utils.PyDataset):
-            batch = x[0]
-        else:
-            batch = x[: batch_size or 32]
-        x, condition = _batches.unpack_batch(batch)
-        self.initialize(x, condition=condition)
+            return x
+        batch, x = _data.first_batch(method, x, batch_size)
+        data, condition = _batches.unpack_batch(batch)
+        self.initialize(data, condition=condition)
+        return x
 
     @property
     def metrics(self):
         return [self._nll_tracker, self._bpd_tracker]
 
-    def _update_metrics(self, nll):
-        self._nll_tracker.update_state(nll)
-        self._bpd_tracker.update_state(_tensors.nats_to_bits_per_dim(nll, self.num_dims))
+    def _update_metrics(self, nll, examples):
+        """Adds a batch's mean NLL with weight `examples`, its size: the reported loss is the
+        mean over examples, whatever the batch sizes."""
+        weight = tf.cast(examples, nll.dtype)
+        self._nll_tracker.update_state(nll, sample_weight=weight)
+        self._bpd_tracker.update_state(_tensors.nats_to_bits_per_dim(nll, self.num_dims),
+                                       sample_weight=weight)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
         # A NaN in the epoch's mean loss means an earlier step was invalid: apply no more.
         halted = tf.logical_not(tf.math.is_finite(self._nll_tracker.result()))
-        return self._update_metrics(training_step(self, self.optimizer, data, halted=halted))
+        nll = training_step(self, self.optimizer, data, halted=halted)
+        return self._update_metrics(nll, _batches.batch_size(data))
 
     def test_step(self, data):
         x, condition = _batches.unpack_batch(data)
         nll = -tf.reduce_mean(self.log_prob(x, condition=condition, training=False))
-        return self._update_metrics(nll)
+        return self._update_metrics(nll, _batches.batch_size(data))
 
     def predict_step(self, data):
         x, condition = _batches.unpack_batch(data)

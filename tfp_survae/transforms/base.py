@@ -17,8 +17,9 @@ from typing import NamedTuple, Sequence
 import keras
 import tensorflow as tf
 
-from tfp_survae import _checks, _seeds, _serialization, _variables
+from tfp_survae import _checks, _seeds, _serialization, _state, _variables
 from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.transforms import _chain
 
 __all__ = ["Transform", "Bijection", "Surjection", "StochasticTransform", "Sequential",
            "InverseResult"]
@@ -147,6 +148,14 @@ class Transform(keras.layers.Layer):
             )
         self._event_shape = event_shape
 
+    def compute_output_shape(self, input_shape):
+        """The shapes `call` returns for x of `input_shape`: z ([batch] + z event) and V
+        ([batch]); what `Flow.summary()` shows."""
+        input_shape = tf.TensorShape(input_shape)
+        batch = input_shape[:1]
+        return (tuple(batch.concatenate(self.inverse_event_shape(input_shape[1:])).as_list()),
+                tuple(batch.as_list()))
+
     def get_build_config(self):
         if self._event_shape is None:
             return None
@@ -163,8 +172,8 @@ class Transform(keras.layers.Layer):
         """Inference direction: x -> (z, V(x, z)) with V of shape [batch].
 
         x is checked first (`tfp_survae._checks.check_values`): its dtype, its event shape and,
-        for float data, that it holds no NaN or Inf (a ValueError naming them; in a compiled
-        function a check op, which XLA compiles away).
+        for float data, that it holds no NaN or Inf (a ValueError naming them; in a graph a
+        check op; inside an XLA program none, see `_checks.in_xla_program`).
         """
         z, log_det, _ = self.inverse_with_score(
             x, seed=seed, condition=condition, training=training
@@ -298,7 +307,8 @@ class Transform(keras.layers.Layer):
         x = self._convert_data(x)
         self._ensure_built(x.shape[1:] if x.shape.rank else None, "data x", x)
         return _checks.check_values(self._owner, "data x", x, self.event_shape,
-                                   finite=check_values and not self.integer_data)
+                                   finite=check_values and not self.integer_data,
+                                   nonempty=check_values)
 
     def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
         z = _checks.as_float(self._owner, "latent z", z, self.dtype)
@@ -306,7 +316,7 @@ class Transform(keras.layers.Layer):
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
         return _checks.check_values(self._owner, "latent z", z,
                                    self.inverse_event_shape(self.event_shape),
-                                   finite=check_values)
+                                   finite=check_values, nonempty=check_values)
 
     def _check_results(self, direction: str, out, log_det=None):
         """Finite inputs must give finite outputs, and a V that is neither NaN nor +inf (-inf is a
@@ -328,9 +338,10 @@ class Transform(keras.layers.Layer):
             if not all(bool(ok) for ok in oks):
                 raise ValueError(message + ".")
             return results
-        checks = [tf.debugging.Assert(ok, [f"[tfp_survae] {message}"]) for ok in oks]
-        with tf.control_dependencies(checks):
-            return [tf.identity(r) for r in results]
+        if not oks:  # integer output (dequantization's forward), no V
+            return results
+        ok = tf.reduce_all(tf.stack(oks))
+        return [_checks.guarded(r, ok, message) for r in results]
 
     def _ensure_built(self, event_shape, what, tensor):
         if self.built:
@@ -350,7 +361,7 @@ class Transform(keras.layers.Layer):
         self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
 
     def _check_log_det(self, log_det, reference):
-        log_det = tf.convert_to_tensor(log_det)
+        log_det = tf.convert_to_tensor(log_det, dtype_hint=self.dtype)
         if log_det.shape.rank is not None and log_det.shape.rank != 1:
             raise ValueError(
                 f"{self._owner} returned V of shape {log_det.shape}; the contract is [batch]."
@@ -359,7 +370,7 @@ class Transform(keras.layers.Layer):
 
     def _draw_seed(self, seed) -> tf.Tensor:
         if seed is None:
-            return _seeds.to_stateless_seed(self.seed_generator.next())
+            return _seeds.to_stateless_seed(_state.next_seed(self.seed_generator))
         return _seeds.to_stateless_seed(seed)
 
     def save_own_variables(self, store):
@@ -425,12 +436,35 @@ def takes_integer_data(chain) -> bool:
     return bool(chain) and chain[0].integer_data
 
 
+def flatten_transforms(transforms) -> list:
+    """The transforms of a chain with nested `Sequential`s flattened (TypeError for anything that
+    is not a Transform)."""
+    chain = []
+    for t in transforms:
+        if isinstance(t, Sequential):
+            chain.extend(flatten_transforms(t.transforms))
+        elif isinstance(t, Transform):
+            chain.append(t)
+        else:
+            raise TypeError(
+                f"A flow's transforms are tfp_survae Transform layers; received "
+                f"{type(t).__name__}: {t!r}. Wrap a tfb.Bijector in BijectorTransform."
+            )
+    return chain
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Sequential(Transform):
     """Transforms chained from data to latent: `Sequential([t1, t2])` inverts t1 then t2.
 
     Forward: x = t1.forward(t2.forward(z)). Inverse: z = t2.inverse(t1.inverse(x)).
     V: the sum of the parts' V. Flags are aggregated from the parts.
+
+    It runs the one loop of a flow's chain, nested Sequentials flattened, with the flow's seed
+    policy: a seed gives the parts the seeds a `Flow` whose transforms are this Sequential
+    would give them. Its inverse returns one z per example, so a part built with `exact=True`
+    contributes its one-sample V here; inside a `Flow` (which flattens it) the flow sums over
+    that part's preimage.
     """
 
     owns_seed_generator = False
@@ -461,6 +495,11 @@ class Sequential(Transform):
     def lower_bound(self) -> bool:
         return any(t.lower_bound for t in self.transforms)
 
+    @property
+    def chain(self) -> list:
+        """The parts from data to latent, nested Sequentials flattened."""
+        return flatten_transforms(self.transforms)
+
     def inverse_event_shape(self, x_event_shape):
         shape = tf.TensorShape(x_event_shape)
         for t in self.transforms:
@@ -487,29 +526,22 @@ class Sequential(Transform):
     def inverse_with_score(self, x, *, seed=None, condition=None, training=None,
                            validate: bool = True):
         x = self._check_data(x, check_values=validate)
-        total, score = 0.0, None
-        for t, s in zip(self.transforms, _seeds.split_seed(seed, len(self.transforms))):
-            x, log_det, part_score = t.inverse_with_score(
-                x, seed=s, condition=condition, training=training, validate=False
-            )
-            total = total + log_det
-            if part_score is not None:
-                score = part_score if score is None else score + part_score
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "inverse")
+        out = _chain.run_inverses(chain, x, seeds, condition=condition, training=training)
+        z = out.z
+        total = tf.zeros(tf.shape(x)[:1], self.dtype) if out.log_det is None else out.log_det
         if validate:
-            x, total = self._check_results("inverse", x, total)
-        return x, total, score
+            z, total = self._check_results("inverse", z, total)
+        return z, total, out.score
 
     def _forward(self, z, *, seed, condition):
-        seeds = _seeds.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z = t.forward(z, seed=s, condition=condition, validate=False)
-        return z
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        return _chain.run_forwards(chain, z, seeds, condition=condition)[0]
 
     def _forward_and_log_det(self, z, *, seed, condition):
-        total = 0.0
-        seeds = _seeds.split_seed(seed, len(self.transforms))
-        for t, s in zip(reversed(self.transforms), reversed(seeds)):
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
-            total = total + log_det
-        return z, total
-
+        chain = self.chain
+        seeds, _ = _chain.chain_seeds(seed, chain, "forward")
+        x, total = _chain.run_forwards(chain, z, seeds, condition=condition, with_log_det=True)
+        return x, tf.zeros(tf.shape(z)[:1], self.dtype) if total is None else total

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfp_survae import _checks, _state
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["ActNorm"]
@@ -26,7 +27,8 @@ class ActNorm(Bijection):
     the same for every call and every request order. The flag saves with the model. `Flow.fit`
     runs the first batch eagerly before compiling its training step (as Glow's initialisation
     pass), which also keeps the step free of the initialisation branch under tf.distribute
-    strategies.
+    strategies; in a training step (`training.training_step`) the initialisation applies only
+    together with the optimizer's update, and a data pass that fails initialises nothing.
 
     References:
       Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018.
@@ -42,7 +44,7 @@ class ActNorm(Bijection):
 
     @property
     def needs_initialization(self) -> bool:
-        return not (self._known_initialized or (self.built and bool(self.initialized.numpy())))
+        return not (self.built and self._is_known_initialized())
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -61,45 +63,47 @@ class ActNorm(Bijection):
         for d in self.event_shape[:-1]:
             self._positions *= int(d)
 
+    def _is_known_initialized(self) -> bool:
+        """True once the flag variable (not a pending assignment) is seen set; cached."""
+        if not self._known_initialized:
+            with tf.init_scope():  # a plain read, also while a compiled function traces
+                self._known_initialized = bool(self.initialized.numpy())
+        return self._known_initialized
+
     def _initialize_from(self, x):
+        """Sets b and s from the batch x unless the layer is initialised (in a compiled
+        function: unless its flag is set when the function runs), through `_state.assign`, so
+        that in `fit` the initialisation applies only with the step."""
         if tf.executing_eagerly() and int(tf.shape(x)[0]) < 2:
             raise ValueError(
                 f"{self._owner}: data-dependent initialisation needs a batch of at least 2 "
                 f"examples; received {int(tf.shape(x)[0])}. Initialise on a training batch "
                 "(flow.initialize(x) or fit)."
             )
-        elif not tf.executing_eagerly():
-            enough = tf.debugging.assert_greater_equal(
-                tf.shape(x)[0], 2,
-                message=f"[tfp_survae] {self._owner}: data-dependent initialisation needs a "
-                "batch of at least 2 examples")
-            with tf.control_dependencies([enough]):
-                x = tf.identity(x)
+        done = _state.read(self.initialized) > 0
+        if not tf.executing_eagerly():
+            x = _checks.guarded(x, tf.logical_or(done, tf.shape(x)[0] >= 2),
+                                f"{self._owner}: data-dependent initialisation needs a batch of "
+                                "at least 2 examples")
+        x = tf.stop_gradient(x)  # the statistics are assigned, not differentiated
         axes = list(range(x.shape.rank - 1))
         mean, variance = tf.nn.moments(x, axes=axes)
         count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), variance.dtype)
         std = tf.sqrt(variance * count / (count - 1.0))  # unbiased, as the reference code
         log_scale = tf.math.log(std + self.epsilon)
-        self.shift.assign(tf.cast(mean, self.shift.dtype))
-        self.log_scale.assign(tf.cast(log_scale, self.log_scale.dtype))
-        self.initialized.assign(tf.ones_like(self.initialized))
+        for variable, value in ((self.shift, mean), (self.log_scale, log_scale)):
+            _state.assign(variable, tf.where(done, _state.read(variable),
+                                             tf.cast(value, variable.dtype)),
+                          initialization=True)
+        _state.assign(self.initialized, tf.ones_like(self.initialized), initialization=True)
 
     def _params(self, dtype):
-        return tf.cast(self.shift, dtype), tf.cast(self.log_scale, dtype)
+        return (tf.cast(_state.read(self.shift), dtype),
+                tf.cast(_state.read(self.log_scale), dtype))
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
-        if training is not True:
-            pass  # evaluation and serving never initialise
-        elif tf.executing_eagerly():
-            if not bool(self.initialized.numpy()):
-                self._initialize_from(x)
-            self._known_initialized = True
-        elif not self._known_initialized:
-            tf.cond(
-                self.initialized > 0,
-                lambda: tf.constant(True),
-                lambda: _run_and_true(self._initialize_from, x),
-            )
+        if training is True and not self._is_known_initialized():
+            self._initialize_from(x)  # evaluation and serving never initialise
         shift, log_scale = self._params(x.dtype)
         z = (x - shift) * tf.exp(-log_scale)
         log_det = -self._positions * tf.reduce_sum(log_scale)
@@ -119,7 +123,3 @@ class ActNorm(Bijection):
         config["epsilon"] = self.epsilon
         return config
 
-
-def _run_and_true(fn, x):
-    fn(x)
-    return tf.constant(True)

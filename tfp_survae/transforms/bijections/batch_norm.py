@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfp_survae import _tensors
+from tfp_survae import _state, _tensors
 from tfp_survae.transforms.base import Bijection
 
 __all__ = ["BatchNormalization"]
@@ -17,7 +17,8 @@ class BatchNormalization(Bijection):
 
     Inverse: z = (x - m) / sqrt(v + eps) * exp(g) + b, with (m, v) the batch's mean and variance
     over the batch and positions when `training=True` (and the running averages then move
-    towards them by 1 - momentum), the running averages otherwise. Forward: its inverse, with
+    towards them by 1 - momentum; in `fit` only when the step is applied), the running averages
+    otherwise. Forward: its inverse, with
     the running averages. V = N * sum_c (g_c - log(v_c + eps) / 2), N the positions per
     feature. In training the map depends on the whole batch; evaluation, sampling and serving
     use the running statistics, so there it is an exact bijection of each example.
@@ -61,11 +62,10 @@ class BatchNormalization(Bijection):
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         if training is True:
             mean, variance = tf.nn.moments(x, axes=list(range(x.shape.rank - 1)))
-            keep = self.momentum
-            self.moving_mean.assign(keep * self.moving_mean + (1 - keep) * tf.cast(
-                mean, self.moving_mean.dtype))
-            self.moving_variance.assign(keep * self.moving_variance + (1 - keep) * tf.cast(
-                variance, self.moving_variance.dtype))
+            for average, batch_value in ((self.moving_mean, mean),
+                                         (self.moving_variance, variance)):
+                _state.assign(average, self.momentum * _state.read(average) + (
+                    1 - self.momentum) * tf.cast(tf.stop_gradient(batch_value), average.dtype))
         else:
             mean = tf.cast(self.moving_mean, x.dtype)
             variance = tf.cast(self.moving_variance, x.dtype)

@@ -42,8 +42,9 @@ class _Dequantization(Surjection, kind="generative"):
         if tf.executing_eagerly():
             _checks.check_in_range(self._owner, x, k)
             return tf.cast(x, self.dtype)
-        # In graphs a check op raises; XLA compiles check ops away, so out-of-range values also
-        # become NaN, which makes the loss NaN instead of silently wrong.
+        # In graphs a check op raises; inside an XLA program there is none, so out-of-range
+        # values also become NaN, and so does V of their examples (`_log_det`): log_prob is
+        # NaN there, never a density.
         x = _checks.assert_in_range(self._owner, x, k)
         wide = tf.cast(x, tf.int64)
         valid = tf.logical_and(wide >= 0, wide < k)
@@ -52,7 +53,8 @@ class _Dequantization(Surjection, kind="generative"):
     def _forward(self, z, *, seed, condition):
         # A NaN latent has no integer value (a cast would give -2**31): refuse it here, where
         # it is about to be rounded, even when the caller skipped the value scan.
-        z = _checks.check_values(self._owner, "latent z", z, z.shape[1:], finite=True)
+        z = _checks.check_values(self._owner, "latent z", z, z.shape[1:], finite=True,
+                                 nonempty=False)
         x = tf.floor(z * self.num_values)
         x = tf.clip_by_value(x, 0.0, self.num_values - 1.0)
         return tf.cast(x, self.output_dtype)
@@ -89,7 +91,8 @@ class UniformDequantization(_Dequantization):
         z = (x + u) / self.num_values
         dims = _tensors.num_elements(self.event_shape)
         log_det = -self._log_k_total + dims * math.log1p(-2.0 * margin)  # -log q(u) <= 0
-        return z, tf.fill([tf.shape(x)[0]], tf.cast(log_det, x.dtype))
+        log_det = tf.fill([tf.shape(x)[0]], tf.constant(log_det, x.dtype))
+        return z, _checks.nan_where_invalid(log_det, x)
 
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
@@ -135,5 +138,5 @@ class VariationalDequantization(_Dequantization):
         context = x / (self.num_values - 1) - 0.5
         u, log_q = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=context)
         z = (x + tf.cast(u, x.dtype)) / self.num_values
-        return z, -tf.cast(log_q, x.dtype) - self._log_k_total
+        return z, _checks.nan_where_invalid(-tf.cast(log_q, x.dtype) - self._log_k_total, x)
 

@@ -1,0 +1,88 @@
+"""Errors from inside `fit` and `evaluate`, said where they happened: a callback that follows
+the epoch and batch, and the translation of the data checks' errors into ValueErrors."""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from tfp_survae.training.compiled import InvalidBatch
+
+# Errors raised by the data checks inside compiled functions carry this tag.
+ERROR_TAG = "[tfp_survae]"
+
+
+class Position(keras.callbacks.Callback):
+    """Follows where `fit` or `evaluate` is: the epoch, whether it validates, and the first
+    batch of the execution running (Keras announces each execution by its first batch)."""
+
+    def __init__(self, method: str):
+        super().__init__()
+        self.method = method  # the call it follows ("Flow 'flow'.fit()")
+        self.epoch, self.batch, self.validating = None, 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.validating = epoch, False
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batch = batch
+
+    def on_test_begin(self, logs=None):
+        self.validating, self.batch = self.epoch is not None, 0
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self.batch = batch
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self.batch = batch
+
+    def on_test_end(self, logs=None):
+        self.validating = False
+
+    def where(self, batch: int | None = None) -> str:
+        """'epoch 2, batch 7' (batch: this execution's first plus `batch`); without `batch`,
+        the batches of the execution."""
+        steps = getattr(self.model, "steps_per_execution", 1) or 1
+        batches = f"batch {self.batch + batch}" if batch is not None else (
+            f"batch {self.batch}" if steps == 1 else
+            f"one of batches {self.batch}-{self.batch + steps - 1}")
+        batches += " (counting from 0)"
+        if self.validating:
+            return f"{batches} of the validation at the end of epoch {self.epoch + 1}"
+        return f"epoch {self.epoch + 1}, {batches}" if self.epoch is not None else batches
+
+
+def with_position(method: str, callbacks):
+    """(callbacks, the `Position` among them): a new one for `method` added to a list, or, in
+    the CallbackList `fit` hands its validation, fit's own."""
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        found = [c for c in callbacks.callbacks if isinstance(c, Position)]
+        return callbacks, found[0] if found else Position(method)
+    position = Position(method)
+    return list(callbacks or []) + [position], position
+
+
+@contextlib.contextmanager
+def as_value_errors(position: Position, on_error):
+    """Turns the data checks' errors from compiled functions into ValueErrors naming the
+    call, epoch, batch and row (`position`); calls `on_error()` for any exception."""
+    try:
+        yield
+    except InvalidBatch as error:
+        on_error()
+        done = "evaluated" if position.validating or position.epoch is None else "trained on"
+        data = "validation_data" if position.validating else "data x"
+        raise ValueError(f"{position.method}: {error.said_at(position.where(error.batch), data)}"
+                         f" The batches before it were {done}.") from None
+    except tf.errors.InvalidArgumentError as error:
+        on_error()
+        message = error.message
+        if ERROR_TAG not in message:
+            raise
+        first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0]
+        raise ValueError(f"{first.strip(' []').rstrip('.')} (in {position.where()}).") from None
+    except BaseException:
+        on_error()
+        raise

@@ -1,0 +1,214 @@
+"""The chain of transforms between data and latent: the one loop over it, in either direction,
+and the one seed policy. Sequential, Flow, TransformedDistribution and FlowBijector all run it.
+
+`chain_log_prob` is Algorithm 1 of the paper: run the inverses from data to latent, sum the
+contributions V, add log p(z). `chain_sample` runs the forwards from base samples.
+
+The seed policy: a seed S drives one pass of a chain of T transforms (listed data to latent)
+and its base. When no transform samples in the direction run (a chain of bijections, or
+inverses that are all deterministic), the base receives S itself, as in
+`tfd.TransformedDistribution(base, bijector)`. Otherwise S is split into T + 1 seeds: one per
+transform, in the chain's order, and the last for the base. A seed of None leaves every
+transform and the base to draw its own.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+from tfp_survae import _checks, _seeds
+
+
+def is_exact(base, chain) -> bool:
+    """True when every transform is exact (or enumerated) and the base is not a lower bound."""
+    return getattr(base, "is_exact", True) and all(not t.lower_bound or t.exact for t in chain)
+
+
+def is_density_layer(obj) -> bool:
+    """True for what can be a base: a tfp_survae distribution layer or a Flow. Both have the
+    one density signature `log_prob(x, seed=None, *, condition=None)`,
+    `sample_and_log_prob(n, seed=None, *, condition=None)`, an `event_shape` and a
+    `reparameterized` flag."""
+    return isinstance(obj, keras.layers.Layer) and all(
+        hasattr(obj, name) for name in ("log_prob", "sample_and_log_prob", "event_shape",
+                                        "reparameterized"))
+
+
+def base_log_prob(base, z, condition, seed):
+    """log p(z) of a flow's base: a distribution layer or another Flow (one signature)."""
+    return base.log_prob(z, seed, condition=condition)
+
+
+def base_sample_and_log_prob(base, n, condition, seed):
+    return base.sample_and_log_prob(n, seed, condition=condition)
+
+
+def build_chain(chain, base_event_shape, event_shape=None):
+    """Builds every transform; returns the data event shape."""
+    base_event_shape = tf.TensorShape(base_event_shape)
+    if event_shape is None:
+        shape = base_event_shape
+        for t in reversed(chain):
+            try:
+                shape = t.forward_event_shape(shape)
+            except ValueError as error:
+                raise ValueError(
+                    f"The flow cannot infer its data shape from the base: {error} Pass "
+                    "event_shape= (the shape of one data example)."
+                ) from None
+        event_shape = shape
+    event_shape = tf.TensorShape(event_shape)
+    shape = event_shape
+    for t in chain:
+        if not t.built:
+            t.build((None,) + tuple(shape.as_list()))
+        elif not t.event_shape.is_compatible_with(shape):
+            raise ValueError(
+                f"{type(t).__name__} '{t.name}' was built for events of shape "
+                f"{t.event_shape.as_list()}; in this "
+                f"flow it receives {shape.as_list()}."
+            )
+        shape = t.inverse_event_shape(shape)
+    if not shape.is_compatible_with(base_event_shape):
+        raise ValueError(
+            f"The transforms map data of event shape {event_shape.as_list()} to latents of shape "
+            f"{shape.as_list()}, but the base has event shape {base_event_shape.as_list()}."
+        )
+    return event_shape
+
+
+# ------------------------------------------------------------------------------------------------
+# The seed policy and the loop.
+
+
+def chain_seeds(seed, chain, direction: str):
+    """The seeds of one pass (see the module docstring): ([one per transform], base seed).
+
+    `direction` is "forward" (sampling) or "inverse" (density); S is converted (and so
+    checked) whenever it is given.
+    """
+    if seed is None:
+        return [None] * len(chain), None
+    seed = _seeds.to_stateless_seed(seed)
+    flag = "stochastic_forward" if direction == "forward" else "stochastic_inverse"
+    if not any(getattr(t, flag) for t in chain):
+        return [None] * len(chain), seed
+    parts = _seeds.split_seed(seed, len(chain) + 1)
+    return parts[:-1], parts[-1]
+
+
+class InversePass(NamedTuple):
+    """What `run_inverses` returns: the latent z, the summed V (None for an empty chain), the
+    summed score of learned discrete choices (None if none), the number of preimage copies
+    stacked along the batch axis (1 without enumeration), and the condition tiled alike."""
+
+    z: tf.Tensor
+    log_det: tf.Tensor | None
+    score: tf.Tensor | None
+    copies: int
+    condition: tf.Tensor | None
+
+
+def _tile(t, copies):
+    if t is None:
+        return None
+    multiples = tf.concat([[copies], tf.ones([tf.rank(t) - 1], tf.int32)], axis=0)
+    return tf.tile(t, multiples)
+
+
+def run_inverses(chain, x, seeds, *, condition=None, training=None,
+                 enumerate_preimages: bool = False) -> InversePass:
+    """The inverses from data to latent, V and scores summed (values not scanned again).
+
+    With `enumerate_preimages`, a transform built with `exact=True` is replaced by its finite
+    preimage: the rest of the chain runs on every preimage, stacked along the batch axis
+    (`copies` of them), each weighted by its log_w in V.
+    """
+    total = score = None
+    copies = 1
+    for t, s in zip(chain, seeds):
+        if enumerate_preimages and t.exact:
+            z, log_w = t.preimages(x, condition=condition)
+            total = log_w if total is None else total + log_w
+            num = z.shape[0]
+            x = tf.reshape(z, tf.concat([[-1], tf.shape(z)[2:]], axis=0))
+            total, score, condition = (_tile(v, num) for v in (total, score, condition))
+            copies *= num
+            continue
+        x, log_det, part_score = t.inverse_with_score(
+            x, seed=s, condition=condition, training=training, validate=False
+        )
+        total = log_det if total is None else total + log_det
+        if part_score is not None:
+            score = part_score if score is None else score + part_score
+    return InversePass(x, total, score, copies, condition)
+
+
+def run_forwards(chain, z, seeds, *, condition=None, with_log_det: bool = False):
+    """The forwards from latent to data (values not scanned again); returns (x, summed V or
+    None). V needs deterministic inverses (`forward_and_log_det`)."""
+    total = None
+    for t, s in zip(reversed(chain), reversed(seeds)):
+        if with_log_det:
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
+            total = log_det if total is None else total + log_det
+        else:
+            z = t.forward(z, seed=s, condition=condition, validate=False)
+    return z, total
+
+
+# ------------------------------------------------------------------------------------------------
+# A chain with its base.
+
+
+def chain_log_prob(chain, base_log_prob, x, *, seed=None, condition=None, training=None):
+    """log p(x) ~= log p(z) + sum_t V_t along `chain` (paper Algorithm 1), shape [batch].
+
+    A transform built with `exact=True` is replaced by the sum over its finite preimage: the rest
+    of the chain runs on every preimage and the results are combined by logsumexp. Transforms
+    that sample a discrete choice from a learned distribution report its log-probability; it
+    enters a score-function surrogate that leaves the value unchanged but gives the ELBO gradient
+    of that distribution (with a leave-one-out baseline). The caller has checked x (dtype, shape,
+    values) once; the transforms check dtypes and shapes but do not scan the values again.
+    Inside an XLA program, where no check op runs, an example whose x or condition holds NaN
+    or Inf gets NaN.
+    """
+    seeds, base_seed = chain_seeds(seed, chain, "inverse")
+    batch = tf.shape(x)[0]
+    out = run_inverses(chain, x, seeds, condition=condition, training=training,
+                       enumerate_preimages=True)
+    log_p = base_log_prob(out.z, out.condition, base_seed)
+    log_p = tf.cast(log_p, out.z.dtype) if out.log_det is None else \
+        out.log_det + tf.cast(log_p, out.log_det.dtype)
+    if out.score is not None:
+        log_p = _score_surrogate(log_p, tf.cast(out.score, log_p.dtype))
+    if out.copies > 1:
+        log_p = tf.reduce_logsumexp(tf.reshape(log_p, [out.copies, batch]), axis=0)
+    if _checks.in_xla_program():  # no check op runs there: NaN where x or condition is invalid
+        log_p = _checks.nan_where_invalid(log_p, x, condition)
+    return log_p
+
+
+def _score_surrogate(log_p, score):
+    """Equals log_p; its gradient adds (log_p - baseline) * grad(score) (REINFORCE)."""
+    n = tf.cast(tf.size(log_p), log_p.dtype)
+    held = tf.stop_gradient(log_p)
+    baseline = tf.math.divide_no_nan(tf.reduce_sum(held) - held, n - 1.0)
+    return log_p + (held - baseline) * (score - tf.stop_gradient(score))
+
+
+def chain_sample(chain, base_sample_and_log_prob, n, *, seed=None, condition=None,
+                 with_log_prob=False):
+    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
+
+    `base_sample_and_log_prob(n, condition, seed)` gives the base's (z, log p(z)). The caller
+    has checked its inputs: the transforms do not scan the values again."""
+    seeds, base_seed = chain_seeds(seed, chain, "forward")
+    z, log_p = base_sample_and_log_prob(n, condition, base_seed)
+    x, log_det = run_forwards(chain, z, seeds, condition=condition, with_log_det=with_log_prob)
+    if with_log_prob and log_det is not None:
+        log_p = log_p + tf.cast(log_det, log_p.dtype)
+    return x, log_p

@@ -108,6 +108,7 @@ SCALE_FNS = {
     "tanh_exp": "s = 2 tanh(r / 2) (the reference code's 'tanh_exp')",
     "tanh": "s = B tanh(r / B), B = scale_bound (a soft clamp; 'tanh_exp' is B = 2)",
     "shifted_softplus": "exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1 at r = 0)",
+    "iaf_gate": "exp(-s) = sigmoid(r + 2) (IAF's gate: the forward multiplies by it)",
     "glow_sigmoid": "exp(s) = sigmoid(r + 2) (Glow)",
 }
 _SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(_SOFTPLUS_ONE) = 1
@@ -130,7 +131,9 @@ class AffineMap(ElementwiseMap):
     soft clamp that keeps deep flows stable; "exp": s = r (RealNVP); "softplus":
     exp(s) = softplus(r); "sigmoid": exp(s) = sigmoid(r + 2) + 1e-3; "tanh_exp":
     s = 2 tanh(r / 2); "shifted_softplus": exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1
-    at r = 0); "glow_sigmoid": exp(s) = sigmoid(r + 2) (Glow). "exp", "softplus", "sigmoid"
+    at r = 0); "glow_sigmoid": exp(s) = sigmoid(r + 2) (Glow); "iaf_gate": exp(-s) =
+    sigmoid(r + 2), so the forward x = sigma (z - t) with the gate sigma in (0, 1) (IAF's
+    numerically stable update, Kingma et al., 2016). "exp", "softplus", "sigmoid"
     and "tanh_exp" are the PyTorch reference code's functions of the same names. Raw zeros
     give the identity for "exp", "tanh", "tanh_exp" and "shifted_softplus" (up to its 1e-3).
 
@@ -171,6 +174,8 @@ class AffineMap(ElementwiseMap):
             return bound * tf.tanh(raw / bound)
         if fn == "shifted_softplus":
             return tf.math.log(tf.nn.softplus(raw + _SOFTPLUS_ONE) + 1e-3)
+        if fn == "iaf_gate":
+            return -tf.math.log_sigmoid(raw + 2.0)
         return tf.math.log_sigmoid(raw + 2.0)  # "glow_sigmoid"
 
     def inverse(self, x, params):

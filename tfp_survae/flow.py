@@ -14,16 +14,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import (
-    _checks,
-    _seeds,
-    _serialization,
-    _state,
-    _temperature,
-    _tensors,
-    _variables,
-)
-from tfp_survae.distributions import ConditionalDistribution, TFPDistribution
+from tfp_survae import _checks, _seeds, _serialization, _state, _tensors, _variables
+from tfp_survae.distributions import ConditionalDistribution, TFPDistribution, _temperature
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
 from tfp_survae.training.fit import FitMixin

@@ -7,7 +7,8 @@ import sys
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _checks, _seeds, _temperature, _variables
+from tfp_survae import _checks, _seeds, _variables
+from tfp_survae.distributions import _temperature
 from tfp_survae.transforms import _chain
 from tfp_survae.transforms.base import flatten_transforms, takes_integer_data
 

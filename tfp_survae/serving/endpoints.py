@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfp_survae import _checks, _temperature
-from tfp_survae.distributions import TFPDistribution
+from tfp_survae import _checks
+from tfp_survae.distributions import TFPDistribution, _temperature
 from tfp_survae.evaluation import iwbo_loop
 from tfp_survae.transforms import _chain
 

@@ -9,12 +9,9 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae.distributions import (
-    ConditionalNormal,
-    DiagonalNormal,
-    StandardNormal,
-    TFPDistribution,
-)
+from tfp_survae.distributions.base import TFPDistribution
+from tfp_survae.distributions.conditional import ConditionalNormal
+from tfp_survae.distributions.standard import DiagonalNormal, StandardNormal
 
 tfd = tfp.distributions
 

@@ -1,14 +1,21 @@
 """Density estimation head to head: tfp_survae's spline and autoregressive flows against zuko's.
 
-Two tasks, both in-process: unconditional two moons (scikit-learn's `make_moons`, noise 0.05)
-and the conditional two-moons simulator of simulation-based inference (Greenberg et al. 2019,
-p(x | theta) for theta ~ U(-1, 1)^2, written here in NumPy). Every model trains with Adam 1e-3,
-batch 256, the same number of steps and the same sizes (3 layers, MLP/MADE 64-64, 8 bins):
+Three tasks, all in-process: unconditional two moons (scikit-learn's `make_moons`, noise
+0.05), the conditional two-moons simulator of simulation-based inference (Greenberg et al.
+2019, p(x | theta) for theta ~ U(-1, 1)^2, written here in NumPy), and data on the torus
+[-pi, pi)^2 (`torus`, a mixture of three von Mises components, one across the seam). Every
+model trains with Adam 1e-3, batch 256, the same number of steps and the same sizes (3 layers,
+MLP/MADE 64-64, 8 bins):
 
 * tfp_survae `masked_autoregressive_flow` with spline transformers (the architecture of zuko's
   `NSF`, an autoregressive spline flow) and with affine transformers (zuko's `MAF`);
 * tfp_survae `neural_spline_flow` (spline couplings with LU layers, Durkan et al.'s NSF);
-* zuko `NSF` and `MAF`, when torch and zuko are installed (`pip install torch zuko`).
+* zuko `NSF` and `MAF`, when torch and zuko are installed (`pip install torch zuko`);
+* on the torus: tfp_survae `circular_spline_flow` (circular spline couplings) and an
+  autoregressive flow of `CircularSplineMap`s (the architecture of zuko's `NCSF`), against
+  zuko `NCSF`.
+
+`--tasks torus` runs one task.
 
 Prints test NLL (mean and range over seeds) and training time per step, and writes
 results.json.
@@ -27,6 +34,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 import tfp_survae as ts
 from results_dir import add_output_arguments, output_dir
@@ -53,11 +61,48 @@ def conditional_two_moons(n, seed):
     return (p + shift).astype("float32"), theta.astype("float32")
 
 
-TASKS = {"two moons": (two_moons, None), "conditional two moons": (conditional_two_moons, 2)}
+def torus(n, seed):
+    """Angles (phi, psi) in [-pi, pi)^2: three von Mises components, psi bent by sin(phi); the
+    second component straddles the seam at +-pi."""
+    rng = np.random.RandomState(seed)
+    centres = np.array([[-2.0, 1.0], [1.0, 3.0], [2.5, -1.5]])
+    k = rng.randint(0, 3, n)
+    phi = rng.vonmises(centres[k, 0], 4.0)
+    psi = rng.vonmises(centres[k, 1] + 0.8 * np.sin(phi), 6.0)
+    wrapped = np.mod(np.stack([phi, psi], 1) + np.pi, 2 * np.pi) - np.pi
+    return wrapped.astype("float32"), None
 
 
-def survae_models(context):
+TASKS = {"two moons": (two_moons, None), "conditional two moons": (conditional_two_moons, 2),
+         "torus": (torus, None)}
+ZUKO = {"two moons": ("zuko NSF", "zuko MAF"), "conditional two moons": ("zuko NSF", "zuko MAF"),
+        "torus": ("zuko NCSF",)}
+
+
+def circular_autoregressive_flow(layers, hidden, bins):
+    """zuko's NCSF architecture: autoregressive circular splines, the order reversed between
+    them, a uniform base on the torus."""
+    transforms = []
+    for i in range(layers):
+        transforms.append(ts.MaskedAutoregressive(map=ts.CircularSplineMap(num_bins=bins),
+                                                  hidden_units=hidden))
+        if i < layers - 1:
+            transforms.append(ts.Reverse())
+    half = np.full([2], np.pi, np.float32)
+    base = tfp.distributions.Independent(tfp.distributions.Uniform(-half, half), 1)
+    return ts.Flow(base, transforms)
+
+
+def survae_models(task, context):
     s = SIZES
+    if task == "torus":
+        return {
+            "tfp_survae circular_spline_flow (coupling)": lambda: ts.architectures.
+            circular_spline_flow(2, num_layers=s["layers"], hidden_units=s["hidden"],
+                                 num_bins=s["bins"]),
+            "tfp_survae circular MAF (NCSF's architecture)": lambda:
+            circular_autoregressive_flow(s["layers"], s["hidden"], s["bins"]),
+        }
     return {
         "tfp_survae MAF (spline)": lambda: ts.architectures.masked_autoregressive_flow(
             2, num_layers=s["layers"], hidden_units=s["hidden"], transformer="spline",
@@ -92,7 +137,10 @@ def train_zuko(name, x, c, x_test, c_test, steps, batch, seed):
     torch.manual_seed(seed)
     s = SIZES
     context = 0 if c is None else c.shape[1]
-    if name.endswith("NSF"):
+    if name.endswith("NCSF"):
+        flow = zuko.flows.NCSF(2, context, transforms=s["layers"], hidden_features=s["hidden"],
+                               bins=s["bins"])
+    elif name.endswith("NSF"):
         flow = zuko.flows.NSF(2, context, transforms=s["layers"], hidden_features=s["hidden"],
                               bins=s["bins"])
     else:
@@ -128,20 +176,22 @@ def main(argv=None):
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--test", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
     add_output_arguments(parser, "density_estimation")
     args = parser.parse_args(argv)
     args.output = output_dir(parser, args, "density_estimation")
     has_zuko = bool(importlib.util.find_spec("zuko") and importlib.util.find_spec("torch"))
     results = {}
-    for task, (simulate, context) in TASKS.items():
+    for task in args.tasks:
+        simulate, context = TASKS[task]
         x, c = simulate(args.train, 100)
         x_test, c_test = simulate(args.test, 200)
         rows = {}
         runs = {name: (lambda seed, b=build: train_survae(b, x, c, x_test, c_test, args.steps,
                                                           args.batch, seed))
-                for name, build in survae_models(context).items()}
+                for name, build in survae_models(task, context).items()}
         if has_zuko:
-            for name in ("zuko NSF", "zuko MAF"):
+            for name in ZUKO[task]:
                 runs[name] = (lambda seed, n=name: train_zuko(n, x, c, x_test, c_test,
                                                               args.steps, args.batch, seed))
         for name, run in runs.items():
@@ -149,7 +199,7 @@ def main(argv=None):
             nll = [o[0] for o in outcomes]
             rows[name] = {"test_nll": nll, "test_nll_mean": float(np.mean(nll)),
                           "ms_per_step": float(np.median([o[1] for o in outcomes]) * 1e3)}
-            print(f"{task:22s} {name:28s} test NLL {np.mean(nll):7.3f} "
+            print(f"{task:22s} {name:46s} test NLL {np.mean(nll):7.3f} "
                   f"[{min(nll):.3f}, {max(nll):.3f}]   {rows[name]['ms_per_step']:.2f} ms/step",
                   flush=True)
         results[task] = rows

@@ -76,6 +76,20 @@ def fixed_point_tolerance(dtype):
     return 1e-6 if dtype == "float32" else 1e-13
 
 
+def angles(shape):
+    """Uniform angles on [-pi, pi): data on the circle and the torus."""
+    return uniform(shape, -np.pi, np.pi)
+
+
+def adapted_standardize(shape, loc, scale):
+    """A Standardize adapted on N(loc, scale^2) data of the event `shape`."""
+    def make(dtype):
+        layer = ts.Standardize(dtype=dtype)
+        layer.adapt(loc + scale * np.random.RandomState(3).randn(64, *shape))
+        return layer
+    return make
+
+
 CASES = [
     # ---- bijections
     Case("bijector_sigmoid", lambda d: ts.BijectorTransform(tfb.Sigmoid(), dtype=d),
@@ -173,6 +187,44 @@ CASES = [
          lambda d: ts.Coupling(conv_net(2 * (3 * 3 - 1), d), ts.RationalQuadraticMap(num_bins=3),
                                mask="checkerboard", parity=1, dtype=d),
          normal([4, 4, 2]), normal([4, 4, 2])),
+    Case("coupling_circular_spline",
+         lambda d: ts.Coupling(map=ts.CircularSplineMap(num_bins=4), hidden_units=[8], dtype=d),
+         angles([4]), angles([4]), perturb=0.3),
+    Case("coupling_circular_spline_fixed_conditional",
+         lambda d: ts.Coupling(map=ts.CircularSplineMap(num_bins=3, rotation=False),
+                               hidden_units=[8], num_identity=1, condition_shape=[2], dtype=d),
+         angles([3]), angles([3]), condition=normal([2]), perturb=0.3),
+    Case("maf_circular_spline",
+         lambda d: ts.MaskedAutoregressive(map=ts.CircularSplineMap(num_bins=4),
+                                           hidden_units=[8], dtype=d),
+         angles([3]), angles([3]), perturb=0.3),
+    Case("iaf_circular_spline_conditional",
+         lambda d: ts.MaskedAutoregressive(map=ts.CircularSplineMap(num_bins=3),
+                                           inverse_autoregressive=True, hidden_units=[8],
+                                           condition_shape=[2], dtype=d),
+         angles([3]), angles([3]), condition=normal([2]), perturb=0.3),
+    Case("coupling_additive_map",
+         lambda d: ts.Coupling(map=ts.AdditiveMap(), hidden_units=[8], dtype=d),
+         normal([4]), normal([4]), perturb=0.3),
+    Case("standardize", adapted_standardize([3], [5.0, -2.0, 0.0], [3.0, 0.1, 1.0]),
+         normal([3], 2.0), normal([3])),
+    Case("standardize_image", adapted_standardize([4, 4, 2], 1.0, 4.0), normal([4, 4, 2], 3.0),
+         normal([4, 4, 2])),
+    Case("diagonal_scale", lambda d: ts.DiagonalScale(dtype=d), normal([3]), normal([3]),
+         perturb=0.5),
+    Case("iaf_gate",
+         lambda d: ts.MaskedAutoregressive(map=ts.AffineMap(scale_fn="iaf_gate"),
+                                           inverse_autoregressive=True, hidden_units=[8],
+                                           dtype=d),
+         normal([3]), normal([3]), perturb=0.3),
+    Case("coupling_circular_embedded_conditioner",
+         lambda d: ts.Coupling(keras.Sequential([ts.nn.CircularEmbedding(2, dtype=d),
+                                                 ts.MLP([8], 2 * (3 * 4 + 1), dtype=d)]),
+                               ts.CircularSplineMap(num_bins=4), num_identity=2,
+                               condition_shape=[1], dtype=d),
+         angles([4]), angles([4]), condition=normal([1]), perturb=0.3),
+    Case("diagonal_scale_image", lambda d: ts.DiagonalScale(dtype=d), normal([2, 2, 2]),
+         normal([2, 2, 2]), perturb=0.5),
     Case("linear_lu", lambda d: ts.LinearLU(dtype=d), normal([4]), normal([4]), perturb=0.3),
     Case("logistic_mixture_coupling",
          lambda d: ts.LogisticMixtureCoupling(hidden_units=[8], num_components=3, dtype=d),

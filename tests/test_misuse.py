@@ -26,9 +26,14 @@ from hypothesis import strategies as st
 
 import tfp_survae as ts
 from tfp_survae.architectures import (
+    circular_spline_flow,
     continuous_flow,
+    glow,
+    inverse_autoregressive_flow,
     masked_autoregressive_flow,
     neural_spline_flow,
+    nice,
+    real_nvp,
     residual_flow,
 )
 
@@ -321,8 +326,68 @@ CONSTRUCTOR_ARGUMENTS = {
         "actnorm": (_NOT_FLAGS, st.booleans()),
         "condition_size": (_integers_below(1, optional=True), st.integers(1, 4))},
 }
+_NAMES = (st.one_of(st.integers(), st.floats()), st.text("abc", min_size=1, max_size=4))
+_FLOW_UNITS = (st.one_of(_UNITS, st.just([])), st.lists(st.integers(1, 8), min_size=1,
+                                                        max_size=2))
+_NOT_DATA = st.one_of(st.text(max_size=3), st.integers(), st.none(), st.floats(),
+                      st.just({"x": 1}))
+
+
+def _standardize(event_size):
+    """Invalid and valid `standardize=` values of a vector builder (invalid data arrays are
+    tested in test_architectures.py: their messages show shapes, not values)."""
+    return (_NOT_DATA, st.one_of(st.booleans(),
+                                 st.just(np.random.RandomState(0).randn(8, event_size))))
+
+
+def _vector_builder(minimum_size=1, **extra):
+    return {"event_size": (_integers_below(minimum_size), st.integers(minimum_size, 4)),
+            "num_layers": (_integers_below(1), st.integers(1, 2)),
+            "hidden_units": _FLOW_UNITS,
+            "condition_size": (_integers_below(1, optional=True), st.integers(1, 4)),
+            "standardize": _standardize(2),
+            "name": _NAMES, **extra}
+
+
+CONSTRUCTOR_ARGUMENTS.update({
+    ts.CircularSplineMap: {
+        "num_bins": (_integers_below(2), st.integers(2, 64)),
+        "min_bin_width": (_reals_outside(0.0, 2 * np.pi / 8), st.floats(1e-6, 0.7)),
+        "min_slope": (_reals_outside(0.0, 1.0), st.floats(1e-6, 0.99)),
+        "rotation": (_NOT_FLAGS, st.booleans())},
+    ts.nn.CircularEmbedding: {"num_angles": (_integers_below(1), st.integers(1, 8))},
+    real_nvp: _vector_builder(2),
+    nice: _vector_builder(2, base=(st.one_of(st.text(max_size=6).filter(
+        lambda v: v not in ("logistic", "normal")), st.integers(), st.none()),
+        st.sampled_from(["logistic", "normal"]))),
+    inverse_autoregressive_flow: _vector_builder(),
+    circular_spline_flow: {
+        **_vector_builder(), "standardize": (st.one_of(_NOT_DATA, st.just(True)),
+                                             st.just(False)),
+        "num_bins": (_integers_below(2), st.integers(2, 8)),
+        "rotation": (_NOT_FLAGS, st.booleans())},
+    glow: {
+        "image_shape": (st.one_of(_SHAPES, st.just([4, 4]), st.just([5, 4, 1])),
+                        st.sampled_from([[4, 4, 1], [8, 4, 2]])),
+        "num_scales": (st.one_of(_integers_below(1), st.just(3)), st.integers(1, 2)),
+        "num_steps": (_integers_below(1), st.integers(1, 2)),
+        "hidden_channels": (_integers_below(1), st.integers(1, 4)),
+        "num_bits": (st.one_of(_integers_below(1, optional=True), st.integers(17, 64)),
+                     st.one_of(st.none(), st.integers(1, 16))),
+        "standardize": (_NOT_DATA,
+                        st.one_of(st.booleans(),
+                                  st.just(np.random.RandomState(0).randn(4, 4, 4, 1)))),
+        "name": _NAMES},
+})
+for _builder in (neural_spline_flow, masked_autoregressive_flow):
+    CONSTRUCTOR_ARGUMENTS[_builder]["standardize"] = _standardize(2)
+
+_SMALL = {"event_size": 2, "hidden_units": [4]}
 REQUIRED = {ts.MADE: {"params_per_dim": 2}, neural_spline_flow: {"event_size": 2},
-            masked_autoregressive_flow: {"event_size": 2},
+            masked_autoregressive_flow: {"event_size": 2}, real_nvp: _SMALL,
+            nice: _SMALL, inverse_autoregressive_flow: _SMALL, circular_spline_flow: _SMALL,
+            glow: {"image_shape": [4, 4, 1], "num_scales": 1, "num_steps": 1,
+                   "hidden_channels": 2},
             ts.nn.LipschitzMLP: {"hidden_units": [4], "output_units": 2},
             continuous_flow: {"event_size": 2}, residual_flow: {"event_size": 2}}
 ARGUMENTS = [(make, name) for make, table in CONSTRUCTOR_ARGUMENTS.items() for name in table]

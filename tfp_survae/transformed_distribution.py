@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_survae import _checks, _seeds, _variables
+from tfp_survae.distributions import _temperature
 from tfp_survae.transforms import _chain
 from tfp_survae.transforms.base import Transform, flatten_transforms, takes_integer_data
 
@@ -50,6 +51,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
       forward is a differentiable map of reparameterized noise (`reparameterized_forward`);
       otherwise `NOT_REPARAMETERIZED` (a learned discrete choice, a non-reparameterized decoder,
       rounding).
+    * **Temperature.** `sample(n, seed=..., temperature=t)` samples a Gaussian base at t times
+      its spread, as `Flow.sample` (the same draws for the same seed and t).
     * Statistics with no closed form (`mean`, `variance`, `entropy`, `cdf`, `quantile`, KL
       divergences, ...) raise a NotImplementedError that says how to estimate them.
 
@@ -226,12 +229,16 @@ class TransformedDistribution(tfp.distributions.Distribution):
         )
         return tf.reshape(log_p, leading)
 
-    def _sample_chain(self, n, seed, condition, with_log_prob):
+    def _sample_chain(self, n, seed, condition, with_log_prob, temperature=1.0):
         """n draws of the base (each of batch shape) through the forwards, with Flow's seed
         policy (so a flow and its view draw alike); returns (x, log p or None, leading shape)
         with x flattened to [-1] + event."""
         seed = _seeds.seed_or_random(seed)
         leading = None
+        temperature = _temperature.check(f"{self.name}.sample", temperature)
+        tempered = isinstance(temperature, tf.Tensor) or temperature != 1.0
+        if tempered:
+            _temperature.check_flow(f"{self.name}.sample", self._base, self._chain)
 
         def base_draw(m, c, s):
             nonlocal leading
@@ -240,6 +247,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
                 z = self._base.sample(m, seed=s)
             else:
                 z, log_p = _chain.base_sample_and_log_prob(self._base, m, c, s)
+            if tempered:
+                z, log_p = _temperature.scale(self._base, z, m, c, temperature), None
             z_event_rank = z.shape.rank - 1 - self._base_batch_shape.rank
             leading = tf.shape(z)[: tf.rank(z) - z_event_rank]
             z = tf.reshape(z, tf.concat([[-1], tf.shape(z)[tf.rank(z) - z_event_rank:]], 0))
@@ -251,8 +260,9 @@ class TransformedDistribution(tfp.distributions.Distribution):
                                        condition=condition, with_log_prob=with_log_prob)
         return x, log_p, leading
 
-    def _sample_n(self, n, seed=None, condition=None):
-        x, _, leading = self._sample_chain(n, seed, condition, with_log_prob=False)
+    def _sample_n(self, n, seed=None, condition=None, temperature=1.0):
+        x, _, leading = self._sample_chain(n, seed, condition, with_log_prob=False,
+                                           temperature=temperature)
         return tf.reshape(x, tf.concat([leading, tf.shape(x)[1:]], axis=0))
 
     def _sample_and_log_prob(self, sample_shape, seed, **kwargs):

@@ -5,7 +5,13 @@ from tfp_survae.architectures.dequantization import (
     dequantization_flow,
     image_dequantization_flow,
 )
-from tfp_survae.architectures.density import masked_autoregressive_flow, neural_spline_flow
+from tfp_survae.architectures.couplings import circular_spline_flow, nice, real_nvp
+from tfp_survae.architectures.density import (
+    inverse_autoregressive_flow,
+    masked_autoregressive_flow,
+    neural_spline_flow,
+)
+from tfp_survae.architectures.glow import glow
 from tfp_survae.architectures.free_form import continuous_flow, residual_flow
 from tfp_survae.architectures.images import IMAGE_PRESETS, maxpool_flow, multiscale_flow
 from tfp_survae.architectures.point_clouds import permute_flow, sort_flow
@@ -18,16 +24,21 @@ from tfp_survae.architectures.report import (
 __all__ = [
     "IMAGE_PRESETS",
     "REFERENCE_PARAMETERS",
+    "circular_spline_flow",
     "continuous_flow",
     "count_trainable_parameters",
     "dequantization_flow",
+    "glow",
     "image_dequantization_flow",
+    "inverse_autoregressive_flow",
     "masked_autoregressive_flow",
     "maxpool_flow",
     "multiscale_flow",
     "neural_spline_flow",
+    "nice",
     "parameter_report",
     "permute_flow",
+    "real_nvp",
     "residual_flow",
     "sort_flow",
 ]

@@ -20,7 +20,8 @@ def _check(owner, event_size, num_blocks, condition_size):
         _checks.check_integer(owner, "condition_size", condition_size, minimum=1)
 
 
-def continuous_flow(event_size: int, *, num_blocks: int = 1, hidden_units: Sequence[int] = (64, 64, 64),
+def continuous_flow(event_size: int, *, num_blocks: int = 1,
+                    hidden_units: Sequence[int] = (64, 64, 64),
                     activation: str = "tanh", time_length: float = 1.0, trace: str = "exact",
                     rtol: float = 1e-5, atol: float = 1e-5, condition_size: int | None = None,
                     dtype: Any = None, name: str | None = None) -> Flow:
@@ -65,7 +66,8 @@ def continuous_flow(event_size: int, *, num_blocks: int = 1, hidden_units: Seque
                 condition_shape=condition_shape, dtype=dtype, name=name)
 
 
-def residual_flow(event_size: int, *, num_blocks: int = 10, hidden_units: Sequence[int] = (128, 128, 128, 128),
+def residual_flow(event_size: int, *, num_blocks: int = 10,
+                  hidden_units: Sequence[int] = (128, 128, 128, 128),
                   activation: str = "lipswish", lipschitz: float = 0.9,
                   power_iterations: int = 5, log_det: str = "roulette", actnorm: bool = True,
                   condition_size: int | None = None, dtype: Any = None,

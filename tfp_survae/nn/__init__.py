@@ -1,5 +1,6 @@
 """Networks that parameterise couplings, classifiers, encoders and decoders."""
 
+from tfp_survae.nn.circular import CircularEmbedding
 from tfp_survae.nn.densenet import DenseBlock, DenseNet, GatedConv
 from tfp_survae.nn.heads import ElementwiseParams
 from tfp_survae.nn.lipschitz import LipschitzMLP, lipswish
@@ -10,6 +11,7 @@ from tfp_survae.nn.transformer import SetTransformer, TransformerBlock, sigmoid_
 __all__ = [
     "MADE",
     "sigmoid_gelu",
+    "CircularEmbedding",
     "DenseBlock",
     "DenseNet",
     "ElementwiseParams",

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import tensorflow as tf
 
 from tfp_survae import _checks
-from tfp_survae.distributions import TFPDistribution
+from tfp_survae.distributions import TFPDistribution, _temperature
 from tfp_survae.evaluation import iwbo_loop
 from tfp_survae.transforms import _chain
 
@@ -202,6 +202,41 @@ def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
         return work(n, checked_seed(where, seed))
 
     return tf.function(entry).get_concrete_function(count_spec("n"), SEED_SPEC)
+
+
+def temperature_sample_fn(flow: Any, *, max_sample_size: int,
+                          where: str = "sample_with_temperature") -> Any:
+    """A concrete function (n, seed, temperature) -> n samples at the temperature.
+
+    Args:
+      flow: the `Flow`.
+      max_sample_size: the largest n accepted.
+      where: the endpoint, named in errors.
+
+    Returns:
+      The concrete function; its temperature is a float32 scalar, finite and > 0, as in
+      `flow.sample(n, seed, temperature=t)`.
+    """
+    hint = " (max_sample_size)"
+    _temperature.check_flow(where, flow.base, flow.chain)
+    work = tf.function(lambda n, seed, t: flow.sample(
+        n, seed=seed, temperature=tf.cast(t, flow.dtype)))
+
+    def entry(n: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
+        n = checked_count(where, "n", n, 0, max_sample_size, hint)
+        scalar = _assert(tf.equal(tf.rank(temperature), 0),
+                         f"{where}: temperature must be a scalar; received shape",
+                         tf.shape(temperature))
+        with tf.control_dependencies([scalar]):
+            temperature = tf.reshape(temperature, [])
+        valid = _assert(tf.logical_and(tf.math.is_finite(temperature), temperature > 0),
+                        f"{where}: temperature must be finite and > 0; received", temperature)
+        with tf.control_dependencies([valid]):
+            temperature = tf.identity(temperature)
+        return work(n, checked_seed(where, seed), temperature)
+
+    return tf.function(entry).get_concrete_function(
+        count_spec("n"), SEED_SPEC, tf.TensorSpec(None, tf.float32, name="temperature"))
 
 
 def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:

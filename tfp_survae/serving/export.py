@@ -26,6 +26,9 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
     * `log_prob(x)`: [batch] log-likelihoods in nats (for a lower-bound flow, the ELBO with
       the fixed seed DEFAULT_SEED);
     * `sample(n, seed)`: n examples, 0 <= n <= `max_sample_size`;
+    * where a temperature is defined (a Gaussian base, no noise drawn by the transforms in the
+      sampling direction: `Flow.sample`), also `sample_with_temperature(n, seed, temperature)`
+      (temperature a float32 scalar, finite and > 0; 1 gives `sample(n, seed)`'s draws);
     * for a lower-bound flow, also `log_prob_with_seed(x, seed)` and `iwbo(x, k, seed)` (k
       importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`); a flow with a
       random V (`stochastic_log_det`) gets `log_prob_with_seed` but no `iwbo`.
@@ -73,6 +76,11 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
         "log_prob": _endpoints.log_prob_fn(flow, with_seed=False, default_seed=DEFAULT_SEED),
         "sample": _endpoints.sample_fn(flow, max_sample_size=max_sample_size),
     }
+    try:
+        endpoints["sample_with_temperature"] = _endpoints.temperature_sample_fn(
+            flow, max_sample_size=max_sample_size)
+    except ValueError:  # a base or transforms for which a temperature is undefined
+        pass
     if not flow.is_exact:
         endpoints["log_prob_with_seed"] = _endpoints.log_prob_fn(flow, where="log_prob_with_seed")
         if not any(t.stochastic_log_det for t in flow.chain):  # no IWBO from a random V

@@ -25,21 +25,28 @@ def _knots(sizes: tf.Tensor, low: tf.Tensor) -> tf.Tensor:
 class Spline:
     """A spline with bin widths and heights [..., K] (summing to the same 2B), interior knot
     derivatives [..., K - 1] and first knot (`low`, `low`); slope 1 and the identity outside
-    [low, low + 2B]. The batch shape [...] is the values' shape."""
+    [low, low + 2B]. The batch shape [...] is the values' shape.
+
+    `boundary` ([...], positive), if given, is the knot derivative at both ends (d_0 = d_K, a
+    circular spline's); the spline is then closed: the end knots belong to the end bins, so
+    g'(low) = g'(low + 2B) = `boundary` there rather than the tails' 1.
+    """
 
     def __init__(self, widths: tf.Tensor, heights: tf.Tensor, slopes: tf.Tensor,
-                 low: float) -> None:
+                 low: float, boundary: tf.Tensor | None = None) -> None:
         low = tf.convert_to_tensor(low, dtype=widths.dtype)
         self.kx, self.ky = _knots(widths, low), _knots(heights, low)
-        inner = tf.concat([tf.zeros([tf.rank(slopes) - 1, 2], tf.int32), [[1, 0]]], axis=0)
-        outer = tf.concat([tf.zeros([tf.rank(slopes) - 1, 2], tf.int32), [[0, 1]]], axis=0)
-        one = tf.ones([], slopes.dtype)
-        self.kd = tf.pad(tf.pad(slopes, inner, constant_values=one), outer, constant_values=one)
+        self.closed = boundary is not None
+        ends = tf.ones_like(slopes[..., :1]) if boundary is None else boundary[..., None]
+        self.kd = tf.concat([ends, slopes, ends], axis=-1)
 
     def _bin(self, values, knots):
         """The bin of each value among `knots` (kx or ky), its out-of-bounds mask, and the bin's
         x^k, y^k, d_k, d_{k+1}, h_k, w_k and s_k."""
-        out_of_bounds = (values <= knots[..., 0]) | (values >= knots[..., -1])
+        if self.closed:
+            out_of_bounds = (values < knots[..., 0]) | (values > knots[..., -1])
+        else:
+            out_of_bounds = (values <= knots[..., 0]) | (values >= knots[..., -1])
         values = tf.where(out_of_bounds, knots[..., 0], values)
         index = tf.maximum(
             tf.zeros([], dtype=tf.int64),

@@ -16,6 +16,7 @@ from tfp_survae.transforms.bijections.maps import (
     AffineMap,
     ElementwiseMap,
     RationalQuadraticMap,
+    check_domain,
     check_map,
 )
 from tfp_survae.transforms._types import Config, Shape
@@ -261,12 +262,14 @@ class MaskedAutoregressive(Bijection):
         return out
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
+        x = check_domain(self._owner, self.map, x, "data x")
         if not self.inverse_autoregressive:
             return self._one_pass(x, x, condition, to_data=False)
         z = self._solve(x, condition, to_data=False)
         return z, self._one_pass(x, z, condition, to_data=False)[1]
 
     def _forward_and_log_det(self, z, *, seed, condition):
+        z = check_domain(self._owner, self.map, z, "latent z")
         if self.inverse_autoregressive:
             return self._one_pass(z, z, condition, to_data=True)
         x = self._solve(z, condition, to_data=True)

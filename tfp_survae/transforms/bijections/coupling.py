@@ -15,6 +15,7 @@ from tfp_survae.transforms.bijections.maps import (
     ElementwiseMap,
     LogisticMixtureMap,
     RationalQuadraticMap,
+    check_domain,
     check_map,
 )
 from tfp_survae.transforms._types import Config, Shape
@@ -232,23 +233,27 @@ class Coupling(Bijection):
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         if self.mask == "checkerboard":
+            x = check_domain(self._owner, self.map, x, "data x")
             mask = self._checker(x.dtype)
             params = self._masked(self._network_params(x * mask, condition, training), mask)
             z_t, log_det = self.map.inverse(x, params)
             z = x * mask + (1.0 - mask) * z_t
             return z, _tensors.sum_except_batch(log_det * (1.0 - mask))
         x_a, x_b = self._halves(x)
+        x_b = check_domain(self._owner, self.map, x_b, "data x")
         z_b, log_det = self.map.inverse(x_b, self._network_params(x_a, condition, training))
         return tf.concat([x_a, z_b], axis=self._split_axis), _tensors.sum_except_batch(log_det)
 
     def _forward_and_log_det(self, z, *, seed, condition):
         if self.mask == "checkerboard":
+            z = check_domain(self._owner, self.map, z, "latent z")
             mask = self._checker(z.dtype)
             params = self._masked(self._network_params(z * mask, condition, False), mask)
             x_t, log_det = self.map.forward(z, params)
             x = z * mask + (1.0 - mask) * x_t
             return x, _tensors.sum_except_batch(log_det * (1.0 - mask))
         z_a, z_b = self._halves(z)
+        z_b = check_domain(self._owner, self.map, z_b, "latent z")
         x_b, log_det = self.map.forward(z_b, self._network_params(z_a, condition, False))
         return tf.concat([z_a, x_b], axis=self._split_axis), _tensors.sum_except_batch(log_det)
 

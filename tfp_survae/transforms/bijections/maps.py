@@ -13,7 +13,8 @@ from tfp_survae import _checks
 from tfp_survae.transforms.bijections import _spline
 from tfp_survae.transforms._types import Config
 
-__all__ = ["ElementwiseMap", "AffineMap", "RationalQuadraticMap", "LogisticMixtureMap"]
+__all__ = ["ElementwiseMap", "AdditiveMap", "AffineMap", "RationalQuadraticMap",
+           "LogisticMixtureMap"]
 
 
 class ElementwiseMap(abc.ABC):
@@ -35,16 +36,20 @@ class ElementwiseMap(abc.ABC):
     Both methods take `params`, a list of P tensors of the values' shape (the network's P
     blocks in order, unconstrained: the map constrains them), and return the mapped values and
     log g' at the data side, elementwise. A map of a bounded or periodic domain (a circular
-    spline on [-pi, pi)) implements the same two methods on its domain.
+    spline on [-pi, pi)) implements the same two methods on its domain and names it in
+    `domain`, a closed interval (low, high) that holds both x and z (None: the real line).
+    The layers refuse values outside it with a ValueError naming "data x" or "latent z"
+    (eagerly and in graphs; under XLA, where checks are compiled away, the map returns NaN
+    there).
 
     Examples:
       >>> @keras.saving.register_keras_serializable(package="my_maps")
       ... class Shift(ElementwiseMap):
       ...     '''g(x) = x + t: Inverse z = x + t, Forward x = z - t, log g' = 0.'''
       ...     params_per_element = 1
-      ...     def inverse(self, x, params):
+      ...     def inverse(self, x: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
       ...         return x + params[0], tf.zeros_like(x)
-      ...     def forward(self, z, params):
+      ...     def forward(self, z: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
       ...         return z - params[0], tf.zeros_like(z)
       >>> z, log_slope = Shift().inverse(tf.constant([1.0, 2.0]), [tf.constant([0.5, 0.5])])
       >>> z.numpy().tolist(), log_slope.numpy().tolist()
@@ -52,6 +57,7 @@ class ElementwiseMap(abc.ABC):
     """
 
     params_per_element: int = 1
+    domain: tuple[float, float] | None = None
 
     @abc.abstractmethod
     def inverse(self, x: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -108,6 +114,34 @@ class ElementwiseMap(abc.ABC):
         return hash(repr(self))
 
 
+@keras.saving.register_keras_serializable(package="tfp_survae")
+class AdditiveMap(ElementwiseMap):
+    """The additive map of NICE (Dinh et al., 2015): g(x) = x + t, volume-preserving.
+
+    Inverse: z = x + t.  Forward: x = z - t.  log g'(x) = 0, so V = 0.
+
+    The P = 1 raw parameter per entry is the shift t itself; a raw zero gives the identity.
+
+    Examples:
+      >>> coupling = ts.Coupling(map=ts.AdditiveMap(), hidden_units=[8])
+      >>> z, v = coupling.inverse_and_log_det([[0.5, -1.0]])
+      >>> float(v[0])
+      0.0
+
+    References:
+      Dinh, Krueger, Bengio, "NICE: Non-linear Independent Components Estimation", ICLR 2015
+      workshop. https://arxiv.org/abs/1410.8516
+    """
+
+    params_per_element = 1
+
+    def inverse(self, x: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        return x + params[0], tf.zeros_like(x)
+
+    def forward(self, z: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        return z - params[0], tf.zeros_like(z)
+
+
 # How the network's raw output r becomes the log-scale s of z = x exp(s) + t.
 SCALE_FNS = {
     "exp": "s = r (RealNVP; the reference code's 'exp')",
@@ -116,6 +150,7 @@ SCALE_FNS = {
     "tanh_exp": "s = 2 tanh(r / 2) (the reference code's 'tanh_exp')",
     "tanh": "s = B tanh(r / B), B = scale_bound (a soft clamp; 'tanh_exp' is B = 2)",
     "shifted_softplus": "exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1 at r = 0)",
+    "iaf_gate": "exp(-s) = sigmoid(r + 2) (IAF's gate: the forward multiplies by it)",
     "glow_sigmoid": "exp(s) = sigmoid(r + 2) (Glow)",
 }
 _SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(_SOFTPLUS_ONE) = 1
@@ -138,7 +173,9 @@ class AffineMap(ElementwiseMap):
     soft clamp that keeps deep flows stable; "exp": s = r (RealNVP); "softplus":
     exp(s) = softplus(r); "sigmoid": exp(s) = sigmoid(r + 2) + 1e-3; "tanh_exp":
     s = 2 tanh(r / 2); "shifted_softplus": exp(s) = softplus(r + log(e - 1)) + 1e-3 (scale 1
-    at r = 0); "glow_sigmoid": exp(s) = sigmoid(r + 2) (Glow). "exp", "softplus", "sigmoid"
+    at r = 0); "glow_sigmoid": exp(s) = sigmoid(r + 2) (Glow); "iaf_gate": exp(-s) =
+    sigmoid(r + 2), so the forward x = sigma (z - t) with the gate sigma in (0, 1) (IAF's
+    numerically stable update, Kingma et al., 2016). "exp", "softplus", "sigmoid"
     and "tanh_exp" are the PyTorch reference code's functions of the same names. Raw zeros
     give the identity for "exp", "tanh", "tanh_exp" and "shifted_softplus" (up to its 1e-3).
 
@@ -192,6 +229,8 @@ class AffineMap(ElementwiseMap):
             return bound * tf.tanh(raw / bound)
         if fn == "shifted_softplus":
             return tf.math.log(tf.nn.softplus(raw + _SOFTPLUS_ONE) + 1e-3)
+        if fn == "iaf_gate":
+            return -tf.math.log_sigmoid(raw + 2.0)
         return tf.math.log_sigmoid(raw + 2.0)  # "glow_sigmoid"
 
     def inverse(self, x: tf.Tensor, params: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -426,6 +465,27 @@ class LogisticMixtureMap(ElementwiseMap):
         return {"num_components": self.num_components, "bisection_steps": self.bisection_steps}
 
 
+def check_domain(owner: str, elementwise_map: ElementwiseMap, values: tf.Tensor,
+                 what: str) -> tf.Tensor:
+    """Refuses `values` outside the map's `domain` (a ValueError naming `what`, "data x" or
+    "latent z", eagerly; a check op in graphs, which XLA compiles away: the map then returns
+    NaN there). Returns the values."""
+    if elementwise_map.domain is None:
+        return values
+    low, high = elementwise_map.domain
+    message = (f"{owner}: expected {what} in [{low:.7g}, {high:.7g}], the domain of "
+               f"{elementwise_map!r}")
+    inside = tf.reduce_all((values >= low) & (values <= high))
+    if tf.executing_eagerly():
+        if not bool(inside):
+            array = values.numpy()
+            raise ValueError(f"{message}; received values from {array.min():.7g} to "
+                             f"{array.max():.7g}.")
+        return values
+    return _checks.guarded(values, inside, f"{message}; received values from",
+                           tf.reduce_min(values), "to", tf.reduce_max(values))
+
+
 def check_map(owner: str, value: object) -> ElementwiseMap:
     """A layer's `map` argument: an ElementwiseMap instance, or None for `AffineMap()`."""
     if value is None:
@@ -435,6 +495,6 @@ def check_map(owner: str, value: object) -> ElementwiseMap:
                         f"{value.__name__}. Pass map={value.__name__}(...).")
     if not isinstance(value, ElementwiseMap):
         raise TypeError(f"{owner}: map must be an ElementwiseMap (e.g. ts.AffineMap(), "
-                        "ts.RationalQuadraticMap(), ts.LogisticMixtureMap()); received "
+                        "ts.RationalQuadraticMap(), ts.CircularSplineMap()); received "
                         f"{type(value).__name__}: {value!r}.")
     return value

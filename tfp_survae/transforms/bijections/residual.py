@@ -18,7 +18,6 @@ __all__ = ["ResidualBlock"]
 
 LOG_DETS = ("roulette", "exact")
 PROBES = ("gaussian", "rademacher")
-ERROR_TAG = "[tfp_survae]"
 
 
 def probe(shape, seed, dtype, kind: str):
@@ -290,9 +289,8 @@ class ResidualBlock(Bijection):
                 raise ValueError(f"{message}; the last step was {float(step):.3g} times the "
                                  "tolerance.")
             return x
-        check = tf.debugging.Assert(converged, [f"{ERROR_TAG} {message}."])
-        with tf.control_dependencies([check]):
-            return tf.where(converged, x, tf.constant(np.nan, x.dtype))
+        x = _checks.guarded(x, converged, f"{message}.")  # no check op inside XLA: NaN there
+        return tf.where(converged, x, tf.constant(np.nan, x.dtype))
 
     def get_config(self) -> Config:
         config = super().get_config()

@@ -10,13 +10,18 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _state, _tensors
-from tfp_survae.training import _batches, _data, _errors, _steps, compiled
+from tfp_survae.training import _batches, _data, _errors, _staged, _steps, compiled
 
-__all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
+__all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "PROGRESS_UPDATES",
+           "training_step"]
 
 # Batches per compiled call of the training loop. For the paper's 2-D flow on a 2-core CPU this
 # halves the time per step against 1 (dispatch overhead); large models are unaffected.
 DEFAULT_STEPS_PER_EXECUTION = 32
+# Unless `compile` is given `steps_per_execution`, an epoch of known length runs at least this
+# many executions (up to DEFAULT_STEPS_PER_EXECUTION batches each), so that the progress bar and
+# the batch-end callbacks move during it.
+PROGRESS_UPDATES = 10
 
 class StopOnInvalidLoss(keras.callbacks.Callback):
     """Stops training when the loss becomes NaN or infinite, and says where.
@@ -126,16 +131,22 @@ class FitMixin:
     """The Keras `Model` training methods of `Flow`: the loss is -log p(x) (or its ELBO),
     reported as "loss" in nats and "bits_per_dim"."""
 
-    def compile(self, optimizer="adam", *, steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
+    def compile(self, optimizer="adam", *, steps_per_execution: int | None = None,
                 compiled_execution="auto", **kwargs):
         """Keras `compile`; the loss is always the negative log-likelihood (bound) in nats.
 
         Args:
           optimizer: a Keras optimizer (or its name).
-          steps_per_execution: batches per call of the training loop (32 by default), a
-            positive integer. An epoch of `steps_per_epoch` steps (or an evaluation of `steps`)
-            runs exactly those steps: its executions are made the largest size up to this that
-            divides them (`fit(steps_per_epoch=10)` runs 10 steps, as one execution).
+          steps_per_execution: batches per call of the training loop, a positive integer, or
+            None (the default): 32 (`DEFAULT_STEPS_PER_EXECUTION`), and in `fit`, for an epoch
+            of known length (arrays, a dataset of known cardinality, `steps_per_epoch`), a
+            tenth of the epoch's steps (rounded down, at least 1) where that is less, so that
+            the progress bar and the batch-end callbacks move at least about ten times an
+            epoch (`PROGRESS_UPDATES`): an epoch of 32 batches runs executions of 3 batches.
+            An epoch of `steps_per_epoch` steps (or an evaluation of `steps`) runs exactly
+            those steps: its executions are made the largest size up to this that divides them
+            (`fit(steps_per_epoch=10)` with `steps_per_execution=32` runs 10 steps, as one
+            execution).
           compiled_execution: run each execution of `steps_per_execution` batches, stacked and
             checked, as one XLA program (one per step for a model with convolutions;
             `training.compiled`): True, False, or "auto" (the default: on where it measured
@@ -152,15 +163,21 @@ class FitMixin:
             )
         kwargs.pop("loss", None)
         _steps.check_steps(f"Flow '{self.name}'.compile()", "steps_per_execution",
-                           steps_per_execution)
+                           steps_per_execution, optional=True)
         compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
-        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+        self.steps_per_execution_chosen = steps_per_execution is None
+        self._staged_programs = None  # made by the first fit on staged data
+        super().compile(optimizer=optimizer,
+                        steps_per_execution=steps_per_execution or DEFAULT_STEPS_PER_EXECUTION,
+                        **kwargs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
         if config:  # {} or None for a model that was never compiled
             config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
+            if getattr(self, "steps_per_execution_chosen", False):
+                config["steps_per_execution"] = None
         return config
 
     def _compiled_or_keras_function(self, attribute, step, make_keras_function, force):
@@ -219,12 +236,10 @@ class FitMixin:
             raise ValueError(f"{method}: a Flow models x alone and takes no targets y.")
         _data.refuse_weights(method, kwargs)
         _data.check_data_argument(method, x)
-        size = _steps.execution_size(
-            self.steps_per_execution,
-            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
-                               optional=True),
-            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
-                               optional=True))
+        steps_per_epoch = _steps.check_steps(method, "steps_per_epoch",
+                                             kwargs.get("steps_per_epoch"), optional=True)
+        validation_steps = _steps.check_steps(method, "validation_steps",
+                                              kwargs.get("validation_steps"), optional=True)
         _data.check_array_values(self, method, x)
         if kwargs.get("validation_data") is not None:
             _data.check_data_argument(method, kwargs["validation_data"])
@@ -240,9 +255,69 @@ class FitMixin:
         x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
                                             kwargs.get("batch_size"))
         self._build_optimizer()
+        staged = self._stage(x, kwargs)
+        size = self._fit_execution_size(x, staged, kwargs.get("batch_size"), steps_per_epoch,
+                                        validation_steps)
         kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
-        with self._errors_said_as_value_errors(position), self._executions_of(size):
-            return super().fit(x, **kwargs)
+        with self._errors_said_as_value_errors(position), self._executions_of(size), \
+                self._training_on(staged):
+            return super().fit(x if staged is None else staged.stand_in(), **kwargs)
+
+    def _stage(self, x, kwargs):
+        """`x` staged for compiled executions that slice their batches themselves
+        (`_staged`), with `kwargs` rewritten for Keras' loop over its stand-in (the
+        validation split made here); None for data that stream, without compiled executions
+        or with `steps_per_epoch` (Keras' loop then carries its position across epochs)."""
+        kind = compiled.resolve(getattr(self, "compiled_execution", False), self)
+        if kind is None or kwargs.get("steps_per_epoch") is not None:
+            return None
+        train, validation = x, None
+        if kwargs.get("validation_split") and kwargs.get("validation_data") is None:
+            split = _staged.split(x, kwargs["validation_split"])
+            if split is None:
+                return None
+            train, validation = split
+        staged = _staged.stage(train, kwargs.get("batch_size"), kwargs.get("shuffle", True))
+        if staged is None:
+            return None
+        if isinstance(x, tf.data.Dataset):
+            _staged.check_dataset_values(self, staged)
+        batch_size = kwargs.pop("batch_size", None)
+        if batch_size is not None and kwargs.get("validation_batch_size") is None:
+            kwargs["validation_batch_size"] = batch_size
+        kwargs["shuffle"] = False  # the stand-in's order is no data's
+        kwargs.pop("validation_split", None)
+        if validation is not None:
+            kwargs["validation_data"] = validation
+        if self._staged_programs is None or self._staged_programs.kind != kind:
+            self._staged_programs = compiled.staged_programs(self.train_step, kind)
+        return staged
+
+    def _fit_execution_size(self, x, staged, batch_size, steps_per_epoch, validation_steps):
+        """The batches per execution of this `fit` (`_steps.execution_size`), fewer for a
+        short epoch when `compile` chose `steps_per_execution` (`PROGRESS_UPDATES`)."""
+        size = self.steps_per_execution
+        if getattr(self, "steps_per_execution_chosen", False):
+            length = steps_per_epoch or (staged.num_batches if staged is not None
+                                         else _data.epoch_length(x, batch_size))
+            if length:
+                size = min(size, max(1, length // PROGRESS_UPDATES))
+        return _steps.execution_size(size, steps_per_epoch, validation_steps)
+
+    @contextlib.contextmanager
+    def _training_on(self, staged):
+        """Inside, `fit` trains on `staged` data (None: on what Keras' loop pulls)."""
+        if staged is None:
+            yield
+            return
+        previous = self.train_function
+        self.train_function = compiled.make_staged_function(
+            staged, lambda: self.steps_per_execution, self._staged_programs)
+        try:
+            yield
+        finally:  # the streaming function: the staged one would keep the data alive
+            self.train_function = previous
+            self.make_train_function()
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Keras `evaluate` on batches of data x (as `fit` takes them): the mean negative
@@ -280,18 +355,19 @@ class FitMixin:
     @contextlib.contextmanager
     def _executions_of(self, size: int):
         """Runs executions of `size` batches inside (`_steps.execution_size`); Keras' loop
-        fixes the size when it traces, so its functions are traced again for another size."""
+        fixes the size when it traces, so its functions are traced again for another size (the
+        compiled executions read it at each call)."""
         compiled_size = self.steps_per_execution
         if size == compiled_size:
             yield
             return
-        self._reset_compiled_functions()
+        self._reset_keras_functions()
         self.steps_per_execution = size
         try:
             yield
         finally:
             self.steps_per_execution = compiled_size
-            self._reset_compiled_functions()
+            self._reset_keras_functions()
 
     def _errors_said_as_value_errors(self, position):
         """The data checks' errors from compiled functions as ValueErrors naming the epoch,
@@ -303,6 +379,13 @@ class FitMixin:
         self.train_function = None
         self.test_function = None
         self.predict_function = None
+        self._staged_programs = None
+
+    def _reset_keras_functions(self):
+        """Drops Keras' own functions, keeping compiled executions (which have a `kind`)."""
+        for name in ("train_function", "test_function", "predict_function"):
+            if not hasattr(getattr(self, name), "kind"):
+                setattr(self, name, None)
 
     def _initialize_on_first_batch(self, method, x, batch_size=None):
         """Runs the first batch through `initialize` if a layer needs data-dependent setup;

@@ -224,6 +224,16 @@ class FitMixin:
         are compiled away, the loss turns NaN and `StopOnInvalidLoss` stops training with a
         warning naming the batches; no step with a non-finite loss is applied.
 
+        With compiled executions, data in memory (arrays, tensors, a dataset that only batches
+        tensors it holds: `from_tensor_slices(x).batch(n)`, cached, taken or prefetched) are
+        staged once and the compiled program slices its batches itself (`_staged`): arrays
+        in a new permutation of the rows each epoch with `shuffle=True` (Keras' default; from
+        NumPy's global generator) or in order, the last batch holding the rows left over.
+        Streaming data, `shuffle="batch"` and `steps_per_epoch` are pulled batch by batch.
+        Unless `compile` was given `steps_per_execution`, an epoch of known length runs
+        executions of a tenth of its steps where that is under 32, so that the progress bar
+        moves (`compile`).
+
         Raises:
           ValueError: targets y, `sample_weight` or `class_weight` (a flow fits the unweighted
             mean NLL, and Keras passes no weights to a model without targets: resample the

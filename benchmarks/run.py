@@ -491,6 +491,111 @@ def jax_section(args) -> str:
     return "\n".join(lines)
 
 
+class _EpochClock(keras.callbacks.Callback):
+    """Wall and CPU seconds (all the process's threads) of a fit's epochs, summed."""
+
+    def on_train_begin(self, logs=None):
+        self.wall = self.cpu = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.wall += time.perf_counter() - self._start[0]
+        self.cpu += time.process_time() - self._start[1]
+
+
+def _fit_clocked(model, data, steps_per_execution=None, **kwargs):
+    """run() -> (wall, CPU seconds) of `model.fit(data, **kwargs)`'s epochs."""
+    model.compile(keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_execution,
+                  compiled_execution=True)
+    clock = _EpochClock()
+
+    def run():
+        model.fit(data, verbose=0, callbacks=[clock], **kwargs)
+        return clock.wall, clock.cpu
+    return run
+
+
+def _jax_clocked(model, blocks):
+    def run():
+        cpu = time.process_time()
+        wall = model.train(blocks, 32)
+        return wall, time.process_time() - cpu
+    return run
+
+
+def _clocked_rounds(runs: dict, reps: int) -> dict:
+    """name -> [(wall, CPU seconds)] of `reps` interleaved rounds after one warm-up round."""
+    for run in runs.values():
+        run()
+    times = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, run in runs.items():
+            times[name].append(run())
+    return times
+
+
+def _ratio_cells(times, name, reference):
+    """Median ratios of wall and CPU time to `reference` over the rounds, and the rounds'."""
+    walls = [a[0] / b[0] for a, b in zip(times[name], times[reference])]
+    cpus = [a[1] / b[1] for a, b in zip(times[name], times[reference])]
+    return (f"{np.median(walls):.2f} | {', '.join(f'{r:.2f}' for r in walls)} | "
+            f"{np.median(cpus):.2f} | {', '.join(f'{r:.2f}' for r in cpus)}")
+
+
+def memory_section(args) -> str:
+    """`Flow.fit` on in-memory data against JAX + optax with 32 steps per `lax.scan`, and the
+    cost of the chosen `steps_per_execution` on short epochs."""
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return "## 8b. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
+    import models_jax as mj
+
+    units, reps = (64, 2) if args.quick else (640, args.repetitions)
+    builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
+                "augmented flow": augmented_flow}
+    jax_name = "JAX + optax, 32 steps per lax.scan"
+    lines = ["## 8b. Fit from memory against JAX", "",
+             f"Adam 1e-3, batch 128, {units} steps per round (one epoch), {reps} interleaved "
+             "rounds after a warm-up, in one process. Ratio = the variant's time / "
+             f"{jax_name}'s in the same round (below 1: faster than JAX); wall-clock and CPU "
+             "time (`time.process_time`, all threads); `Flow.fit` timed from its epoch's start "
+             "to its end.", "",
+             "| model | variant | wall ratio (median) | per round | CPU ratio (median) | "
+             "per round |", "|---|---|---|---|---|---|"]
+    for label, build in builders.items():
+        blocks = fit_blocks(label, units, 32)
+        arrays = blocks.reshape(-1, 2).astype("float32")
+        dataset = tf.data.Dataset.from_tensor_slices(arrays).batch(BATCH).cache()
+        runs = {
+            "Flow.fit, in-memory dataset (staged)": _fit_clocked(build(), dataset),
+            "Flow.fit, arrays, shuffle=True (staged)": _fit_clocked(
+                build(), arrays, batch_size=BATCH, shuffle=True),
+            "Flow.fit, the dataset through .map (streaming)": _fit_clocked(
+                build(), dataset.map(lambda x: x)),
+            jax_name: _jax_clocked(mj.HandWritten(label), blocks),
+        }
+        times = _clocked_rounds(runs, reps)
+        lines += [f"| {label} | {name} | {_ratio_cells(times, name, jax_name)} |"
+                  for name in runs if name != jax_name]
+    lines += ["", "The cost of the chosen `steps_per_execution` (coupling flow, arrays in "
+              f"memory, {units} steps per round as epochs of the length shown; ratio = the "
+              "chosen value's time / 32's):", "",
+              "| epoch | chosen | wall ratio (median) | per round | CPU ratio (median) | "
+              "per round |", "|---|---|---|---|---|---|"]
+    arrays = fit_blocks("coupling flow", units, 32).reshape(-1, 2).astype("float32")
+    for steps in (32, 128):
+        data = arrays[: steps * BATCH]
+        runs = {"chosen": _fit_clocked(survae_flow(), data, batch_size=BATCH,
+                                       epochs=units // steps),
+                "32": _fit_clocked(survae_flow(), data, 32, batch_size=BATCH,
+                                   epochs=units // steps)}
+        times = _clocked_rounds(runs, reps)
+        chosen = max(1, min(32, steps // ts.training.PROGRESS_UPDATES))
+        lines.append(f"| {steps} steps | {chosen} | {_ratio_cells(times, 'chosen', '32')} |")
+    return "\n".join(lines)
+
+
 def _fit_rows(label, variants, units, reps, results=None) -> list:
     """Table rows of `variants` timed interleaved; `results`, a dict, receives the timings."""
     results = {} if results is None else results
@@ -818,7 +923,8 @@ def _gpu_fit_table(args, deadline, timings) -> list:
 
 SECTIONS = {"overhead": overhead_section, "torch": torch_section, "image": image_section,
             "iwbo": iwbo_section, "cost": cost_section, "gpu": gpu_section,
-            "profile": profile_section, "jax": jax_section, "throughput": throughput_section}
+            "profile": profile_section, "jax": jax_section, "memory": memory_section,
+            "throughput": throughput_section}
 
 
 def versions() -> str:

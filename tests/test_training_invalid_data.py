@@ -39,7 +39,8 @@ def small_flow():
 def test_fit_under_xla_applies_no_step_after_a_non_finite_loss(bad_value):
     flow = small_flow()
     # Keras' own loop with per-step XLA: the data checks are compiled away.
-    flow.compile(keras.optimizers.Adam(1e-2), jit_compile=True, compiled_execution=False)
+    flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=32, jit_compile=True,
+                 compiled_execution=False)  # an execution of the whole epoch
     before = [w.numpy() for w in flow.weights]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -90,7 +91,7 @@ def test_steps_before_the_first_invalid_batch_are_applied_and_none_after(compile
     x[128:192] *= 1e30  # batch 2 of 0-3 is finite but overflows the likelihood
     flow = small_flow()  # XLA either way: the overflow checks are compiled away
     flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
-                 jit_compile=True)
+                 jit_compile=True, steps_per_execution=32)  # an execution of the whole epoch
     with pytest.warns(RuntimeWarning, match="epoch 1, batches 0-3; training stopped"):
         flow.fit(x, batch_size=64, epochs=3, verbose=0, shuffle=False)
     reference = small_flow()  # the same start, trained on batches 0 and 1 alone

@@ -8,6 +8,7 @@ import importlib
 from tfp_survae.training.distributed import distributed_fit
 from tfp_survae.training.fit import (
     DEFAULT_STEPS_PER_EXECUTION,
+    PROGRESS_UPDATES,
     StopOnInvalidLoss,
     training_step,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_STEPS_PER_EXECUTION",
     "DensityPlot2D",
     "EpochShuffle",
+    "PROGRESS_UPDATES",
     "SampleGrid",
     "StopOnInvalidLoss",
     "TensorBoardSamples",

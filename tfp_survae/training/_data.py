@@ -86,6 +86,20 @@ def check_array_values(flow: Any, method: str, x: Any, *, name: str = "data x") 
             )
 
 
+def epoch_length(x: Any, batch_size: int | None = None) -> int | None:
+    """The batches in an epoch over `x` as Keras batches it (arrays: of `batch_size` rows, 32
+    by default), or None where unknown (generators, datasets of unknown or infinite
+    cardinality)."""
+    if isinstance(x, tf.data.Dataset):
+        cardinality = int(x.cardinality())
+        return cardinality if cardinality > 0 else None
+    if isinstance(x, keras.utils.PyDataset):
+        return x.num_batches
+    if is_array_data(x):
+        return -(-int(tf.nest.flatten(x)[0].shape[0]) // (batch_size or 32))
+    return None
+
+
 def first_batch(method: str, x: Any, batch_size: int | None = None) -> tuple[Any, Any]:
     """(the first batch of `x`, the data to pass on): a generator's first batch is put back in
     front of it, so no batch is lost. Raises a ValueError for a generator that yields nothing

@@ -154,20 +154,38 @@ def _finite(logs):
     return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values]))
 
 
-def _loop(step_function):
-    """stacked batches -> logs of the last step run, stopping at a non-finite log (an invalid
-    training step: the rest would not be applied)."""
-    def run(stacked):
-        count = tf.shape(tf.nest.flatten(stacked)[0])[0]
-        logs = step_function(tf.nest.map_structure(lambda t: t[0], stacked))
+def _loop(step_function, batch_at):
+    """(count, *args) -> logs of the last step run over `count` batches (`batch_at(i, *args)`
+    gives batch i), stopping at a non-finite log (an invalid training step: the rest would not
+    be applied)."""
+    def run(count, *args):
+        logs = step_function(batch_at(0, *args))
 
         def body(i, _):
-            return i + 1, step_function(tf.nest.map_structure(lambda t: t[i], stacked))
+            return i + 1, step_function(batch_at(i, *args))
 
         _, logs = tf.while_loop(lambda i, logs: tf.logical_and(i < count, _finite(logs)), body,
                                 (tf.constant(1), logs))
         return logs
     return run
+
+
+def _stacked_loop(step_function):
+    """stacked batches -> logs of the last step run (`_loop`)."""
+    loop = _loop(step_function, lambda i, stacked: tf.nest.map_structure(lambda t: t[i],
+                                                                         stacked))
+
+    def run(stacked):
+        return loop(tf.shape(tf.nest.flatten(stacked)[0])[0], stacked)
+    return run
+
+
+def _compiled(loop, step_function, kind):
+    """`loop(step)` as one XLA program (PROGRAM) or a graph loop of XLA-compiled steps."""
+    if kind == PROGRAM:
+        return tf.function(loop(step_function), jit_compile=True, reduce_retracing=True)
+    step = tf.function(step_function, jit_compile=True, reduce_retracing=True)
+    return tf.function(loop(step), reduce_retracing=True)
 
 
 class InvalidBatch(ValueError):
@@ -207,11 +225,7 @@ def make_function(steps_per_execution: Callable[[], int], step_function: Callabl
     batches before it run (as in Keras' loop) and its `InvalidBatch` is raised, `batch` then
     counting from the execution's first batch.
     """
-    if kind == PROGRAM:
-        run = tf.function(_loop(step_function), jit_compile=True, reduce_retracing=True)
-    else:
-        step = tf.function(step_function, jit_compile=True, reduce_retracing=True)
-        run = tf.function(_loop(step), reduce_retracing=True)
+    run = _compiled(_stacked_loop, step_function, kind)
 
     def function(iterator, steps=None):
         batches = _pull(iterator, steps or steps_per_execution())
@@ -237,6 +251,69 @@ def make_function(steps_per_execution: Callable[[], int], step_function: Callabl
     return function
 
 
+def staged_programs(step_function, kind=PROGRAM):
+    """batch_size -> the compiled loop over batches of `batch_size` rows sliced from in-memory
+    data, made once per size: (data, order, start, count) -> logs of the last step run, batch
+    i holding the rows order[start + i * batch_size:][:batch_size] of each tensor in `data`
+    (`_staged`)."""
+    programs = {}
+
+    def program(batch_size: int):
+        if batch_size not in programs:
+            def loop(step):
+                def batch_at(i, data, order, start):
+                    rows = tf.slice(order, [start + i * batch_size], [batch_size])
+                    return tf.nest.map_structure(lambda t: tf.gather(t, rows), data)
+                inner = _loop(step, batch_at)
+                return lambda data, order, start, count: inner(count, data, order, start)
+            programs[batch_size] = _compiled(loop, step_function, kind)
+        return programs[batch_size]
+
+    program.kind = kind
+    return program
+
+
+def make_staged_function(staged, steps_per_execution, program):
+    """A Keras train function, (iterator, steps=None) -> logs, over `staged` data (a
+    `_staged.Staged`) that never pulls the iterator Keras hands it: a new iterator starts an
+    epoch (a new order of the rows), and each call trains the epoch's next
+    `steps_per_execution()` batches (fewer at its end) with `program(batch_size)`
+    (`staged_program`). A dataset's invalid batch raises its `InvalidBatch` after the batches
+    before it in the execution trained."""
+    epoch = {"iterator": None, "order": None, "batch": 0}
+    size, full_batches = staged.batch_size, staged.rows // staged.batch_size
+
+    def train(first, last):
+        logs = None
+        if min(last, full_batches) > first:
+            logs = program(size)(staged.data, epoch["order"], tf.constant(first * size),
+                                 tf.constant(min(last, full_batches) - first))
+        if last > full_batches:  # the short last batch
+            logs = program(staged.rows - full_batches * size)(
+                staged.data, epoch["order"], tf.constant(full_batches * size), tf.constant(1))
+        return logs
+
+    def function(iterator, steps=None):
+        if iterator is not epoch["iterator"]:  # Keras' loop gives each epoch a new iterator
+            epoch.update(iterator=iterator, order=staged.epoch_order(), batch=0)
+        first = epoch["batch"]
+        last = min(first + (steps or steps_per_execution()), staged.num_batches)
+        if first >= last:
+            raise StopIteration
+        epoch["batch"] = last
+        if staged.first_invalid is not None:
+            row, error = staged.first_invalid
+            if first * size <= row < last * size:
+                if row // size > first:
+                    train(first, row // size)
+                error.batch = row // size - first
+                raise error
+        return train(first, last)
+
+    function.kind = "staged"
+    return function
+
+
 def check_values(model: keras.Model, stacked: Any) -> None:
     """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
     before XLA runs, which would compile those checks away. Invalid values raise an
@@ -250,13 +327,13 @@ def check_values(model: keras.Model, stacked: Any) -> None:
         if num_values is not None:
             _checks.check_in_range(f"Flow '{model.name}'", flat, num_values)
     except ValueError:
-        invalid = _first_invalid(model, x, num_values)
+        invalid = first_invalid(model, x, num_values)
         if invalid is None:
             raise
         raise invalid from None
 
 
-def _first_invalid(model, stacked_x, num_values):
+def first_invalid(model, stacked_x, num_values):
     """The `InvalidBatch` for the first invalid value of [batches, batch, ...event] data, or
     None when the values are valid."""
     owner = f"Flow '{model.name}'"

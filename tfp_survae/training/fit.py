@@ -11,13 +11,18 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_survae import _state, _tensors
-from tfp_survae.training import _batches, _data, _errors, _steps, compiled
+from tfp_survae.training import _batches, _data, _errors, _staged, _steps, compiled
 
-__all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "training_step"]
+__all__ = ["FitMixin", "StopOnInvalidLoss", "DEFAULT_STEPS_PER_EXECUTION", "PROGRESS_UPDATES",
+           "training_step"]
 
 # Batches per compiled call of the training loop: small models spend most of a step on its
 # dispatch (benchmarks/RESULTS.md, sections 1 and 10); large models are unaffected.
 DEFAULT_STEPS_PER_EXECUTION = 32
+# Unless `compile` is given `steps_per_execution`, an epoch of known length runs at least this
+# many executions (up to DEFAULT_STEPS_PER_EXECUTION batches each), so that the progress bar and
+# the batch-end callbacks move during it.
+PROGRESS_UPDATES = 10
 
 if TYPE_CHECKING:  # FitMixin's methods call keras.Model's (keras is untyped: Any)
     from keras import Model as _ModelBase
@@ -165,14 +170,18 @@ class FitMixin(_ModelBase):
 
         Args:
           optimizer: a Keras optimizer (or its name).
-          steps_per_execution: batches per call of the training loop, a positive integer;
-            None (the default) is `DEFAULT_STEPS_PER_EXECUTION` (32), or 1 for a flow under a
-            tf.distribute strategy with several replicas, where Keras 3's loop of several steps
-            per call fails ("You must feed a value for placeholder tensor",
-            keras-team/keras#19246) and more than 1 is refused. An epoch of `steps_per_epoch`
-            steps (or an evaluation of `steps`) runs exactly those steps: its executions are
-            made the largest size up to this that divides them (`fit(steps_per_epoch=10)` runs
-            10 steps, as one execution).
+          steps_per_execution: batches per call of the training loop, a positive integer, or
+            None (the default): 32 (`DEFAULT_STEPS_PER_EXECUTION`), and in `fit`, for an epoch
+            of known length (arrays, a dataset of known cardinality, `steps_per_epoch`), a
+            tenth of the epoch's steps (rounded down, at least 1) where that is less, so that
+            the progress bar and the batch-end callbacks move at least about ten times an
+            epoch (`PROGRESS_UPDATES`): an epoch of 32 batches runs executions of 3 batches.
+            An epoch of `steps_per_epoch` steps (or an evaluation of `steps`) runs exactly
+            those steps: its executions are made the largest size up to this that divides them
+            (`fit(steps_per_epoch=10)` with `steps_per_execution=32` runs 10 steps, as one
+            execution). Under a tf.distribute strategy with several replicas None is 1:
+            Keras 3's loop of several steps per call fails there ("You must feed a value for
+            placeholder tensor", keras-team/keras#19246) and more than 1 is refused.
           compiled_execution: run each execution of `steps_per_execution` batches, stacked and
             checked, as one XLA program (one per step for a model with convolutions;
             `training.compiled`): True, False, or "auto" (the default: on where it measured
@@ -194,18 +203,23 @@ class FitMixin(_ModelBase):
         kwargs.pop("loss", None)
         method = f"Flow '{self.name}'.compile()"
         replicas = self.distribute_strategy.num_replicas_in_sync
-        if steps_per_execution is None:
-            steps_per_execution = 1 if replicas > 1 else DEFAULT_STEPS_PER_EXECUTION
-        _steps.check_steps(method, "steps_per_execution", steps_per_execution)
-        _steps.check_replicated_steps(method, steps_per_execution, replicas)
+        _steps.check_steps(method, "steps_per_execution", steps_per_execution, optional=True)
+        chosen = steps_per_execution is None
+        size = (1 if replicas > 1 else DEFAULT_STEPS_PER_EXECUTION) if steps_per_execution is None \
+            else steps_per_execution
+        _steps.check_replicated_steps(method, size, replicas)
         compiled.check_setting(compiled_execution)
         self.compiled_execution = compiled_execution
-        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+        self.steps_per_execution_chosen = chosen
+        self._staged_programs = None  # made by the first fit on staged data
+        super().compile(optimizer=optimizer, steps_per_execution=size, **kwargs)
 
     def get_compile_config(self) -> dict | None:
         config = super().get_compile_config()
         if config:  # {} or None for a model that was never compiled
             config["compiled_execution"] = getattr(self, "compiled_execution", "auto")
+            if getattr(self, "steps_per_execution_chosen", False):
+                config["steps_per_execution"] = None
         return config
 
     def _compiled_or_keras_function(self, attribute, step, make_keras_function, force):
@@ -251,6 +265,16 @@ class FitMixin(_ModelBase):
         are compiled away, the loss turns NaN and `StopOnInvalidLoss` stops training with a
         warning naming the batches; no step with a non-finite loss is applied.
 
+        With compiled executions, data in memory (arrays, tensors, a dataset that only batches
+        tensors it holds: `from_tensor_slices(x).batch(n)`, cached, taken or prefetched) are
+        staged once and the compiled program slices its batches itself (`_staged`): arrays
+        in a new permutation of the rows each epoch with `shuffle=True` (Keras' default; from
+        NumPy's global generator) or in order, the last batch holding the rows left over.
+        Streaming data, `shuffle="batch"` and `steps_per_epoch` are pulled batch by batch.
+        Unless `compile` was given `steps_per_execution`, an epoch of known length runs
+        executions of a tenth of its steps where that is under 32, so that the progress bar
+        moves (`compile`).
+
         Args:
           x: an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
             tf.data.Dataset, a keras.utils.PyDataset or a generator, of batches in the same
@@ -277,12 +301,10 @@ class FitMixin(_ModelBase):
         _data.check_data_argument(method, x)
         _steps.check_replicated_steps(method, self.steps_per_execution,
                                       self.distribute_strategy.num_replicas_in_sync)
-        size = _steps.execution_size(
-            self.steps_per_execution,
-            _steps.check_steps(method, "steps_per_epoch", kwargs.get("steps_per_epoch"),
-                               optional=True),
-            _steps.check_steps(method, "validation_steps", kwargs.get("validation_steps"),
-                               optional=True))
+        steps_per_epoch = _steps.check_steps(method, "steps_per_epoch",
+                                             kwargs.get("steps_per_epoch"), optional=True)
+        validation_steps = _steps.check_steps(method, "validation_steps",
+                                              kwargs.get("validation_steps"), optional=True)
         _data.check_array_values(self, method, x)
         if kwargs.get("validation_data") is not None:
             _data.check_data_argument(method, kwargs["validation_data"])
@@ -298,9 +320,69 @@ class FitMixin(_ModelBase):
         x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
                                             kwargs.get("batch_size"))
         self._build_optimizer()
+        staged = self._stage(x, kwargs)
+        size = self._fit_execution_size(x, staged, kwargs.get("batch_size"), steps_per_epoch,
+                                        validation_steps)
         kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
-        with self._errors_said_as_value_errors(position), self._executions_of(size):
-            return super().fit(x, **kwargs)
+        with self._errors_said_as_value_errors(position), self._executions_of(size), \
+                self._training_on(staged):
+            return super().fit(x if staged is None else staged.stand_in(), **kwargs)
+
+    def _stage(self, x, kwargs):
+        """`x` staged for compiled executions that slice their batches themselves
+        (`_staged`), with `kwargs` rewritten for Keras' loop over its stand-in (the
+        validation split made here); None for data that stream, without compiled executions
+        or with `steps_per_epoch` (Keras' loop then carries its position across epochs)."""
+        kind = compiled.resolve(getattr(self, "compiled_execution", False), self)
+        if kind is None or kwargs.get("steps_per_epoch") is not None:
+            return None
+        train, validation = x, None
+        if kwargs.get("validation_split") and kwargs.get("validation_data") is None:
+            split = _staged.split(x, kwargs["validation_split"])
+            if split is None:
+                return None
+            train, validation = split
+        staged = _staged.stage(train, kwargs.get("batch_size"), kwargs.get("shuffle", True))
+        if staged is None:
+            return None
+        if isinstance(x, tf.data.Dataset):
+            _staged.check_dataset_values(self, staged)
+        batch_size = kwargs.pop("batch_size", None)
+        if batch_size is not None and kwargs.get("validation_batch_size") is None:
+            kwargs["validation_batch_size"] = batch_size
+        kwargs["shuffle"] = False  # the stand-in's order is no data's
+        kwargs.pop("validation_split", None)
+        if validation is not None:
+            kwargs["validation_data"] = validation
+        if self._staged_programs is None or self._staged_programs.kind != kind:
+            self._staged_programs = compiled.staged_programs(self.train_step, kind)
+        return staged
+
+    def _fit_execution_size(self, x, staged, batch_size, steps_per_epoch, validation_steps):
+        """The batches per execution of this `fit` (`_steps.execution_size`), fewer for a
+        short epoch when `compile` chose `steps_per_execution` (`PROGRESS_UPDATES`)."""
+        size = self.steps_per_execution
+        if getattr(self, "steps_per_execution_chosen", False):
+            length = steps_per_epoch or (staged.num_batches if staged is not None
+                                         else _data.epoch_length(x, batch_size))
+            if length:
+                size = min(size, max(1, length // PROGRESS_UPDATES))
+        return _steps.execution_size(size, steps_per_epoch, validation_steps)
+
+    @contextlib.contextmanager
+    def _training_on(self, staged):
+        """Inside, `fit` trains on `staged` data (None: on what Keras' loop pulls)."""
+        if staged is None:
+            yield
+            return
+        previous = self.train_function
+        self.train_function = compiled.make_staged_function(
+            staged, lambda: self.steps_per_execution, self._staged_programs)
+        try:
+            yield
+        finally:  # the streaming function: the staged one would keep the data alive
+            self.train_function = previous
+            self.make_train_function()
 
     def evaluate(self, x: Any = None, y: None = None, **kwargs: Any) -> Any:
         """Keras `evaluate` on batches of data x, checked as `fit` checks them.
@@ -362,18 +444,19 @@ class FitMixin(_ModelBase):
     @contextlib.contextmanager
     def _executions_of(self, size: int):
         """Runs executions of `size` batches inside (`_steps.execution_size`); Keras' loop
-        fixes the size when it traces, so its functions are traced again for another size."""
+        fixes the size when it traces, so its functions are traced again for another size (the
+        compiled executions read it at each call)."""
         compiled_size = self.steps_per_execution
         if size == compiled_size:
             yield
             return
-        self._reset_compiled_functions()
+        self._reset_keras_functions()
         self.steps_per_execution = size
         try:
             yield
         finally:
             self.steps_per_execution = compiled_size
-            self._reset_compiled_functions()
+            self._reset_keras_functions()
 
     def _errors_said_as_value_errors(self, position):
         """The data checks' errors from compiled functions as ValueErrors naming the epoch,
@@ -385,6 +468,13 @@ class FitMixin(_ModelBase):
         self.train_function = None
         self.test_function = None
         self.predict_function = None
+        self._staged_programs = None
+
+    def _reset_keras_functions(self):
+        """Drops Keras' own functions, keeping compiled executions (which have a `kind`)."""
+        for name in ("train_function", "test_function", "predict_function"):
+            if not hasattr(getattr(self, name), "kind"):
+                setattr(self, name, None)
 
     def _initialize_on_first_batch(self, method, x, batch_size=None):
         """Runs the first batch through `initialize` if a layer needs data-dependent setup;

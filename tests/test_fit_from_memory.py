@@ -1,0 +1,158 @@
+"""`fit` on data in memory (arrays, tensors, `from_tensor_slices(...).batch(...)`): the compiled
+program slices its batches itself, with the batches, order and results of the streaming path;
+and the batches per execution chosen so that an epoch shows progress."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_survae as ts
+
+ROWS = 5 * 32 + 8  # five batches of 32 and a short one of 8
+
+
+def _flow(condition_shape=None):
+    keras.utils.set_random_seed(0)
+    extra = {} if condition_shape is None else {"condition_shape": condition_shape}
+    return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(
+        hidden_units=[8], **extra), ts.Reverse(), ts.AffineCoupling(hidden_units=[8], **extra)],
+        **extra)
+
+
+def _data(conditional=False):
+    rng = np.random.RandomState(0)
+    x = rng.randn(ROWS, 2).astype("float32") * [1.0, 3.0] + 2.0
+    if not conditional:
+        return x
+    return {"x": x, "condition": rng.randn(ROWS, 3).astype("float32")}
+
+
+class _Seen(keras.callbacks.Callback):
+    """The train function's kind and the batch-end calls of each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.kinds, self.calls = set(), []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.kinds.add(getattr(self.model.train_function, "kind", None))
+        self.calls[-1] += 1
+
+
+def _fit(data, flow=None, steps_per_execution=4, epochs=2, **kwargs):
+    flow = flow or _flow()
+    flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps_per_execution,
+                 compiled_execution=True)
+    seen = _Seen()
+    history = flow.fit(data, epochs=epochs, verbose=0, callbacks=[seen], **kwargs)
+    return flow, history.history, seen
+
+
+def _batches(data, orders, batch_size=32):
+    """A generator (streaming data) of the batches of `data` in each epoch's order of rows."""
+    for order in orders:
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            yield tf.nest.map_structure(lambda a: a[rows], data)
+
+
+def _assert_same_weights(a, b):
+    for u, v in zip(a.weights, b.weights):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_in_memory_data_trains_staged_as_its_streamed_batches(conditional):
+    data = _data(conditional)
+    flow = _flow([3] if conditional else None)
+    in_order = np.arange(ROWS)
+    streamed, stream_history, stream_seen = _fit(
+        _batches(data, [in_order] * 2), flow, steps_per_epoch=6)
+    for staged_data in (data, tf.data.Dataset.from_tensor_slices(data).batch(32),
+                        tf.data.Dataset.from_tensor_slices(data).cache().batch(32).prefetch(2)):
+        kwargs = {} if isinstance(staged_data, tf.data.Dataset) else {"batch_size": 32,
+                                                                       "shuffle": False}
+        staged, history, seen = _fit(staged_data, _flow([3] if conditional else None),
+                                     **kwargs)
+        assert seen.kinds == {"staged"} and stream_seen.kinds == {"program"}
+        assert int(staged.optimizer.iterations) == 12  # the short last batch trained
+        np.testing.assert_allclose(history["loss"], stream_history["loss"], rtol=1e-5)
+        _assert_same_weights(staged, streamed)
+
+
+def test_arrays_are_shuffled_with_a_new_permutation_each_epoch():
+    data = _data()
+
+    def initialised():  # on the same rows, whatever the order
+        flow = _flow()
+        flow.initialize(data[:32])
+        return flow
+
+    staged, streamed = initialised(), initialised()
+    np.random.seed(7)  # the permutations come from NumPy's global generator
+    staged, history, seen = _fit(data, staged, batch_size=32, epochs=3)
+    assert seen.kinds == {"staged"}
+    np.random.seed(7)
+    orders = [np.random.permutation(ROWS) for _ in range(3)]
+    assert not np.array_equal(orders[0], orders[1])
+    streamed, stream_history, _ = _fit(_batches(data, orders), streamed, epochs=3,
+                                       steps_per_epoch=6)
+    np.testing.assert_allclose(history["loss"], stream_history["loss"], rtol=1e-5)
+    _assert_same_weights(staged, streamed)
+    in_order, _, _ = _fit(data, initialised(), batch_size=32, epochs=3, shuffle=False)
+    assert not np.allclose(in_order.weights[-1].numpy(), staged.weights[-1].numpy())
+
+
+def test_a_dataset_that_maps_streams_and_a_taken_dataset_stages_what_it_takes():
+    data = _data()
+    _, _, seen = _fit(tf.data.Dataset.from_tensor_slices(data).batch(32).map(lambda x: x))
+    assert seen.kinds == {"program"}
+    taken = tf.data.Dataset.from_tensor_slices(data).batch(32, drop_remainder=True).take(3)
+    staged, history, seen = _fit(taken)
+    streamed, stream_history, _ = _fit(_batches(data[:96], [np.arange(96)] * 2),
+                                       steps_per_epoch=3)
+    assert seen.kinds == {"staged"} and int(staged.optimizer.iterations) == 6
+    _assert_same_weights(staged, streamed)
+
+
+def test_validation_split_and_validation_data_of_staged_arrays():
+    data = _data()
+    staged, history, seen = _fit(data, batch_size=16, validation_split=0.25, shuffle=False)
+    assert seen.kinds == {"staged"}
+    at = int(ROWS * 0.75)  # Keras validates on the last rows
+    streamed, stream_history, _ = _fit(data[:at], batch_size=16, shuffle=False,
+                                       validation_data=data[at:],
+                                       steps_per_epoch=-(-at // 16))
+    np.testing.assert_allclose(history["val_loss"], stream_history["val_loss"], rtol=1e-5)
+    _assert_same_weights(staged, streamed)
+
+
+def test_an_invalid_row_of_a_staged_dataset_fails_its_batch_after_the_batches_before():
+    data = _data()
+    data[70, 1] = np.nan  # batch 2, row 6
+    flow = _flow()
+    flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=4, compiled_execution=True)
+    with pytest.raises(ValueError, match=r"NaN or Inf.*epoch 1, batch 2 \(counting from 0\), "
+                                         r"row 6 of that batch.*were trained on"):
+        flow.fit(tf.data.Dataset.from_tensor_slices(data).batch(32), verbose=0)
+    assert int(flow.optimizer.iterations) == 2
+
+
+def test_an_epoch_shows_progress_unless_steps_per_execution_is_given():
+    data = np.tile(_data(), [4, 1])[: 32 * 32]  # an epoch of 32 batches
+    _, _, seen = _fit(data, steps_per_execution=None, batch_size=32)
+    assert seen.calls == [11, 11]  # executions of 32 // 10 = 3 batches
+    _, _, seen = _fit(data, steps_per_execution=32, batch_size=32)
+    assert seen.calls == [1, 1]
+    _, _, seen = _fit(tf.data.Dataset.from_tensor_slices(data).batch(32).repeat(),
+                      steps_per_execution=None, steps_per_epoch=20)
+    assert seen.calls == [10, 10]  # 2 batches per execution, dividing the epoch
+    flow = _flow()
+    flow.compile(keras.optimizers.Adam(1e-2))
+    assert flow.get_compile_config()["steps_per_execution"] is None
+    flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=8)
+    assert flow.get_compile_config()["steps_per_execution"] == 8

@@ -45,9 +45,9 @@ class ContinuousFlow(Bijection):
     within them).
 
     Gradients use the adjoint method of `DormandPrince.solve` (memory constant in the number
-    of steps, TFP's public API). Backpropagating through the solver's steps (its private
-    `_solve`) measured 1.5x faster per gradient step on `continuous_flow(2)` at initialisation
-    (docs/benchmarks.md, "Free-form flows: which gradient"); it is not offered.
+    of steps, TFP's public API). Backpropagating through the solver's steps would need its
+    private `_solve` and is not offered (the two compared in docs/benchmarks.md, "Free-form
+    flows: which gradient").
 
     The mean number of function evaluations per solve (forward passes) is the metric
     `<layer name>_nfe` (`layer.nfe`), which `Flow.fit` reports with the loss.
@@ -180,7 +180,7 @@ class ContinuousFlow(Bijection):
     def _integrate(self, start, condition, seed, forward: bool, with_log_det: bool = True):
         """Runs the ODE from `start` over [0, T] (forward) or [T, 0]; returns the end and V
         (None without `with_log_det`). The solve runs as a TensorFlow graph even when called
-        eagerly (TFP's solver loops in Python otherwise, about 100x slower)."""
+        eagerly (TFP's solver loops in Python otherwise)."""
         _networks.run_network(self._owner, lambda t: t, start)  # the network's input range
         constants = self._condition(condition, start.dtype)
         eps = None if self.trace == "exact" or not with_log_det else \

@@ -91,8 +91,8 @@ class ResidualBlock(Bijection):
       satisfies r^2 < 1 - geometric_p. Gradients by the Neumann series (Chen et al. Eq. 8).
     * `log_det="exact"`: log det(I + J) from the D x D Jacobian, for small D; deterministic.
 
-    The Neumann gradient measured 2.5x cheaper per step than backpropagating through the series'
-    terms on `residual_flow(2)` (docs/benchmarks.md, "Free-form flows: which gradient").
+    The Neumann gradient was chosen over backpropagating through the series' terms for its
+    cost per step (measured in docs/benchmarks.md, "Free-form flows: which gradient").
 
     Args:
       network: a `LipschitzMLP` mapping D inputs (D + condition features with a condition) to

@@ -72,6 +72,12 @@ NO_XLA_JACOBIAN = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-P
                    "for the suite's autodiff Jacobian")
 
 
+# At the float64 suite's tolerance (1e-9) the solver needs rtol = atol = 1e-12, where TFP's
+# Dormand-Prince exceeds its max_num_steps on these cases (open: a float64 case at a looser
+# suite tolerance).
+NO_FLOAT64_ODE = "float64: the ODE solver at 1e-12 exceeds max_num_steps"
+
+
 def fixed_point_tolerance(dtype):
     return 1e-6 if dtype == "float32" else 1e-13
 
@@ -241,13 +247,14 @@ CASES = [
     # (2e-4 in float32, 1e-9 in float64).
     Case("continuous_flow_exact",
          lambda d: ts.ContinuousFlow(hidden_units=[8], **ode_tolerances(d), dtype=d),
-         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_JACOBIAN),
+         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_JACOBIAN,
+         float64=NO_FLOAT64_ODE),
     Case("continuous_flow_hutchinson_conditional",
          lambda d: ts.ContinuousFlow(mlp(3, d, hidden=(8,)), trace="hutchinson",
                                      probe="rademacher", time_length=0.5, condition_shape=[2],
                                      **ode_tolerances(d), dtype=d),
          normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False,
-         xla=NO_XLA_JACOBIAN),
+         xla=NO_XLA_JACOBIAN, float64=NO_FLOAT64_ODE),
     Case("residual_block_exact",
          lambda d: ts.ResidualBlock(hidden_units=[8], log_det="exact",
                                     tolerance=fixed_point_tolerance(d), dtype=d),

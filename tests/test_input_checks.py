@@ -28,7 +28,9 @@ def test_single_layers_refuse_nan_and_inf(layer, bad):
 
 def test_a_layer_that_overflows_says_so():
     coupling = ts.AffineCoupling(ts.MLP([4], 2, output_initializer="ones"), scale_fn="exp")
-    x = np.full([2, 2], 1e3, "float32")
+    # x_a = +-1e3: whatever the hidden kernel's signs, some ReLU unit is active for one row,
+    # so the log-scale overflows exp for it.
+    x = np.array([[1e3, 1e3], [-1e3, 1e3]], "float32")
     with pytest.raises(ValueError, match="turned finite inputs into NaN or Inf"):
         coupling.inverse_and_log_det(x)
 

@@ -119,7 +119,10 @@ def nice(event_size: int, *, num_layers: int = 4,
       num_layers: couplings, an integer >= 1.
       hidden_units: widths of each coupling's MLP, integers >= 1 (at least one layer).
       base: "logistic" (the paper's) or "normal".
-      condition_size, standardize, dtype, name: as in `real_nvp`.
+      condition_size: as in `real_nvp`.
+      standardize: as in `real_nvp`.
+      dtype: as in `real_nvp`.
+      name: as in `real_nvp`.
 
     Returns:
       The `Flow`.
@@ -184,7 +187,8 @@ def circular_spline_flow(event_size: int, *, num_layers: int = 4,
       condition_size: features of a condition every conditioner reads, an integer >= 1, or None.
       standardize: must be False (the argument is there to say so, as the other builders have
         it).
-      dtype, name: as in `real_nvp`.
+      dtype: as in `real_nvp`.
+      name: as in `real_nvp`.
 
     Returns:
       The `Flow`.

@@ -197,7 +197,9 @@ def inverse_autoregressive_flow(event_size: int, *, num_layers: int = 5,
       num_layers: IAF steps, an integer >= 1.
       hidden_units: widths of each MADE, integers >= 1 (at least one layer).
       condition_size: features of a condition (every MADE reads it), an integer >= 1, or None.
-      standardize, dtype, name: as in `neural_spline_flow`.
+      standardize: as in `neural_spline_flow`.
+      dtype: as in `neural_spline_flow`.
+      name: as in `neural_spline_flow`.
 
     Returns:
       The `Flow`.

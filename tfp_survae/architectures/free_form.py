@@ -39,7 +39,12 @@ def continuous_flow(event_size: int, *, num_blocks: int = 1,
     Args:
       event_size: D, the length of the data vectors.
       num_blocks: the number of ODE blocks, each with its own network.
-      hidden_units, activation, time_length, trace, rtol, atol: of every `ContinuousFlow`.
+      hidden_units: as in `ContinuousFlow`, for every block.
+      activation: as in `ContinuousFlow`.
+      time_length: as in `ContinuousFlow`.
+      trace: as in `ContinuousFlow`.
+      rtol: as in `ContinuousFlow`.
+      atol: as in `ContinuousFlow`.
       condition_size: features of an optional condition.
       dtype: the flow's dtype (policy name or dtype); None for Keras' default.
       name: the flow's name.
@@ -88,7 +93,11 @@ def residual_flow(event_size: int, *, num_blocks: int = 10,
     Args:
       event_size: D, the length of the data vectors.
       num_blocks: the number of residual blocks.
-      hidden_units, activation, lipschitz, power_iterations, log_det: of every block.
+      hidden_units: as in `ResidualBlock`, for every block.
+      activation: as in `ResidualBlock`.
+      lipschitz: as in `ResidualBlock`.
+      power_iterations: as in `ResidualBlock`.
+      log_det: as in `ResidualBlock`.
       actnorm: an `ActNorm` before every block (data-dependent initialisation).
       condition_size: features of an optional condition.
       dtype: the flow's dtype (policy name or dtype); None for Keras' default.

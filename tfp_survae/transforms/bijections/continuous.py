@@ -56,17 +56,20 @@ class ContinuousFlow(Bijection):
       network: a Keras layer mapping concat([x, t, c]) of width D + 1 (+ C with a condition) to
         dx/dt of width D; None builds `MLP(hidden_units, D, activation)` (FFJORD: 64-64-64,
         tanh; its input is x and t, concatenated).
-      hidden_units, activation: of the default network.
+      hidden_units: widths of the default network.
+      activation: the default network's activation.
       time_length: the integration time T > 0 (FFJORD learns T from 0.5; here it is fixed,
         which only rescales f).
       trace: "exact" or "hutchinson".
       probe: "gaussian" or "rademacher" (Hutchinson's probe).
-      rtol, atol: the solver's relative and absolute tolerances (FFJORD: 1e-5 both).
+      rtol: the solver's relative tolerance (FFJORD: 1e-5).
+      atol: the solver's absolute tolerance (FFJORD: 1e-5).
       max_num_steps: the solver's step limit; beyond it the solver raises (an
         InvalidArgumentError "max_num_steps exceeded"; under XLA, which compiles checks away,
         it is not enforced).
       condition_shape: [C] for a condition c fed to f (flattened next to x and t).
-      seed: of the layer's generator (Hutchinson's probes when no seed is passed).
+      **kwargs: Keras layer arguments, and `seed`, of the layer's generator (Hutchinson's
+        probes when no seed is passed).
 
     Raises:
       ValueError / TypeError: for an argument outside its range or of the wrong type, and at

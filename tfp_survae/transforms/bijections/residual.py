@@ -98,8 +98,11 @@ class ResidualBlock(Bijection):
       network: a `LipschitzMLP` mapping D inputs (D + condition features with a condition) to
         D outputs, or None for `LipschitzMLP(hidden_units, D)` with `lipschitz`,
         `activation` and `power_iterations`.
-      hidden_units, activation, lipschitz, power_iterations: of the default network (Residual
-        Flows' 2-D experiments: 128-128-128-128 LipSwish units, 0.9, 5 power iterations).
+      hidden_units: widths of the default network (Residual Flows' 2-D experiments:
+        128-128-128-128).
+      activation: the default network's activation (LipSwish).
+      lipschitz: the default network's Lipschitz bound per layer (0.9).
+      power_iterations: the default network's power iterations per step (5).
       log_det: "roulette" or "exact".
       probe: "gaussian" or "rademacher" (the roulette's trace probe).
       exact_terms: terms of the series always computed (Residual Flows: 2).
@@ -109,7 +112,8 @@ class ResidualBlock(Bijection):
         ValueError eagerly, an InvalidArgumentError tagged "[tfp_survae]" in a graph, NaN
         under XLA, which compiles checks away).
       condition_shape: [C] for a condition c fed to g next to x (g(x, c), contractive in x).
-      seed: of the layer's generator (the roulette's draws when no seed is passed).
+      **kwargs: Keras layer arguments, and `seed`, of the layer's generator (the roulette's
+        draws when no seed is passed).
 
     Raises:
       ValueError / TypeError: for an argument outside its range or of the wrong type, and at

@@ -548,14 +548,14 @@ def memory_section(args) -> str:
     """`Flow.fit` on in-memory data against JAX + optax with 32 steps per `lax.scan`, and the
     cost of the chosen `steps_per_execution` on short epochs."""
     if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
-        return "## 8b. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
+        return "## 12. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
     import models_jax as mj
 
     units, reps = (64, 2) if args.quick else (640, args.repetitions)
     builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
                 "augmented flow": augmented_flow}
     jax_name = "JAX + optax, 32 steps per lax.scan"
-    lines = ["## 8b. Fit from memory against JAX", "",
+    lines = ["## 12. Fit from memory against JAX", "",
              f"Adam 1e-3, batch 128, {units} steps per round (one epoch), {reps} interleaved "
              "rounds after a warm-up, in one process. Ratio = the variant's time / "
              f"{jax_name}'s in the same round (below 1: faster than JAX); wall-clock and CPU "

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfp_survae import _checks
+from tfp_survae.architectures import _arguments
 from tfp_survae.distributions import StandardNormal
 from tfp_survae.flow import Flow
 from tfp_survae.transforms import ActNorm, ContinuousFlow, ResidualBlock
@@ -13,11 +14,12 @@ from tfp_survae.transforms import ActNorm, ContinuousFlow, ResidualBlock
 __all__ = ["continuous_flow", "residual_flow"]
 
 
-def _check(owner, event_size, num_blocks, condition_size):
+def _check(owner: str, event_size: int, num_blocks: int,
+           condition_size: int | None) -> list[int] | None:
+    """Checks the sizes; returns the condition_shape [C] (None: unconditional)."""
     _checks.check_integer(owner, "event_size", event_size, minimum=1)
     _checks.check_integer(owner, "num_blocks", num_blocks, minimum=1)
-    if condition_size is not None:
-        _checks.check_integer(owner, "condition_size", condition_size, minimum=1)
+    return _arguments.check_condition_size(owner, condition_size)
 
 
 def continuous_flow(event_size: int, *, num_blocks: int = 1,
@@ -61,8 +63,7 @@ def continuous_flow(event_size: int, *, num_blocks: int = 1,
       >>> flow.log_prob(tf.zeros([3, 2])).shape
       TensorShape([3])
     """
-    _check("continuous_flow", event_size, num_blocks, condition_size)
-    condition_shape = None if condition_size is None else [int(condition_size)]
+    condition_shape = _check("continuous_flow", event_size, num_blocks, condition_size)
     blocks = [ContinuousFlow(hidden_units=hidden_units, activation=activation,
                              time_length=time_length, trace=trace, rtol=rtol, atol=atol,
                              condition_shape=condition_shape, dtype=dtype)
@@ -115,9 +116,8 @@ def residual_flow(event_size: int, *, num_blocks: int = 10,
       >>> flow.log_prob(tf.zeros([3, 2])).shape
       TensorShape([3])
     """
-    _check("residual_flow", event_size, num_blocks, condition_size)
+    condition_shape = _check("residual_flow", event_size, num_blocks, condition_size)
     _checks.check_flag("residual_flow", "actnorm", actnorm)
-    condition_shape = None if condition_size is None else [int(condition_size)]
     transforms = []
     for _ in range(int(num_blocks)):
         if actnorm:

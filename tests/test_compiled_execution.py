@@ -1,6 +1,8 @@
 """Compiled executions (`compile(compiled_execution=True)`): an execution's batches are pulled,
 stacked and checked, and one XLA program trains on them; the same training as Keras' loop."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -20,6 +22,38 @@ def _train(family, compiled_execution, data, steps_per_execution, epochs=2):
                  compiled_execution=compiled_execution, jit_compile=True)
     history = flow.fit(data, epochs=epochs, verbose=0)
     return flow, history.history["loss"]
+
+
+class RecordingNetwork(keras.layers.Layer):
+    """A coupling network that records each time its Python runs (each trace of a step) and
+    whether AutoGraph had converted the code calling it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2, kernel_initializer="zeros")
+        self.converted = []
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x):
+        self.converted.append(any("__autograph_generated" in frame.filename
+                                  for frame in inspect.stack()))
+        return self.dense(x)
+
+
+@pytest.mark.parametrize("compiled_execution", [True, False])
+def test_the_step_is_traced_once_and_without_autograph_as_in_keras_loop(compiled_execution):
+    keras.utils.set_random_seed(0)
+    network = RecordingNetwork()
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(network=network)])
+    flow.compile(keras.optimizers.Adam(1e-3), steps_per_execution=2,
+                 compiled_execution=compiled_execution)
+    traced_before = len(network.converted)
+    flow.fit(np.random.RandomState(0).randn(64, 2).astype("float32"), batch_size=32,
+             epochs=2, verbose=0)
+    during_fit = network.converted[traced_before:]
+    assert during_fit == [False], during_fit  # one trace, AutoGraph off
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

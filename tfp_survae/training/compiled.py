@@ -157,12 +157,15 @@ def _finite(logs):
 def _loop(step_function, batch_at):
     """(count, *args) -> logs of the last step run over `count` batches (`batch_at(i, *args)`
     gives batch i), stopping at a non-finite log (an invalid training step: the rest would not
-    be applied)."""
+    be applied). The step is traced once: its first run (which gives the loop the logs'
+    structure) and the loop's body call one graph function."""
+    step = tf.function(step_function, autograph=False)
+
     def run(count, *args):
-        logs = step_function(batch_at(0, *args))
+        logs = step(batch_at(0, *args))
 
         def body(i, _):
-            return i + 1, step_function(batch_at(i, *args))
+            return i + 1, step(batch_at(i, *args))
 
         _, logs = tf.while_loop(lambda i, logs: tf.logical_and(i < count, _finite(logs)), body,
                                 (tf.constant(1), logs))
@@ -181,11 +184,15 @@ def _stacked_loop(step_function):
 
 
 def _compiled(loop, step_function, kind):
-    """`loop(step)` as one XLA program (PROGRAM) or a graph loop of XLA-compiled steps."""
+    """`loop(step)` as one XLA program (PROGRAM) or a graph loop of XLA-compiled steps. As in
+    Keras' loop (whose step functions are `do_not_convert`), the step runs without AutoGraph:
+    the same Python runs in both, and tracing skips AutoGraph's conversion of the model's
+    code."""
     if kind == PROGRAM:
-        return tf.function(loop(step_function), jit_compile=True, reduce_retracing=True)
-    step = tf.function(step_function, jit_compile=True, reduce_retracing=True)
-    return tf.function(loop(step), reduce_retracing=True)
+        return tf.function(loop(step_function), jit_compile=True, reduce_retracing=True,
+                           autograph=False)
+    step = tf.function(step_function, jit_compile=True, reduce_retracing=True, autograph=False)
+    return tf.function(loop(step), reduce_retracing=True, autograph=False)
 
 
 class InvalidBatch(ValueError):

@@ -158,7 +158,8 @@ def _compiled_iwbo(flow):
     it holds only a weak reference to the flow."""
     function = _IWBO_FUNCTIONS.get(flow)
     if function is None:
-        function = _IWBO_FUNCTIONS[flow] = tf.function(iwbo_loop, reduce_retracing=True)
+        function = _IWBO_FUNCTIONS[flow] = tf.function(iwbo_loop, reduce_retracing=True,
+                                                              autograph=False)
     return function
 
 
@@ -218,7 +219,7 @@ def evaluate(flow: keras.Model, dataset: Iterable[Any], *, k: int = 1,
         steps = None
     bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
     seed = _seeds.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
-    log_prob_fn = tf.function(lambda x, s: flow.log_prob(x, seed=s))
+    log_prob_fn = tf.function(lambda x, s: flow.log_prob(x, seed=s), autograph=False)
     total, count = 0.0, 0
     for step, batch in enumerate(dataset):
         batch_seed = _seeds.fold_in(seed, step)

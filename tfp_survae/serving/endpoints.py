@@ -11,6 +11,7 @@ because XLA compiles check ops away: the shapes, an empty batch, NaN or Inf in f
 integers out of range are refused before the program runs. Under XLA the draws equal eager
 ones (`tfp_survae._seeds`), except those of TFP's own samplers: a TFP distribution as the base
 is drawn before the XLA program, and a flow holding one inside a transform runs without XLA.
+Every function here is traced without AutoGraph, as Keras' training loop runs a model's code.
 """
 
 from __future__ import annotations
@@ -153,18 +154,18 @@ def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False
     base_draws_match = isinstance(flow.base, TFPDistribution) or \
         not _holds_tfp_sampler(flow.base)  # a TFP base's log_prob draws nothing
     xla = jit_compile and _chain_draws_match_under_xla(flow) and base_draws_match
-    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla)
+    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla, autograph=False)
 
     if with_seed:
         def entry(x, seed):
             return inner(checked_data(where, x, flow), checked_seed(where, seed))
 
-        return tf.function(entry).get_concrete_function(data_spec(flow), SEED_SPEC)
+        return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow), SEED_SPEC)
 
     def entry_default(x):
         return inner(checked_data(where, x, flow), tf.constant(default_seed, tf.int32))
 
-    return tf.function(entry_default).get_concrete_function(data_spec(flow))
+    return tf.function(entry_default, autograph=False).get_concrete_function(data_spec(flow))
 
 
 def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
@@ -188,20 +189,20 @@ def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
         forwards = tf.function(
             lambda z, seed: _chain.chain_sample(flow.chain, lambda *_: (z, None),
                                                 tf.shape(z)[0], seed=seed)[0],
-            jit_compile=True)
+            jit_compile=True, autograph=False)
 
         def work(n, seed):
             _, base_seed = _chain.chain_seeds(seed, flow.chain, "forward")
             z, _ = _chain.base_sample_and_log_prob(flow.base, n, None, base_seed)
             return forwards(z, seed)
     else:
-        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla)
+        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla, autograph=False)
 
     def entry(n, seed):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
         return work(n, checked_seed(where, seed))
 
-    return tf.function(entry).get_concrete_function(count_spec("n"), SEED_SPEC)
+    return tf.function(entry, autograph=False).get_concrete_function(count_spec("n"), SEED_SPEC)
 
 
 def temperature_sample_fn(flow: Any, *, max_sample_size: int,
@@ -220,7 +221,7 @@ def temperature_sample_fn(flow: Any, *, max_sample_size: int,
     hint = " (max_sample_size)"
     _temperature.check_flow(where, flow.base, flow.chain)
     work = tf.function(lambda n, seed, t: flow.sample(
-        n, seed=seed, temperature=tf.cast(t, flow.dtype)))
+        n, seed=seed, temperature=tf.cast(t, flow.dtype)), autograph=False)
 
     def entry(n: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
@@ -235,7 +236,7 @@ def temperature_sample_fn(flow: Any, *, max_sample_size: int,
             temperature = tf.identity(temperature)
         return work(n, checked_seed(where, seed), temperature)
 
-    return tf.function(entry).get_concrete_function(
+    return tf.function(entry, autograph=False).get_concrete_function(
         count_spec("n"), SEED_SPEC, tf.TensorSpec(None, tf.float32, name="temperature"))
 
 
@@ -257,7 +258,7 @@ def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
         k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
         return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk)
 
-    return tf.function(entry).get_concrete_function(data_spec(flow), count_spec("k"), SEED_SPEC)
+    return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow), count_spec("k"), SEED_SPEC)
 
 
 def check_limit(name: str, value: Any) -> int:

@@ -188,6 +188,7 @@ def _execution_function(flow, optimizer, strategy, steps_per_execution, setting)
         return _compiled_steps(flow, optimizer, strategy, steps_per_execution, kind)
     replicas = strategy.num_replicas_in_sync
 
+    @tf.autograph.experimental.do_not_convert  # as Keras' loop runs a model's step
     def step(data, halted):
         nll = training_step(flow, optimizer, data, replicas=replicas, halted=halted)
         examples = tf.cast(_batches.batch_size(data), tf.float32)

@@ -6,11 +6,39 @@ from conformance import (DTYPES, MODES, check_builds_in_function, check_config_r
 from conformance_cases import CASES, public_transforms
 
 
-# XLA programs stay in memory until the process exits: the XLA mode runs isolated.
-@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.isolated) if m == "xla"
-                                  else m for m in MODES])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", CASES, ids=str)
+def _representatives() -> set:
+    """The first case of each transform class: the default run compiles these under XLA."""
+    seen, names = set(), set()
+    for case in CASES:
+        cls = type(case.make("float32"))
+        if cls not in seen:
+            seen.add(cls)
+            names.add(str(case))
+    return names
+
+
+REPRESENTATIVES = _representatives()
+
+
+def _params():
+    """Every (case, dtype, mode). The default run checks every case eagerly in both dtypes and
+    compiled in float32, and compiles one case of each class under XLA; the other compiled
+    runs (float64, the remaining XLA cases) are marked slow, for the full run (CI's `-m slow`).
+    XLA programs stay in memory until the process exits: the XLA mode runs isolated."""
+    params = []
+    for case in CASES:
+        for dtype in DTYPES:
+            for mode in MODES:
+                marks = [pytest.mark.isolated] if mode == "xla" else []
+                if mode != "eager" and (dtype == "float64" or mode == "xla"
+                                        and str(case) not in REPRESENTATIVES):
+                    marks.append(pytest.mark.slow)
+                params.append(pytest.param(case, dtype, mode, marks=marks,
+                                           id=f"{case}-{dtype}-{mode}"))
+    return params
+
+
+@pytest.mark.parametrize("case, dtype, mode", _params())
 def test_conformance(case, dtype, mode):
     run_case(case, dtype, mode)
 

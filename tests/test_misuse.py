@@ -389,7 +389,7 @@ REQUIRED = {ts.MADE: {"params_per_dim": 2}, neural_spline_flow: {"event_size": 2
             glow: {"image_shape": [4, 4, 1], "num_scales": 1, "num_steps": 1,
                    "hidden_channels": 2},
             ts.nn.LipschitzMLP: {"hidden_units": [4], "output_units": 2},
-            continuous_flow: {"event_size": 2}, residual_flow: {"event_size": 2}}
+            continuous_flow: _SMALL, residual_flow: _SMALL}
 ARGUMENTS = [(make, name) for make, table in CONSTRUCTOR_ARGUMENTS.items() for name in table]
 
 

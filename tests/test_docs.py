@@ -55,6 +55,7 @@ def _page_id(path: pathlib.Path) -> str:
     return str(path.relative_to(DOCS))
 
 
+@pytest.mark.isolated  # pages train flows: compiled executions are XLA programs
 @pytest.mark.parametrize("page", pages_with_code(), ids=_page_id)
 def test_page_code_runs(page):
     blocks = python_blocks(page.read_text(encoding="utf-8"))

@@ -9,6 +9,9 @@ import tensorflow as tf
 
 import tfp_survae as ts
 
+# Each fit compiles XLA programs, which stay in memory until the process exits.
+pytestmark = pytest.mark.isolated
+
 ROWS = 5 * 32 + 8  # five batches of 32 and a short one of 8
 
 

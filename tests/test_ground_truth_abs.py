@@ -92,6 +92,7 @@ def test_generative_abs_exact_anywhere_in_the_flow():
     assert outside[0] == -np.inf
 
 
+@pytest.mark.isolated  # fit: an XLA program
 @ground_truth(ts.GenerativeAbs)
 def test_generative_abs_learned_classifier_trains_by_score_function():
     # p(z) puts 90% of its mass at z > 0; the sign posterior is learnable, and training q(s | x)

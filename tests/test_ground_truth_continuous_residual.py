@@ -307,6 +307,7 @@ def test_a_2d_residual_flow_integrates_to_one():
 # The number of function evaluations reaches `fit`.
 
 
+@pytest.mark.isolated  # fit: an XLA program
 def test_fit_reports_the_number_of_function_evaluations():
     keras.utils.set_random_seed(13)
     flow = ts.architectures.continuous_flow(2, hidden_units=[8], rtol=1e-4, atol=1e-4)

@@ -193,9 +193,11 @@ def test_inversions_are_accurate_to_the_stated_tolerance(map_, dtype, weight_sca
         # the least g' on 33 points from x to x_hat
         t = np.linspace(0.0, 1.0, 33)
         between = x[:, 1:] + (x_hat.numpy()[:, 1:] - x[:, 1:]) * t
-        _, v_between = layer.inverse_and_log_det(np.stack(
-            [np.repeat(x[:, 0], len(t)), between.ravel()], axis=1).astype(dtype))
-        least = np.exp(v_between.numpy().astype(np.float64).reshape(len(x), len(t))).min(1)
+        points = np.stack([np.repeat(x[:, 0], len(t)), between.ravel()], axis=1).astype(dtype)
+        # in 16 chunks: one batch of all 500,000 points would hold about 0.6 GB at once
+        v_between = np.concatenate([layer.inverse_and_log_det(chunk)[1].numpy()
+                                    for chunk in np.array_split(points, 16)])
+        least = np.exp(v_between.astype(np.float64).reshape(len(x), len(t))).min(1)
         x_b, z_b, x_hat_b, z_again_b = (np.asarray(a, np.float64)[:, 1]
                                         for a in (x, z, x_hat, z_again))
         slope_hat = np.exp(v_hat.numpy().astype(np.float64))

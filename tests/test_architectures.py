@@ -108,6 +108,8 @@ def test_preset_errors():
         architectures.multiscale_flow("small", widht=3)
     with pytest.raises(ValueError, match="pooling"):
         architectures.multiscale_flow("small", pooling="mean")
+    with pytest.raises(ValueError, match=r"preset is one of \['cifar10', .*received 'cifar100'"):
+        architectures.multiscale_flow("cifar100")
 
 
 @pytest.mark.slow

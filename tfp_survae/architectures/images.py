@@ -68,8 +68,8 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice",
 
     Raises:
       TypeError: an unknown setting.
-      ValueError: an unknown pooling or dequantization, or an image that cannot be halved
-        `num_scales` times.
+      ValueError: an unknown preset, pooling or dequantization, or an image that cannot be
+        halved `num_scales` times.
 
     Examples:
       >>> flow = ts.architectures.multiscale_flow("small", image_shape=(8, 8, 1), num_steps=1,
@@ -78,6 +78,9 @@ def multiscale_flow(preset: str | None = None, *, pooling: str = "slice",
       >>> flow.log_prob(x, seed=(1, 2)).shape
       TensorShape([2])
     """
+    if preset is not None and preset not in IMAGE_PRESETS:
+        raise ValueError(f"multiscale_flow: preset is one of {sorted(IMAGE_PRESETS)} or None "
+                         f"(cifar10); received {preset!r}.")
     config: dict[str, Any] = dict(IMAGE_PRESETS[preset or "cifar10"])
     unknown = set(settings) - set(IMAGE_PRESETS["cifar10"]) - {"dtype"}
     if unknown:

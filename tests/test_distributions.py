@@ -122,3 +122,14 @@ def test_network_output_is_checked():
         layer.log_prob(np.zeros((2, 2), "float32"))
     with pytest.raises(TypeError, match="network"):
         ts.ConditionalNormal([2], None)
+
+
+def test_a_conditional_flow_draws_its_log_prob_with_the_seed_given():
+    base = tfd.Independent(tfd.Normal([1.5, -0.5], [0.6, 1.0]), 1)
+    flow = ts.Flow(base, [ts.StochasticPermutation()])  # a random inverse: log p depends on it
+    density = ts.ConditionalFlow(flow)
+    x = np.random.RandomState(0).randn(64, 2).astype("float32")
+    first = density.log_prob(x, seed=(1, 2)).numpy()
+    np.testing.assert_array_equal(density.log_prob(x, seed=(1, 2)), first)
+    np.testing.assert_array_equal(flow.log_prob(x, seed=(1, 2)), first)
+    assert not np.array_equal(density.log_prob(x, seed=(3, 4)), first)

@@ -90,7 +90,7 @@ class ConditionalFlow(ConditionalDistribution):
 
     def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
                  condition: TensorLike | None = None) -> tf.Tensor:
-        return self.flow.log_prob(x, condition=self._mapped_condition(condition))
+        return self.flow.log_prob(x, seed=seed, condition=self._mapped_condition(condition))
 
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None

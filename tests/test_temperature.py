@@ -87,9 +87,48 @@ def test_temperature_is_refused_for_a_base_that_is_not_gaussian(base):
         flow.as_distribution().sample(3, seed=(1, 2), temperature=0.5)
 
 
-def test_temperature_is_refused_where_transforms_draw_noise_forward():
+def test_a_slice_draws_its_dropped_part_at_the_temperature():
+    """The default decoder is a standard normal: every coordinate is the t = 1 draw times t."""
     flow = ts.Flow(ts.StandardNormal([1]), [ts.Slice(1)], event_shape=[2])
-    with pytest.raises(ValueError, match=r"Slice 'slice.*' draws noise in the forward"):
+    warm = flow.sample(100, seed=(1, 2)).numpy()
+    np.testing.assert_allclose(flow.sample(100, seed=(1, 2), temperature=0.3), 0.3 * warm,
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(flow.as_distribution().sample(100, seed=(1, 2),
+                                                             temperature=0.3), 0.3 * warm,
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_a_slice_with_a_learned_normal_decoder_is_tempered_around_its_mean():
+    keras.utils.set_random_seed(0)
+    decoder = ts.ConditionalNormal([2], ts.MLP([4], 4))
+    flow = ts.Flow(ts.StandardNormal([1]), [ts.Slice(1, decoder=decoder)], event_shape=[3])
+    warm = flow.sample(200, seed=(1, 2)).numpy()
+    cold = flow.sample(200, seed=(1, 2), temperature=0.2).numpy()
+    np.testing.assert_allclose(cold[:, :1], 0.2 * warm[:, :1], rtol=1e-6, atol=1e-7)
+    def standardized(x):  # the decoder's noise: (x2 - mu(z)) / sigma(z), z = x[:, :1]
+        normal = decoder.distribution(x[:, :1])
+        return (x[:, 1:] - normal.mean().numpy()) / normal.stddev().numpy()
+
+    np.testing.assert_allclose(standardized(cold), 0.2 * standardized(warm), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_glow_samples_every_latent_at_the_temperature():
+    keras.utils.set_random_seed(0)
+    flow = ts.architectures.glow([4, 4, 1], num_scales=2, num_steps=1, hidden_channels=4)
+    for w in flow.trainable_weights:  # off the zero initialisation of the priors
+        w.assign(w + tf.random.stateless_normal(w.shape, (1, 2), stddev=0.1, dtype=w.dtype))
+    assert not np.allclose(flow.sample(4, seed=(1, 2)), flow.sample(4, seed=(3, 4)), atol=1e-2)
+    # near t = 0 every draw sits at its mean: two seeds give almost the same images
+    np.testing.assert_allclose(flow.sample(4, seed=(1, 2), temperature=1e-5),
+                               flow.sample(4, seed=(3, 4), temperature=1e-5), atol=1e-3)
+
+
+def test_temperature_is_refused_where_transforms_draw_noise_that_is_not_normal():
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Abs()])  # a random sign in the forward
+    flow.sample(3, seed=(1, 2), temperature=1.0)
+    with pytest.raises(ValueError, match=r"Abs 'abs.*' draws noise in the forward direction "
+                                         r"that is not a normal's"):
         flow.sample(3, seed=(1, 2), temperature=0.5)
 
 

@@ -345,8 +345,10 @@ class Flow(FitMixin, keras.Model):
 
         `temperature` t > 0 samples the base at a reduced (t < 1) or raised spread, as Glow
         (Kingma & Dhariwal, 2018): each base draw z becomes mu + t (z - mu), so a Gaussian base
-        N(mu, Sigma) is sampled as N(mu, t^2 Sigma); the transforms run as usual. t = 1 (the
-        default) draws exactly what a call without the argument draws. `log_prob` is the
+        N(mu, Sigma) is sampled as N(mu, t^2 Sigma); the transforms run as usual, and those that
+        draw from a normal in the forward direction (`Slice` with a normal decoder, as Glow's
+        factored-out latents) draw at t too. t = 1 (the default) draws exactly what a call
+        without the argument draws. `log_prob` is the
         model's, whatever the temperature.
 
         Args:
@@ -363,7 +365,7 @@ class Flow(FitMixin, keras.Model):
         Raises:
           ValueError: n is not a non-negative integer, the condition fails its checks, or
             t != 1 for a base that is not Gaussian or a transform that draws noise in the
-            forward direction (which t would not scale).
+            forward direction that is not a normal's (which t would not scale).
 
         Examples:
           >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
@@ -376,12 +378,14 @@ class Flow(FitMixin, keras.Model):
         condition = self.check_condition(condition, n=n)
         draw = self._base_sample
         temperature = _temperature.check(owner, temperature)
-        if isinstance(temperature, tf.Tensor) or temperature != 1.0:
+        tempered = isinstance(temperature, tf.Tensor) or temperature != 1.0
+        if tempered:
             _temperature.check_flow(owner, self.base, self._chain)
             draw = _temperature.tempered(draw, self.base, temperature)
         seed = self.seed_generator.next() if seed is None else seed
         x, _ = _chain.chain_sample(self._chain, draw, n, seed=_seeds.to_stateless_seed(seed),
-                                   condition=condition)
+                                   condition=condition,
+                                   temperature=temperature if tempered else None)
         return x
 
     def sample_and_log_prob(self, n: Count, seed: Seed | None = None, *,

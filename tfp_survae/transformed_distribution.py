@@ -257,7 +257,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
             return z, log_p
 
         x, log_p = _chain.chain_sample(self._chain, base_draw, n, seed=seed,
-                                       condition=condition, with_log_prob=with_log_prob)
+                                       condition=condition, with_log_prob=with_log_prob,
+                                       temperature=temperature if tempered else None)
         return x, log_p, leading
 
     def _sample_n(self, n, seed=None, condition=None, temperature=1.0):

@@ -70,8 +70,8 @@ def glow(image_shape: Sequence[int], *, num_scales: int = 3, num_steps: int = 32
     Forward: the inverse maps in reverse order.
     V = sum of the steps' log-determinants plus, per factored-out half, log p(x2 | z).
 
-    `flow.sample(n, temperature=t)` is refused for this flow (a ValueError): the factored-out
-    halves are drawn by the `Slice` layers, which a temperature does not scale.
+    `flow.sample(n, temperature=t)` samples every latent at t, as Glow: the top prior's and
+    the factored-out halves' (drawn by the `Slice` layers around their learned means).
 
     Examples:
       >>> flow = ts.architectures.glow([8, 8, 1], num_scales=2, num_steps=1,

@@ -43,22 +43,25 @@ def _gaussian(distribution: tfp.distributions.Distribution) -> bool:
     return isinstance(distribution, _GAUSSIANS)
 
 
+def is_normal(distribution) -> bool:
+    """True for a normal distribution layer: `StandardNormal`, `DiagonalNormal`,
+    `ConditionalNormal`, or a `TFPDistribution` of a (batched, independent) normal."""
+    if isinstance(distribution, TFPDistribution):
+        return _gaussian(distribution.tfp_distribution)
+    return isinstance(distribution, (StandardNormal, DiagonalNormal, ConditionalNormal))
+
+
 def check_flow(owner: str, base, chain) -> None:
     """Raises a ValueError where a temperature is undefined: a base that is not Gaussian, or a
-    transform that draws noise in the sampling direction (which a temperature would leave
-    unscaled)."""
+    transform that draws noise in the sampling direction that a temperature does not scale
+    (`Transform.tempered_forward`: only a normal's, e.g. `Slice`'s normal decoder)."""
     for t in chain:
-        if t.stochastic_forward:
+        if not t.tempered_forward:
             raise ValueError(
-                f"{owner}: temperature is defined for flows whose only noise in sampling is the "
-                f"base's; {type(t).__name__} '{t.name}' draws noise in the forward direction, "
+                f"{owner}: temperature scales Gaussian noise only; {type(t).__name__} "
+                f"'{t.name}' draws noise in the forward direction that is not a normal's, "
                 "which a temperature would not scale. Sample with temperature=1.")
-    if isinstance(base, TFPDistribution):
-        base = base.tfp_distribution
-    if isinstance(base, tfd.Distribution):
-        gaussian = _gaussian(base)
-    else:
-        gaussian = isinstance(base, (StandardNormal, DiagonalNormal, ConditionalNormal))
+    gaussian = _gaussian(base) if isinstance(base, tfd.Distribution) else is_normal(base)
     if not gaussian:
         raise ValueError(
             f"{owner}: temperature scales the spread of a Gaussian base (z = mu + t (z - mu), "

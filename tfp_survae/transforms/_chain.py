@@ -166,13 +166,18 @@ def run_inverses(chain: Chain, x: tf.Tensor, seeds: Sequence[tf.Tensor | None], 
 
 
 def run_forwards(chain: Chain, z: tf.Tensor, seeds: Sequence[tf.Tensor | None], *,
-                 condition: tf.Tensor | None = None,
-                 with_log_det: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
+                 condition: tf.Tensor | None = None, with_log_det: bool = False,
+                 temperature: float | tf.Tensor | None = None
+                 ) -> tuple[tf.Tensor, tf.Tensor | None]:
     """The forwards from latent to data (values not scanned again); returns (x, summed V or
-    None). V needs deterministic inverses (`forward_and_log_det`)."""
+    None). V needs deterministic inverses (`forward_and_log_det`). With `temperature`, each
+    forward's Gaussian noise is drawn at it (`Transform.forward_at_temperature`; no V)."""
     total = None
     for t, s in zip(reversed(chain), reversed(seeds)):
-        if with_log_det:
+        if temperature is not None:
+            z = t.forward_at_temperature(z, temperature, seed=s, condition=condition,
+                                         validate=False)
+        elif with_log_det:
             z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
             total = log_det if total is None else total + log_det
         else:
@@ -224,15 +229,17 @@ def _score_surrogate(log_p: tf.Tensor, score: tf.Tensor) -> tf.Tensor:
 
 def chain_sample(chain: Chain, base_sample_and_log_prob: BaseSampler,
                  n: int | tf.Tensor, *, seed: Seed | None = None,
-                 condition: tf.Tensor | None = None,
-                 with_log_prob: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V.
+                 condition: tf.Tensor | None = None, with_log_prob: bool = False,
+                 temperature: float | tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Runs the forwards from base samples; with `with_log_prob`, also accumulates V; with
+    `temperature`, the forwards draw their Gaussian noise at it (`run_forwards`).
 
     `base_sample_and_log_prob(n, condition, seed)` gives the base's (z, log p(z)). The caller
     has checked its inputs: the transforms do not scan the values again."""
     seeds, base_seed = chain_seeds(seed, chain, "forward")
     z, log_p = base_sample_and_log_prob(n, condition, base_seed)
-    x, log_det = run_forwards(chain, z, seeds, condition=condition, with_log_det=with_log_prob)
+    x, log_det = run_forwards(chain, z, seeds, condition=condition, with_log_det=with_log_prob,
+                              temperature=temperature)
     if with_log_prob and log_det is not None:
         log_p = log_p + tf.cast(log_det, log_p.dtype)
     return x, log_p

@@ -131,6 +131,13 @@ class Transform(keras.layers.Layer):
         return False
 
     @property
+    def tempered_forward(self) -> bool:
+        """True when `forward_at_temperature` can scale the noise this forward draws (a
+        Gaussian's, around its mean); a deterministic forward has none to scale. False for a
+        stochastic forward here; `Slice` with a normal decoder overrides it."""
+        return not self.stochastic_forward
+
+    @property
     def reparameterized_forward(self) -> bool:
         """True when `forward` is a differentiable map of z and of reparameterized noise, so
         gradients of a sample statistic flow through `sample` (TFP's FULLY_REPARAMETERIZED).
@@ -349,6 +356,49 @@ class Transform(keras.layers.Layer):
         seed = self._draw_seed(seed) if self.stochastic_forward else None
         x = self._forward(z, seed=seed, condition=condition)
         return self._check_results("forward", x)[0] if validate else x
+
+    def forward_at_temperature(self, z: tf.Tensor, temperature: float | tf.Tensor, *,
+                               seed: Seed | None = None, condition: tf.Tensor | None = None,
+                               validate: bool = True) -> tf.Tensor:
+        """`forward` with the Gaussian noise it draws at `temperature` t: each draw e of a
+        normal with mean mu becomes mu + t (e - mu), as `Flow.sample(temperature=t)` does with
+        the base (Glow). A deterministic forward ignores t; t = 1 gives `forward`'s draws.
+
+        Args:
+          z: the latent, as in `forward`.
+          temperature: t > 0, a float or a float scalar tensor (checked by the caller).
+          seed: as in `forward`.
+          condition: as in `forward`.
+          validate: as in `forward`.
+
+        Returns:
+          x, shape [batch] + event shape.
+
+        Raises:
+          ValueError: the forward draws noise that a temperature does not scale
+            (`tempered_forward` is False), or as `forward`.
+
+        Examples:
+          >>> flow = ts.Flow(ts.StandardNormal([1]), [ts.Slice(1)], event_shape=[2])
+          >>> layer, z = flow.chain[0], tf.ones([3, 1])
+          >>> x = layer.forward_at_temperature(z, 0.5, seed=(1, 2))
+          >>> bool(tf.reduce_all(x[:, 1:] == 0.5 * layer.forward(z, seed=(1, 2))[:, 1:]))
+          True
+        """
+        if not self.stochastic_forward:
+            return self.forward(z, seed=seed, condition=condition, validate=validate)
+        if not self.tempered_forward:
+            raise ValueError(
+                f"{self.name} ({type(self).__name__}): its forward draws noise that a "
+                "temperature does not scale (only a normal distribution's is).")
+        z = self._check_latent(z, check_values=validate)
+        x = self._forward_at_temperature(z, temperature, seed=self._draw_seed(seed),
+                                         condition=condition)
+        return self._check_results("forward", x)[0] if validate else x
+
+    def _forward_at_temperature(self, z, temperature, *, seed, condition):
+        raise NotImplementedError(f"{type(self).__name__} declares tempered_forward without "
+                                  "implementing _forward_at_temperature.")
 
     def forward_and_log_det(
             self, z: tf.Tensor, *, seed: Seed | None = None, condition: tf.Tensor | None = None,

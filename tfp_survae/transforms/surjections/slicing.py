@@ -11,7 +11,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfp_survae.distributions import ConditionalDistribution, StandardNormal
+from tfp_survae.distributions import ConditionalDistribution, StandardNormal, _temperature
 from tfp_survae.transforms.base import Surjection
 from tfp_survae.transforms._types import Config, Shape
 
@@ -130,6 +130,19 @@ class Slice(_AxisSplit, kind="inference"):
         x2, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
         x2 = tf.cast(x2, z.dtype)
         return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
+
+    @property
+    def tempered_forward(self) -> bool:
+        """True for a normal decoder (the default, `StandardNormal`, `DiagonalNormal`,
+        `ConditionalNormal`): a temperature scales the dropped part's draw around its mean, as
+        Glow samples its factored-out latents."""
+        return self.decoder is None or _temperature.is_normal(self.decoder)
+
+    def _forward_at_temperature(self, z, temperature, *, seed, condition):
+        x2, _ = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
+        x2 = _temperature.scale(self.decoder, tf.cast(x2, z.dtype), tf.shape(z)[0], z,
+                                temperature)
+        return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1))
 
     def get_config(self) -> Config:
         config = super().get_config()

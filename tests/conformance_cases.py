@@ -68,8 +68,8 @@ def ode_tolerances(dtype):
 # The probes' autodiff Jacobian differentiates TFP's Dormand-Prince loop twice; under XLA its
 # XlaDynamicUpdateSlice has no gradient (LookupError). The layer's own directions and their
 # first gradients compile.
-NO_XLA_JACOBIAN = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
-                   "for the suite's autodiff Jacobian")
+NO_XLA_ODE_GRADIENT = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
+                   "(the probe's gradients of V and z with respect to the variables)")
 
 
 # At the float64 suite's tolerance (1e-9) the solver needs rtol = atol = 1e-12, where TFP's
@@ -247,14 +247,14 @@ CASES = [
     # (2e-4 in float32, 1e-9 in float64).
     Case("continuous_flow_exact",
          lambda d: ts.ContinuousFlow(hidden_units=[8], **ode_tolerances(d), dtype=d),
-         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_JACOBIAN,
+         normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_ODE_GRADIENT,
          float64=NO_FLOAT64_ODE),
     Case("continuous_flow_hutchinson_conditional",
          lambda d: ts.ContinuousFlow(mlp(3, d, hidden=(8,)), trace="hutchinson",
                                      probe="rademacher", time_length=0.5, condition_shape=[2],
                                      **ode_tolerances(d), dtype=d),
          normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False,
-         xla=NO_XLA_JACOBIAN, float64=NO_FLOAT64_ODE),
+         xla=NO_XLA_ODE_GRADIENT, float64=NO_FLOAT64_ODE),
     Case("residual_block_exact",
          lambda d: ts.ResidualBlock(hidden_units=[8], log_det="exact",
                                     tolerance=fixed_point_tolerance(d), dtype=d),

@@ -11,6 +11,7 @@ suite then checks, in eager, `tf.function` and `tf.function(jit_compile=True)`:
   layer's ground-truth test), checked eagerly; forward_and_log_det agrees;
 * gradients of V and z reach every trainable variable;
 * the same seed gives the same result, another seed a different one (stochastic directions);
+* `forward_at_temperature` at t = 1 is `forward`, or refuses a forward it cannot temper;
 * compiled results (traced without AutoGraph) equal eager results for the same seeds;
 * a transform first called inside a `tf.function` creates its variables there (float32);
 * get_config / from_config (and Keras serialization) round-trip to the same outputs.
@@ -221,12 +222,26 @@ def run_case(case: Case, dtype: str, mode: str):
     out = _compile(lambda a, b, c: probe(t, a, b, c, case.jacobian_pfor, mode == "eager"),
                    mode)(x, z0, condition)
     check_outputs(t, x, z0, out, dtype)
+    if mode == "eager":
+        check_temperature(t, z0, condition, dtype)
     if mode != "eager":
         z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition, training=False)
         reference = {"z": z, "v": v, "x_fwd": t.forward(z0, seed=SEED_A, condition=condition)}
         for key in ("z", "v", "x_fwd"):
             _close(out[key], reference[key], dtype, f"{mode} {key} != eager {key}")
     return t, x, z0, condition
+
+
+def check_temperature(t, z0, condition, dtype):
+    """`forward_at_temperature` at t = 1 is `forward` where the forward's noise is temperable
+    (or there is none); elsewhere it raises a ValueError."""
+    if not t.tempered_forward:
+        with pytest.raises(ValueError, match="temperature does not scale"):
+            t.forward_at_temperature(z0, 0.5, seed=SEED_A, condition=condition)
+        return
+    _close(t.forward_at_temperature(z0, 1.0, seed=SEED_A, condition=condition),
+           t.forward(z0, seed=SEED_A, condition=condition), dtype,
+           "forward_at_temperature at t = 1 != forward")
 
 
 def check_builds_in_function(case: Case, dtype: str = "float32"):

@@ -1,7 +1,8 @@
 """The benchmark suite: speed and memory side by side with the alternatives, and cost curves.
 
     python benchmarks/run.py                  # everything; writes benchmarks/RESULTS.md
-    python benchmarks/run.py --quick --output /tmp/RESULTS.md     # a smoke run, tiny sizes
+    python benchmarks/run.py --quick --output /tmp/RESULTS.md     # a smoke run: tiny sizes,
+                                                                  # the first model of each table
     python benchmarks/run.py --sections jax   # replaces section 8 of RESULTS.md, keeps the rest
 
 The PyTorch comparisons need torch and zuko in the same environment
@@ -124,12 +125,19 @@ def loop_variant(name, log_prob, variables, steps_per_call, units, jit=False, gr
     return Variant(name, run, group)
 
 
+def first_model_if_quick(args, models: dict) -> dict:
+    """`models`, or only its first entry in a `--quick` smoke run: the sections' code runs on
+    one model there (the others share it)."""
+    return dict(list(models.items())[:1]) if args.quick else models
+
+
 def overhead_section(args) -> str:
     units, reps = (64, 1) if args.quick else (320, args.repetitions)
     x = ts.data.sample_toy("checkerboard", 64)
     difference = check_same_math(x)
     variants = []
-    for s in (1, 32):
+    per_call = (32,) if args.quick else (1, 32)  # the smoke run: one group of variants
+    for s in per_call:
         keras.utils.set_random_seed(0)
         flow = survae_flow()
         variants.append(fit_variant(f"tfp_survae Flow.fit, {s}/call", flow, s, units, group=s))
@@ -164,12 +172,13 @@ def overhead_section(args) -> str:
         ratio = r["median_ms"] / results[partner]["median_ms"]
         lines.append(f"| {v.name} | {r['median_ms']:.3f} | {r['min_ms']:.3f}-{r['max_ms']:.3f} "
                      f"| {ratio:.2f}x |")
-    fit1 = results["tfp_survae Flow.fit, 1/call"]["median_ms"]
-    fit32 = results["tfp_survae Flow.fit, 32/call"]["median_ms"]
-    xla32 = results["tfp_survae Flow.fit + XLA, 32/call"]["median_ms"]
-    lines += ["", f"Flow.fit defaults: 32 steps per call is {fit1 / fit32:.2f}x faster than 1; "
-              f"XLA at 32 steps per call takes {xla32 / fit32:.2f}x the time without it, so "
-              "`jit_compile` stays Keras' \"auto\" (off on CPUs)."]
+    if len(per_call) > 1:
+        fit1 = results["tfp_survae Flow.fit, 1/call"]["median_ms"]
+        fit32 = results["tfp_survae Flow.fit, 32/call"]["median_ms"]
+        xla32 = results["tfp_survae Flow.fit + XLA, 32/call"]["median_ms"]
+        lines += ["", f"Flow.fit defaults: 32 steps per call is {fit1 / fit32:.2f}x faster than "
+                  f"1; XLA at 32 steps per call takes {xla32 / fit32:.2f}x the time without it, "
+                  "so `jit_compile` stays Keras' \"auto\" (off on CPUs)."]
     return "\n".join(lines)
 
 
@@ -223,6 +232,7 @@ def torch_section(args) -> str:
              "32 steps per call).", "",
              "| model | variant | ms / step (median) | range | tfp_survae speed-up |",
              "|---|---|---|---|---|"]
+    models = first_model_if_quick(args, models)
     for label, (build_tf, build_torch) in models.items():
         variants = [fit_variant("tfp_survae Flow.fit, 32/call", build_tf(), 32, units),
                     fit_variant("tfp_survae Flow.fit, 1/call", build_tf(), 1, units),
@@ -440,8 +450,8 @@ def jax_section(args) -> str:
     has_flowjax = importlib.util.find_spec("flowjax") is not None
     has_surjectors = importlib.util.find_spec("surjectors") is not None
     has_torch = importlib.util.find_spec("torch") is not None
-    builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
-                "augmented flow": augmented_flow}
+    builders = first_model_if_quick(args, {"coupling flow": survae_flow, "AbsFlow": abs_flow,
+                                           "augmented flow": augmented_flow})
     lines = ["## 8. Against JAX: one compiled program per execution", "",
              f"Training: Adam 1e-3, batch 128, {units} steps per repetition, {reps} interleaved "
              "repetitions after a warm-up, medians. `Flow.fit` runs 32 steps per execution, "
@@ -552,8 +562,8 @@ def memory_section(args) -> str:
     import models_jax as mj
 
     units, reps = (64, 2) if args.quick else (640, args.repetitions)
-    builders = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
-                "augmented flow": augmented_flow}
+    builders = first_model_if_quick(args, {"coupling flow": survae_flow, "AbsFlow": abs_flow,
+                                           "augmented flow": augmented_flow})
     jax_name = "JAX + optax, 32 steps per lax.scan"
     lines = ["## 12. Fit from memory against JAX", "",
              f"Adam 1e-3, batch 128, {units} steps per round (one epoch), {reps} interleaved "
@@ -584,7 +594,7 @@ def memory_section(args) -> str:
               "| epoch | chosen | wall ratio (median) | per round | CPU ratio (median) | "
               "per round |", "|---|---|---|---|---|---|"]
     arrays = fit_blocks("coupling flow", units, 32).reshape(-1, 2).astype("float32")
-    for steps in (32, 128):
+    for steps in (32,) if args.quick else (32, 128):  # quick: 64 steps, one epoch length
         data = arrays[: steps * BATCH]
         runs = {"chosen": _fit_clocked(survae_flow(), data, batch_size=BATCH,
                                        epochs=units // steps),
@@ -627,7 +637,7 @@ def throughput_section(args) -> str:
              "machine's load); CPU ratio = JAX's process CPU time per call / tfp_survae's.", "",
              "| model | operation | batch | tfp_survae | hand-written TF, XLA | JAX | ratio "
              "(range) | CPU ratio |", "|---|---|---|---|---|---|---|---|"]
-    for label in pt.BUILDERS:
+    for label in first_model_if_quick(args, pt.BUILDERS):
         for op in ("log_prob", "sample"):
             for batch in batches:
                 calls = pt.variants(label, op, batch, kinds)

@@ -158,8 +158,8 @@ def _compiled_iwbo(flow):
     it holds only a weak reference to the flow."""
     function = _IWBO_FUNCTIONS.get(flow)
     if function is None:
-        function = _IWBO_FUNCTIONS[flow] = tf.function(iwbo_loop, reduce_retracing=True,
-                                                              autograph=False)
+        function = tf.function(iwbo_loop, reduce_retracing=True, autograph=False)
+        _IWBO_FUNCTIONS[flow] = function
     return function
 
 

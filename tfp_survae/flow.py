@@ -348,8 +348,7 @@ class Flow(FitMixin, keras.Model):
         N(mu, Sigma) is sampled as N(mu, t^2 Sigma); the transforms run as usual, and those that
         draw from a normal in the forward direction (`Slice` with a normal decoder, as Glow's
         factored-out latents) draw at t too. t = 1 (the default) draws exactly what a call
-        without the argument draws. `log_prob` is the
-        model's, whatever the temperature.
+        without the argument draws. `log_prob` is the model's, whatever the temperature.
 
         Args:
           n: a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).

@@ -154,13 +154,15 @@ def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False
     base_draws_match = isinstance(flow.base, TFPDistribution) or \
         not _holds_tfp_sampler(flow.base)  # a TFP base's log_prob draws nothing
     xla = jit_compile and _chain_draws_match_under_xla(flow) and base_draws_match
-    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla, autograph=False)
+    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla,
+                        autograph=False)
 
     if with_seed:
         def entry(x, seed):
             return inner(checked_data(where, x, flow), checked_seed(where, seed))
 
-        return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow), SEED_SPEC)
+        return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow),
+                                                                         SEED_SPEC)
 
     def entry_default(x):
         return inner(checked_data(where, x, flow), tf.constant(default_seed, tf.int32))
@@ -196,7 +198,8 @@ def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
             z, _ = _chain.base_sample_and_log_prob(flow.base, n, None, base_seed)
             return forwards(z, seed)
     else:
-        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla, autograph=False)
+        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla,
+                           autograph=False)
 
     def entry(n, seed):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
@@ -258,7 +261,8 @@ def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
         k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
         return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk)
 
-    return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow), count_spec("k"), SEED_SPEC)
+    return tf.function(entry, autograph=False).get_concrete_function(
+        data_spec(flow), count_spec("k"), SEED_SPEC)
 
 
 def check_limit(name: str, value: Any) -> int:

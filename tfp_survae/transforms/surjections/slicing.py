@@ -126,10 +126,17 @@ class Slice(_AxisSplit, kind="inference"):
         z, x2 = self._split(x)
         return z, self.decoder.log_prob(x2, condition=z)
 
-    def _forward_and_log_det(self, z, *, seed, condition):
+    def _draw_dropped(self, z, seed):
+        """(x2, log p(x2 | z)): the dropped part drawn from the decoder, in z's dtype."""
         x2, log_p = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
-        x2 = tf.cast(x2, z.dtype)
-        return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1)), log_p
+        return tf.cast(x2, z.dtype), log_p
+
+    def _join(self, z, x2):
+        return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1))
+
+    def _forward_and_log_det(self, z, *, seed, condition):
+        x2, log_p = self._draw_dropped(z, seed)
+        return self._join(z, x2), log_p
 
     @property
     def tempered_forward(self) -> bool:
@@ -139,10 +146,9 @@ class Slice(_AxisSplit, kind="inference"):
         return self.decoder is None or _temperature.is_normal(self.decoder)
 
     def _forward_at_temperature(self, z, temperature, *, seed, condition):
-        x2, _ = self.decoder.sample_and_log_prob(tf.shape(z)[0], seed, condition=z)
-        x2 = _temperature.scale(self.decoder, tf.cast(x2, z.dtype), tf.shape(z)[0], z,
-                                temperature)
-        return tf.concat([z, x2], axis=self._event_axis(z.shape.rank - 1))
+        x2, _ = self._draw_dropped(z, seed)
+        return self._join(z, _temperature.scale(self.decoder, x2, tf.shape(z)[0], z,
+                                                temperature))
 
     def get_config(self) -> Config:
         config = super().get_config()

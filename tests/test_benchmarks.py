@@ -1,5 +1,6 @@
 """The benchmark suite as a smoke test: every section runs at tiny sizes and writes its table."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -42,7 +43,10 @@ def test_benchmark_section_quick(section, tmp_path):
         assert "largest difference" in text
     if section == "gpu":
         assert "| multiscale_flow | float32 | Keras' loop, no XLA | " in text  # a timed image row
-        assert "| coupling flow | JAX + optax, 32 steps per lax.scan |" in text
+        if importlib.util.find_spec("jax") and importlib.util.find_spec("optax"):
+            assert "| coupling flow | JAX + optax, 32 steps per lax.scan |" in text
+        else:  # CI installs neither: the section says so instead of a JAX row
+            assert "JAX rows not run: JAX here: not installed" in text
 
 
 @pytest.fixture

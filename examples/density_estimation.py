@@ -13,12 +13,18 @@ MLP/MADE 64-64, 8 bins):
 * zuko `NSF` and `MAF`, when torch and zuko are installed (`pip install torch zuko`);
 * on the torus: tfp_survae `circular_spline_flow` (circular spline couplings) and an
   autoregressive flow of `CircularSplineMap`s (the architecture of zuko's `NCSF`), against
-  zuko `NCSF`.
+  zuko `NCSF`;
+* on two moons, continuous normalizing flows (`two moons, CNF`): tfp_survae `continuous_flow`
+  against zuko `CNF`, both with an MLP of 64-64 units, the exact trace and Dormand-Prince at
+  rtol = atol = 1e-5, for `--cnf-steps` steps (they cost far more per step).
 
-`--tasks torus` runs one task.
+`--tasks torus` runs one task. Each library's time per step is measured after a warm-up of 64
+steps that also compiles tfp_survae's program (32 steps per compiled execution), over a
+multiple of 32 steps, so it holds no compilation.
 
 Prints test NLL (mean and range over seeds) and training time per step, and writes
-results.json.
+results.json: per task, the rows, the settings and the machine with its load average at the
+start (a run of some tasks keeps the other tasks' results in the file).
 
     python examples/density_estimation.py --update-results
 """
@@ -29,6 +35,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import time
 
 import keras
@@ -74,9 +81,11 @@ def torus(n, seed):
 
 
 TASKS = {"two moons": (two_moons, None), "conditional two moons": (conditional_two_moons, 2),
-         "torus": (torus, None)}
+         "torus": (torus, None), "two moons, CNF": (two_moons, None)}
 ZUKO = {"two moons": ("zuko NSF", "zuko MAF"), "conditional two moons": ("zuko NSF", "zuko MAF"),
-        "torus": ("zuko NCSF",)}
+        "torus": ("zuko NCSF",), "two moons, CNF": ("zuko CNF",)}
+WARM_UP = 64  # steps before the timed ones; tfp_survae compiles its program in them
+CNF_TOLERANCE = 1e-5  # rtol and atol of both CNFs' solvers
 
 
 def circular_autoregressive_flow(layers, hidden, bins):
@@ -95,6 +104,9 @@ def circular_autoregressive_flow(layers, hidden, bins):
 
 def survae_models(task, context):
     s = SIZES
+    if task == "two moons, CNF":
+        return {"tfp_survae continuous_flow": lambda: ts.architectures.continuous_flow(
+            2, hidden_units=s["hidden"], rtol=CNF_TOLERANCE, atol=CNF_TOLERANCE)}
     if task == "torus":
         return {
             "tfp_survae circular_spline_flow (coupling)": lambda: ts.architectures.
@@ -115,17 +127,23 @@ def survae_models(task, context):
     }
 
 
+def timed_steps(steps):
+    """The steps timed after the warm-up: a multiple of 32, so that tfp_survae's last
+    execution is as long as the others (a shorter one would compile a second program)."""
+    return max(32, (steps - WARM_UP) // 32 * 32)
+
+
 def train_survae(build, x, c, x_test, c_test, steps, batch, seed):
     keras.utils.set_random_seed(seed)
     flow = build()
     data = {"x": x} if c is None else {"x": x, "condition": c}
     dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(len(x), seed=seed).batch(
         batch, drop_remainder=True).repeat()
-    flow.compile(keras.optimizers.Adam(1e-3))
-    flow.fit(dataset.take(64), epochs=1, verbose=0)  # compile and warm up
+    flow.compile(keras.optimizers.Adam(1e-3), steps_per_execution=32)
+    flow.fit(dataset, steps_per_epoch=WARM_UP, epochs=1, verbose=0)  # compile and warm up
     start = time.perf_counter()
-    flow.fit(dataset, steps_per_epoch=steps - 64, epochs=1, verbose=0)
-    seconds = (time.perf_counter() - start) / (steps - 64)
+    flow.fit(dataset, steps_per_epoch=timed_steps(steps), epochs=1, verbose=0)
+    seconds = (time.perf_counter() - start) / timed_steps(steps)
     nll = -float(np.mean(flow.log_prob(x_test, condition=c_test)))
     return nll, seconds
 
@@ -137,7 +155,10 @@ def train_zuko(name, x, c, x_test, c_test, steps, batch, seed):
     torch.manual_seed(seed)
     s = SIZES
     context = 0 if c is None else c.shape[1]
-    if name.endswith("NCSF"):
+    if name.endswith("CNF") and not name.endswith("NCSF"):
+        flow = zuko.flows.CNF(2, context, hidden_features=s["hidden"], rtol=CNF_TOLERANCE,
+                              atol=CNF_TOLERANCE)
+    elif name.endswith("NCSF"):
         flow = zuko.flows.NCSF(2, context, transforms=s["layers"], hidden_features=s["hidden"],
                                bins=s["bins"])
     elif name.endswith("NSF"):
@@ -157,12 +178,12 @@ def train_zuko(name, x, c, x_test, c_test, steps, batch, seed):
         loss.backward()
         optimizer.step()
 
-    for _ in range(64):
+    for _ in range(WARM_UP):
         step()
     start = time.perf_counter()
-    for _ in range(steps - 64):
+    for _ in range(timed_steps(steps)):
         step()
-    seconds = (time.perf_counter() - start) / (steps - 64)
+    seconds = (time.perf_counter() - start) / timed_steps(steps)
     with torch.no_grad():
         dist = flow(None if c_test is None else torch.tensor(c_test))
         nll = -float(dist.log_prob(torch.tensor(x_test)).mean())
@@ -172,6 +193,8 @@ def train_zuko(name, x, c, x_test, c_test, steps, batch, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--cnf-steps", type=int, default=1000,
+                        help="training steps of the continuous flows (two moons, CNF)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--train", type=int, default=20_000)
     parser.add_argument("--test", type=int, default=20_000)
@@ -181,19 +204,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.output = output_dir(parser, args, "density_estimation")
     has_zuko = bool(importlib.util.find_spec("zuko") and importlib.util.find_spec("torch"))
-    results = {}
+    results, runs_of = {}, {}
     for task in args.tasks:
         simulate, context = TASKS[task]
         x, c = simulate(args.train, 100)
         x_test, c_test = simulate(args.test, 200)
         rows = {}
-        runs = {name: (lambda seed, b=build: train_survae(b, x, c, x_test, c_test, args.steps,
+        runs_of[task] = {"settings": {**vars(args), "tasks": [task]}, "machine": machine()}
+        steps = args.cnf_steps if task == "two moons, CNF" else args.steps
+        runs = {name: (lambda seed, b=build: train_survae(b, x, c, x_test, c_test, steps,
                                                           args.batch, seed))
                 for name, build in survae_models(task, context).items()}
         if has_zuko:
             for name in ZUKO[task]:
                 runs[name] = (lambda seed, n=name: train_zuko(n, x, c, x_test, c_test,
-                                                              args.steps, args.batch, seed))
+                                                              steps, args.batch, seed))
         for name, run in runs.items():
             outcomes = [run(seed) for seed in args.seeds]
             nll = [o[0] for o in outcomes]
@@ -205,10 +230,26 @@ def main(argv=None):
         results[task] = rows
     if not has_zuko:
         print("zuko and torch are not installed: only tfp_survae's rows were run.")
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "results.json"), "w") as f:
-        json.dump({"settings": vars(args), "results": results}, f, indent=2)
+    path = os.path.join(args.output, "results.json")
+    kept = {"results": {}, "runs": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            kept = json.load(f)
+    with open(path, "w") as f:
+        json.dump({"results": {**kept["results"], **results}, "runs": {**kept["runs"], **runs_of}},
+                  f, indent=2)
     return results
+
+
+def machine() -> dict:
+    """The processor, its cores and the load average (1, 5, 15 minutes) when a task starts."""
+    cpu = platform.processor() or "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "load_average": [round(v, 2) for v in os.getloadavg()]}
 
 
 if __name__ == "__main__":

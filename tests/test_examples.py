@@ -114,17 +114,19 @@ def test_serving_load_test(tmp_path):
 
 
 @pytest.mark.isolated
-@pytest.mark.slow  # six flows and four zuko models trained; test_couplings_autoregressive
+@pytest.mark.slow  # seven flows (and six zuko models where zuko is installed)
 def test_density_estimation(tmp_path):  # checks the builders, conditional ones included
     import density_estimation
 
-    results = density_estimation.main(["--steps", "80", "--train", "512", "--test", "256",
-                                       "--seeds", "0", "--output", str(tmp_path)])
-    assert set(results) == {"two moons", "conditional two moons", "torus"}
+    results = density_estimation.main(["--steps", "80", "--cnf-steps", "40", "--train", "512",
+                                       "--test", "256", "--seeds", "0",
+                                       "--output", str(tmp_path)])
+    assert set(results) == {"two moons", "conditional two moons", "torus", "two moons, CNF"}
     for task, rows in results.items():
-        expected = ({"tfp_survae circular_spline_flow (coupling)",
-                     "tfp_survae circular MAF (NCSF's architecture)"} if task == "torus" else
-                    {"tfp_survae MAF (spline)", "tfp_survae NSF (coupling)"})
+        expected = {"torus": {"tfp_survae circular_spline_flow (coupling)",
+                              "tfp_survae circular MAF (NCSF's architecture)"},
+                    "two moons, CNF": {"tfp_survae continuous_flow"}}.get(
+                        task, {"tfp_survae MAF (spline)", "tfp_survae NSF (coupling)"})
         assert expected <= set(rows)
         assert all(np.isfinite(r["test_nll_mean"]) for r in rows.values())
 

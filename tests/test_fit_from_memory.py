@@ -2,6 +2,11 @@
 program slices its batches itself, with the batches, order and results of the streaming path;
 and the batches per execution chosen so that an epoch shows progress."""
 
+import os
+import re
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -159,3 +164,28 @@ def test_an_epoch_shows_progress_unless_steps_per_execution_is_given():
     assert flow.get_compile_config()["steps_per_execution"] is None
     flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=8)
     assert flow.get_compile_config()["steps_per_execution"] == 8
+
+
+COUNT_COMPILATIONS = """
+import re, sys
+import keras, numpy as np, tensorflow as tf
+import tfp_survae as ts
+keras.utils.set_random_seed(0)
+flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+flow.compile(keras.optimizers.Adam(1e-2), steps_per_execution=1, compiled_execution=True)
+x = np.random.RandomState(0).randn(5 * 32 + 8, 2).astype("float32")
+flow.fit(x, batch_size=32, epochs=2, verbose=0)
+"""
+
+
+def test_an_epoch_of_in_memory_data_compiles_one_program_per_batch_size(tmp_path):
+    """Every execution of a staged epoch runs the same XLA program: its position in the data
+    is an argument of the program, not a constant compiled into it (a program compiled anew
+    for each execution made the first epoch of 6 executions compile 6 programs)."""
+    dump = tmp_path / "xla"
+    env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={dump}", TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", COUNT_COMPILATIONS], env=env, check=True,
+                   timeout=600)
+    compiled = {m.group(1) for name in os.listdir(dump)
+                if (m := re.match(r"module_(\d+)\.", name))}
+    assert len(compiled) == 2  # batches of 32, and the short last one of 8

@@ -162,13 +162,17 @@ def _loop(step_function, batch_at):
     step = tf.function(step_function, autograph=False)
 
     def run(count, *args):
-        logs = step(batch_at(0, *args))
+        # The logs' structure from the step's trace, without running it: a first run outside
+        # the loop would put a second copy of the step into the XLA program, and XLA compiles
+        # each copy's kernels anew.
+        traced = step.get_concrete_function(batch_at(0, *args)).structured_outputs
+        logs = tf.nest.map_structure(lambda t: tf.zeros(t.shape, t.dtype), traced)
 
         def body(i, _):
             return i + 1, step(batch_at(i, *args))
 
         _, logs = tf.while_loop(lambda i, logs: tf.logical_and(i < count, _finite(logs)), body,
-                                (tf.constant(1), logs))
+                                (tf.constant(0), logs))
         return logs
     return run
 
@@ -269,7 +273,7 @@ def staged_programs(step_function, kind=PROGRAM):
         if batch_size not in programs:
             def loop(step):
                 def batch_at(i, data, order, start):
-                    rows = tf.slice(order, [start + i * batch_size], [batch_size])
+                    rows = tf.gather(order, start + i * batch_size + tf.range(batch_size))
                     return tf.nest.map_structure(lambda t: tf.gather(t, rows), data)
                 inner = _loop(step, batch_at)
                 return lambda data, order, start, count: inner(count, data, order, start)

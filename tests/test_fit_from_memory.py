@@ -166,6 +166,27 @@ def test_an_epoch_shows_progress_unless_steps_per_execution_is_given():
     assert flow.get_compile_config()["steps_per_execution"] == 8
 
 
+class _SizeAtEpochEnd(keras.callbacks.Callback):
+    """The batches per execution of each epoch; no batch hook, so it watches no batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.sizes.append(self.model.steps_per_execution)
+
+
+def test_a_short_epoch_runs_smaller_executions_only_when_something_watches_its_batches():
+    data = np.tile(_data(), [4, 1])  # an epoch of 21 batches of 32
+    flow = _flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=True)
+    for verbose, extra, size in ((0, [], 32), (2, [], 32), (1, [], 2), (0, [_Seen()], 2)):
+        sizes = _SizeAtEpochEnd()
+        flow.fit(data, batch_size=32, epochs=1, verbose=verbose, callbacks=[sizes, *extra])
+        assert sizes.sizes == [size], (verbose, extra)
+
+
 COUNT_COMPILATIONS = """
 import re, sys
 import keras, numpy as np, tensorflow as tf

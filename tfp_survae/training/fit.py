@@ -156,6 +156,18 @@ def _apply_if(valid, optimizer, gradients, variables, updates):
     return valid
 
 
+def _batches_watched(fit_kwargs: dict) -> bool:
+    """Whether anything shows or reads an epoch's batches as they train: Keras' progress bar
+    (`verbose` 1 or "auto") or a callback of the user's with a training-batch hook."""
+    if fit_kwargs.get("verbose", "auto") not in (0, 2):
+        return True
+    base = keras.callbacks.Callback
+    hooks = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
+    return any(getattr(type(c), hook) is not getattr(base, hook)
+               for c in fit_kwargs.get("callbacks") or ()
+               if not isinstance(c, StopOnInvalidLoss) for hook in hooks)
+
+
 class FitMixin(_ModelBase):
     """The Keras `Model` training methods of `Flow`: the loss is -log p(x) (or its ELBO),
     reported as "loss" in nats and "bits_per_dim"."""
@@ -172,10 +184,13 @@ class FitMixin(_ModelBase):
           optimizer: a Keras optimizer (or its name).
           steps_per_execution: batches per call of the training loop, a positive integer, or
             None (the default): 32 (`DEFAULT_STEPS_PER_EXECUTION`), and in `fit`, for an epoch
-            of known length (arrays, a dataset of known cardinality, `steps_per_epoch`), a
-            tenth of the epoch's steps (rounded down, at least 1) where that is less, so that
-            the progress bar and the batch-end callbacks move at least about ten times an
-            epoch (`PROGRESS_UPDATES`): an epoch of 32 batches runs executions of 3 batches.
+            of known length (arrays, a dataset of known cardinality, `steps_per_epoch`)
+            that something watches (Keras' progress bar, `verbose=1` or "auto", or a callback
+            with a training-batch hook), a tenth of the epoch's steps (rounded down, at least
+            1) where that is less, so that the bar and the batch-end callbacks move at least
+            about ten times an epoch (`PROGRESS_UPDATES`): an epoch of 32 batches runs
+            executions of 3 batches. Unwatched (`verbose=0` or 2 and no such callback), it
+            runs executions of 32, which on short epochs are faster.
             An epoch of `steps_per_epoch` steps (or an evaluation of `steps`) runs exactly
             those steps: its executions are made the largest size up to this that divides them
             (`fit(steps_per_epoch=10)` with `steps_per_execution=32` runs 10 steps, as one
@@ -271,9 +286,9 @@ class FitMixin(_ModelBase):
         in a new permutation of the rows each epoch with `shuffle=True` (Keras' default; from
         NumPy's global generator) or in order, the last batch holding the rows left over.
         Streaming data, `shuffle="batch"` and `steps_per_epoch` are pulled batch by batch.
-        Unless `compile` was given `steps_per_execution`, an epoch of known length runs
-        executions of a tenth of its steps where that is under 32, so that the progress bar
-        moves (`compile`).
+        Unless `compile` was given `steps_per_execution`, an epoch of known length that a
+        progress bar or a batch callback watches runs executions of a tenth of its steps where
+        that is under 32, so that they move (`compile`).
 
         Args:
           x: an array, a dict of arrays {"x": ..., "condition": ...} (a conditional flow), a
@@ -322,7 +337,7 @@ class FitMixin(_ModelBase):
         self._build_optimizer()
         staged = self._stage(x, kwargs)
         size = self._fit_execution_size(x, staged, kwargs.get("batch_size"), steps_per_epoch,
-                                        validation_steps)
+                                        validation_steps, _batches_watched(kwargs))
         kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
         with self._errors_said_as_value_errors(position), self._executions_of(size), \
                 self._training_on(staged):
@@ -358,11 +373,13 @@ class FitMixin(_ModelBase):
             self._staged_programs = compiled.staged_programs(self.train_step, kind)
         return staged
 
-    def _fit_execution_size(self, x, staged, batch_size, steps_per_epoch, validation_steps):
+    def _fit_execution_size(self, x, staged, batch_size, steps_per_epoch, validation_steps,
+                            watched):
         """The batches per execution of this `fit` (`_steps.execution_size`), fewer for a
-        short epoch when `compile` chose `steps_per_execution` (`PROGRESS_UPDATES`)."""
+        short epoch that is `watched` when `compile` chose `steps_per_execution`
+        (`PROGRESS_UPDATES`)."""
         size = self.steps_per_execution
-        if getattr(self, "steps_per_execution_chosen", False):
+        if watched and getattr(self, "steps_per_execution_chosen", False):
             length = steps_per_epoch or (staged.num_batches if staged is not None
                                          else _data.epoch_length(x, batch_size))
             if length:

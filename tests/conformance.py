@@ -167,20 +167,19 @@ def tolerance_of(case: Case, dtype: str) -> dict:
 
 
 def _close(a, b, tolerance, what):
-    """`tolerance`: a dtype's name (the suite's tolerance in it) or rtol / atol."""
+    """`tolerance`: rtol / atol (`tolerance_of`)."""
     np.testing.assert_allclose(
         np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), err_msg=what,
-        **(TOLERANCE[tolerance] if isinstance(tolerance, str) else tolerance))
+        **tolerance)
 
 
 def _differs(a, b, what):
     assert not np.array_equal(np.asarray(a), np.asarray(b)), f"{what}: another seed gave the same"
 
 
-def check_outputs(t, x, z0, out, dtype, tolerance=None):
-    """The per-mode assertions on a probe's outputs (`tolerance`: rtol / atol, by default the
-    suite's in `dtype`)."""
-    tol = tolerance or TOLERANCE[dtype]
+def check_outputs(t, x, z0, out, dtype, tol):
+    """The per-mode assertions on a probe's outputs (`tol`: the case's rtol / atol in `dtype`,
+    `tolerance_of`)."""
     n = x.shape[0]
     z, v = out["z"].numpy(), out["v"].numpy()
     # Shapes and finiteness.
@@ -266,13 +265,15 @@ def check_builds_in_function(case: Case, dtype: str = "float32"):
     assert t.built, "the transform is not built after a compiled call"
     eager_z, eager_v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition,
                                              training=False)
-    _close(eager_z, z, tolerance_of(case, dtype), "z after building in a tf.function")
-    _close(eager_v, v, tolerance_of(case, dtype), "V after building in a tf.function")
+    tol = tolerance_of(case, dtype)
+    _close(eager_z, z, tol, "z after building in a tf.function")
+    _close(eager_v, v, tol, "V after building in a tf.function")
 
 
 def check_config_round_trip(case: Case, dtype: str):
     t, x, z0, condition = build_transform(case, dtype)
     z, v = t.inverse_and_log_det(x, seed=SEED_A, condition=condition)
+    tol = tolerance_of(case, dtype)
     config = t.get_config()
     clone = type(t).from_config(config)
     assert clone.get_config() == config, "from_config(get_config()) changed the config"
@@ -286,8 +287,7 @@ def check_config_round_trip(case: Case, dtype: str):
         assert len(copy.weights) == len(t.weights), "the copy has different variables"
         copy.set_weights(t.get_weights())
         z2, v2 = copy.inverse_and_log_det(x, seed=SEED_A, condition=condition)
-        _close(z2, z, tolerance_of(case, dtype), "round-tripped z")
-        _close(v2, v, tolerance_of(case, dtype), "round-tripped V")
+        _close(z2, z, tol, "round-tripped z")
+        _close(v2, v, tol, "round-tripped V")
         _close(copy.forward(z0, seed=SEED_A, condition=condition),
-               t.forward(z0, seed=SEED_A, condition=condition), tolerance_of(case, dtype),
-               "round-tripped x")
+               t.forward(z0, seed=SEED_A, condition=condition), tol, "round-tripped x")

@@ -30,6 +30,17 @@ files: set = set()  # the files holding isolated tests (set at collection)
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory since it started. Linux's `ru_maxrss` would not
+    do: it keeps the peak of the memory replaced at exec, which for a spawned child is the
+    parent's resident set at the fork (a pytest worker's 2 GB made every new child look full,
+    and each isolated test then paid a fresh process); VmHWM counts this program's alone."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -141,22 +152,28 @@ _child: Child | None = None
 
 
 def run(item) -> None:
-    """Runs an isolated test in a child process; fails or skips here as it did there."""
+    """Runs an isolated test in a child process; fails or skips here as it did there. A test
+    marked `alone` runs in a child of its own, beside the shared child, which lives on."""
     global _child
     path = str(item.path)
-    alone = item.get_closest_marker("isolated").kwargs.get("alone", False)
-    if _child is not None and (alone or path not in _child.paths
-                               or _child.peak_mb > RECYCLE_ABOVE_MB):
-        close()
-    if _child is None:
-        _child = Child([path] if alone else sorted(files | {path}), item.config)
-    try:
-        outcome, text = _child.run(item.nodeid)
-    except RuntimeError as died:
-        _child = None
-        outcome, text = "died", str(died)
-    if alone:
-        close()
+    if item.get_closest_marker("isolated").kwargs.get("alone", False):
+        child = Child([path], item.config)
+        try:
+            outcome, text = child.run(item.nodeid)
+            child.close()
+        except RuntimeError as died:
+            outcome, text = "died", str(died)
+    else:
+        if _child is not None and (path not in _child.paths
+                                   or _child.peak_mb > RECYCLE_ABOVE_MB):
+            close()
+        if _child is None:
+            _child = Child(sorted(files | {path}), item.config)
+        try:
+            outcome, text = _child.run(item.nodeid)
+        except RuntimeError as died:
+            _child = None
+            outcome, text = "died", str(died)
     if outcome == "died":
         pytest.fail(text, pytrace=False)
     if outcome == "failed":

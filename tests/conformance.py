@@ -61,6 +61,8 @@ class Case:
       float64: None where the case runs in float64, else why not (skipped with that reason).
       tolerance: rtol / atol by dtype name where the layer's own accuracy is coarser than the
         suite's (an ODE solver's tolerance); the suite's (TOLERANCE) for the others.
+      slow_to_trace: None where a compiled probe traces in seconds, else why it does not; its
+        compiled modes then run with the slow tests (CI's `-m slow`), its eager ones by default.
     """
 
     name: str
@@ -74,6 +76,7 @@ class Case:
     xla: str | None = None
     float64: str | None = None
     tolerance: dict | None = None
+    slow_to_trace: str | None = None
 
     def __str__(self):
         return self.name

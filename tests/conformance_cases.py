@@ -74,6 +74,11 @@ ODE_FLOAT64 = {"float64": dict(rtol=1e-6, atol=1e-6)}
 # The probes' autodiff Jacobian differentiates TFP's Dormand-Prince loop twice; under XLA its
 # XlaDynamicUpdateSlice has no gradient (LookupError). The layer's own directions and their
 # first gradients compile.
+# Tracing the probe builds graph-mode gradients of the solver's while loops (twice nested, for
+# the gradients of V and z with respect to the variables): 25-35 s a case on a 2-core CPU,
+# where its eager run takes 6-10 s.
+ODE_TRACING = "traces second-order gradients of TFP's Dormand-Prince loops (25-35 s)"
+
 NO_XLA_ODE_GRADIENT = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
                    "(the probe's gradients of V and z with respect to the variables)")
 
@@ -250,13 +255,13 @@ CASES = [
     Case("continuous_flow_exact",
          lambda d: ts.ContinuousFlow(hidden_units=[8], **ode_tolerances(d), dtype=d),
          normal([2]), normal([2]), jacobian_pfor=False, xla=NO_XLA_ODE_GRADIENT,
-         tolerance=ODE_FLOAT64),
+         tolerance=ODE_FLOAT64, slow_to_trace=ODE_TRACING),
     Case("continuous_flow_hutchinson_conditional",
          lambda d: ts.ContinuousFlow(mlp(3, d, hidden=(8,)), trace="hutchinson",
                                      probe="rademacher", time_length=0.5, condition_shape=[2],
                                      **ode_tolerances(d), dtype=d),
          normal([3]), normal([3]), condition=normal([2]), jacobian_pfor=False,
-         xla=NO_XLA_ODE_GRADIENT, tolerance=ODE_FLOAT64),
+         xla=NO_XLA_ODE_GRADIENT, tolerance=ODE_FLOAT64, slow_to_trace=ODE_TRACING),
     Case("residual_block_exact",
          lambda d: ts.ResidualBlock(hidden_units=[8], log_det="exact",
                                     tolerance=fixed_point_tolerance(d), dtype=d),

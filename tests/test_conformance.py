@@ -23,14 +23,15 @@ REPRESENTATIVES = _representatives()
 def _params():
     """Every (case, dtype, mode). The default run checks every case eagerly in both dtypes and
     compiled in float32, and compiles one case of each class under XLA; the other compiled
-    runs (float64, the remaining XLA cases) are marked slow, for the full run (CI's `-m slow`).
-    XLA programs stay in memory until the process exits: the XLA mode runs isolated."""
+    runs (float64, the remaining XLA cases, and every compiled run of a case that is slow to
+    trace, `Case.slow_to_trace`) are marked slow, for the full run (CI's `-m slow`). XLA
+    programs stay in memory until the process exits: the XLA mode runs isolated."""
     params = []
     for case in CASES:
         for dtype in DTYPES:
             for mode in MODES:
                 marks = [pytest.mark.isolated] if mode == "xla" else []
-                if mode != "eager" and (dtype == "float64" or mode == "xla"
+                if mode != "eager" and (dtype == "float64" or case.slow_to_trace or mode == "xla"
                                         and str(case) not in REPRESENTATIVES):
                     marks.append(pytest.mark.slow)
                 params.append(pytest.param(case, dtype, mode, marks=marks,

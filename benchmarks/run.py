@@ -537,6 +537,17 @@ def _fit_clocked(model, data, steps_per_execution=None, watched=False, **kwargs)
     return run
 
 
+def _program_clocked(model, blocks):
+    """run() -> (wall, CPU seconds) of `program_variant` on all of `blocks`."""
+    program = program_variant(model, blocks)
+
+    def run():
+        cpu = time.process_time()
+        wall = program.run(len(blocks) * 32)
+        return wall, time.process_time() - cpu
+    return run
+
+
 def _jax_clocked(model, blocks):
     def run():
         cpu = time.process_time()
@@ -564,40 +575,70 @@ def _ratio_cells(times, name, reference):
             f"{np.median(cpus):.2f} | {', '.join(f'{r:.2f}' for r in cpus)}")
 
 
-def memory_section(args) -> str:
-    """`Flow.fit` on in-memory data against JAX + optax with 32 steps per `lax.scan`, and the
-    cost of the chosen `steps_per_execution` on short epochs."""
-    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
-        return "## 12. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
+# XLA's YNNPACK fusions of matrix products: JAX's XLA makes them by default; TensorFlow 2.21's
+# XLA only when this flag, read at the process's first XLA compile, asks for them.
+YNNPACK_DOTS = "--xla_cpu_experimental_ynn_fusion_type=dot"
+JAX_FIT = "JAX + optax, 32 steps per lax.scan"
+MEMORY_MODELS = {"coupling flow": survae_flow, "AbsFlow": abs_flow,
+                 "augmented flow": augmented_flow}
+
+
+def fit_against_jax(label: str, units: int, reps: int, tf_xla_flags: str = "") -> dict:
+    """name -> [(wall, CPU seconds)] of `reps` interleaved rounds of `Flow.fit` on in-memory
+    data (three ways), of its compiled program alone on pre-staged blocks and of JAX + optax on
+    the same batches, in this process. JAX compiles first; `tf_xla_flags`, when given, then
+    become XLA_FLAGS for TensorFlow's XLA alone (each reads them at its first compile), so JAX
+    keeps its own defaults."""
     import models_jax as mj
 
+    blocks = fit_blocks(label, units, 32)
+    jax_model = mj.HandWritten(label)
+    jax_model.train(blocks[:1], 32)  # JAX's XLA reads XLA_FLAGS here
+    if tf_xla_flags:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {tf_xla_flags}".strip()
+    arrays = blocks.reshape(-1, 2).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(arrays).batch(BATCH).cache()
+    build = MEMORY_MODELS[label]
+    runs = {
+        "Flow.fit, in-memory dataset (staged)": _fit_clocked(build(), dataset),
+        "Flow.fit, arrays, shuffle=True (staged)": _fit_clocked(
+            build(), arrays, batch_size=BATCH, shuffle=True),
+        "Flow.fit, the dataset through .map (streaming)": _fit_clocked(
+            build(), dataset.map(lambda x: x)),
+        "the compiled program alone, pre-staged blocks": _program_clocked(build(), blocks),
+        JAX_FIT: _jax_clocked(jax_model, blocks),
+    }
+    return _clocked_rounds(runs, reps)
+
+
+def memory_section(args) -> str:
+    """`Flow.fit` on in-memory data against JAX + optax with 32 steps per `lax.scan` (in this
+    process, and in a fresh one whose TensorFlow computes dots with YNNPACK), and the cost of
+    the chosen `steps_per_execution` on short epochs."""
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return "## 12. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
     units, reps = (64, 2) if args.quick else (640, args.repetitions)
-    builders = first_model_if_quick(args, {"coupling flow": survae_flow, "AbsFlow": abs_flow,
-                                           "augmented flow": augmented_flow})
-    jax_name = "JAX + optax, 32 steps per lax.scan"
+    labels = list(first_model_if_quick(args, MEMORY_MODELS))
     lines = ["## 12. Fit from memory against JAX", "",
              f"Adam 1e-3, batch 128, {units} steps per round (one epoch), {reps} interleaved "
              "rounds after a warm-up, in one process. Ratio = the variant's time / "
-             f"{jax_name}'s in the same round (below 1: faster than JAX); wall-clock and CPU "
+             f"{JAX_FIT}'s in the same round (below 1: faster than JAX); wall-clock and CPU "
              "time (`time.process_time`, all threads); `Flow.fit` timed from its epoch's start "
-             "to its end.", "",
-             "| model | variant | wall ratio (median) | per round | CPU ratio (median) | "
-             "per round |", "|---|---|---|---|---|---|"]
-    for label, build in builders.items():
-        blocks = fit_blocks(label, units, 32)
-        arrays = blocks.reshape(-1, 2).astype("float32")
-        dataset = tf.data.Dataset.from_tensor_slices(arrays).batch(BATCH).cache()
-        runs = {
-            "Flow.fit, in-memory dataset (staged)": _fit_clocked(build(), dataset),
-            "Flow.fit, arrays, shuffle=True (staged)": _fit_clocked(
-                build(), arrays, batch_size=BATCH, shuffle=True),
-            "Flow.fit, the dataset through .map (streaming)": _fit_clocked(
-                build(), dataset.map(lambda x: x)),
-            jax_name: _jax_clocked(mj.HandWritten(label), blocks),
-        }
-        times = _clocked_rounds(runs, reps)
-        lines += [f"| {label} | {name} | {_ratio_cells(times, name, jax_name)} |"
-                  for name in runs if name != jax_name]
+             "to its end. TensorFlow's matrix products: its XLA's default (each product an "
+             "operation of its own), then, in a fresh process, XLA's YNNPACK fusions "
+             f"(`XLA_FLAGS={YNNPACK_DOTS}`, set for TensorFlow after JAX compiled, so JAX "
+             "keeps its defaults, which include them).",
+             "", "| model | TensorFlow's products | variant | wall ratio (median) | per round | "
+             "CPU ratio (median) | per round |", "|---|---|---|---|---|---|---|"]
+    for label in labels:
+        for dots, times in (("default", fit_against_jax(label, units, reps)),
+                            ("YNNPACK fusions", run_isolated("memory_fit", label=label, units=units,
+                                                     reps=reps, tf_xla_flags=YNNPACK_DOTS))):
+            if "error" in times:
+                lines.append(f"| {label} | {dots} | failed: {times['error']} | | | | |")
+                continue
+            lines += [f"| {label} | {dots} | {name} | {_ratio_cells(times, name, JAX_FIT)} |"
+                      for name in times if name != JAX_FIT]
     lines += ["", "The cost of the chosen `steps_per_execution` (coupling flow, arrays in "
               f"memory, {units} steps per round as epochs of the length shown; ratio = the "
               "chosen value's time / 32's; the chosen value's fit has a batch callback, so its "

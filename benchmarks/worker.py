@@ -78,7 +78,15 @@ def iwbo_task(k, batch_k, batch, repetitions=2):
             **memory_kb()}
 
 
-TASKS = {"image": image_task, "iwbo": iwbo_task, "gpu_images": gpu_image_task}
+def memory_fit_task(label, units, reps, tf_xla_flags=""):
+    """`run.fit_against_jax` in this process: {variant: [[wall, CPU seconds], ...]}."""
+    import run
+
+    return run.fit_against_jax(label, units, reps, tf_xla_flags)
+
+
+TASKS = {"image": image_task, "iwbo": iwbo_task, "gpu_images": gpu_image_task,
+         "memory_fit": memory_fit_task}
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])

@@ -47,6 +47,11 @@ def test_benchmark_section_quick(section, tmp_path):
             assert "| coupling flow | JAX + optax, 32 steps per lax.scan |" in text
         else:  # CI installs neither: the section says so instead of a JAX row
             assert "JAX rows not run: JAX here: not installed" in text
+    if section == "memory" and importlib.util.find_spec("jax") and importlib.util.find_spec(
+            "optax"):  # both dot libraries, the second in a worker process that ran
+        for dots in ("default", "YNNPACK fusions"):
+            assert f"| coupling flow | {dots} | the compiled program alone" in text
+        assert "failed:" not in text
 
 
 @pytest.fixture

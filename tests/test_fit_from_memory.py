@@ -2,6 +2,7 @@
 program slices its batches itself, with the batches, order and results of the streaming path;
 and the batches per execution chosen so that an epoch shows progress."""
 
+import json
 import os
 import re
 import subprocess
@@ -210,3 +211,38 @@ def test_an_epoch_of_in_memory_data_compiles_one_program_per_batch_size(tmp_path
     compiled = {m.group(1) for name in os.listdir(dump)
                 if (m := re.match(r"module_(\d+)\.", name))}
     assert len(compiled) == 2  # batches of 32, and the short last one of 8
+
+
+YNNPACK_DOTS = "--xla_cpu_experimental_ynn_fusion_type=dot"  # docs/faq.md#faster-cpu-dots
+
+TRAIN_AND_SHOW_DOTS = """
+import json
+import keras, numpy as np, tensorflow as tf
+import tfp_survae as ts
+keras.utils.set_random_seed(0)
+flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[32, 32]), ts.Reverse(),
+                                        ts.AffineCoupling(hidden_units=[32, 32])])
+flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=True)
+x = ts.data.sample_toy("checkerboard", 64 * 64, seed=0)
+loss = flow.fit(x, batch_size=64, epochs=1, verbose=0, shuffle=False).history["loss"][-1]
+log_prob = tf.function(lambda x: flow.log_prob(x), jit_compile=True)
+hlo = log_prob.experimental_get_compiler_ir(tf.constant(x[:64]))(stage="optimized_hlo")
+print(json.dumps({"loss": loss, "ynnpack_products": hlo.count("__ynn_fusion")}))
+"""
+
+
+@pytest.mark.slow
+def test_the_faster_cpu_products_the_faq_names_are_used_and_train_the_same_flow():
+    """With the XLA flag docs/faq.md recommends for CPUs, TensorFlow's XLA computes matrix
+    products with YNNPACK (without it, with Eigen), and fit trains the same flow to the same
+    loss up to the order of float32 sums."""
+    results = {}
+    for flags in ("", YNNPACK_DOTS):
+        env = dict(os.environ, XLA_FLAGS=flags, TF_CPP_MIN_LOG_LEVEL="3")
+        done = subprocess.run([sys.executable, "-c", TRAIN_AND_SHOW_DOTS], env=env, check=True,
+                              timeout=600, capture_output=True, text=True)
+        results[flags] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results[""]["ynnpack_products"] == 0
+    assert results[YNNPACK_DOTS]["ynnpack_products"] > 0
+    assert np.isfinite(results[""]["loss"])
+    np.testing.assert_allclose(results[YNNPACK_DOTS]["loss"], results[""]["loss"], rtol=1e-3)

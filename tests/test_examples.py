@@ -51,6 +51,8 @@ def test_symmetric_2d(tmp_path):
 
 
 @pytest.mark.isolated(alone=True)  # grows a process by 1.2 GB
+@pytest.mark.slow  # 45-55 s, most of it two XLA compiles; the point-clouds tutorial page trains
+# and evaluates both flows in the default run
 def test_point_clouds(tmp_path):
     import point_clouds
 

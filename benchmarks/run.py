@@ -613,8 +613,8 @@ def fit_against_jax(label: str, units: int, reps: int, tf_xla_flags: str = "") -
 
 def memory_section(args) -> str:
     """`Flow.fit` on in-memory data against JAX + optax with 32 steps per `lax.scan` (in this
-    process, and in a fresh one whose TensorFlow computes dots with YNNPACK), and the cost of
-    the chosen `steps_per_execution` on short epochs."""
+    process, and in a fresh one whose TensorFlow's XLA makes YNNPACK fusions of the matrix
+    products), and the cost of the chosen `steps_per_execution` on short epochs."""
     if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
         return "## 12. Fit from memory against JAX\n\nNot run: jax and optax are not installed."
     units, reps = (64, 2) if args.quick else (640, args.repetitions)
@@ -631,9 +631,10 @@ def memory_section(args) -> str:
              "", "| model | TensorFlow's products | variant | wall ratio (median) | per round | "
              "CPU ratio (median) | per round |", "|---|---|---|---|---|---|---|"]
     for label in labels:
-        for dots, times in (("default", fit_against_jax(label, units, reps)),
-                            ("YNNPACK fusions", run_isolated("memory_fit", label=label, units=units,
-                                                     reps=reps, tf_xla_flags=YNNPACK_DOTS))):
+        default = fit_against_jax(label, units, reps)
+        flagged = run_isolated("memory_fit", label=label, units=units, reps=reps,
+                               tf_xla_flags=YNNPACK_DOTS)
+        for dots, times in (("default", default), ("YNNPACK fusions", flagged)):
             if "error" in times:
                 lines.append(f"| {label} | {dots} | failed: {times['error']} | | | | |")
                 continue

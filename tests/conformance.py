@@ -58,7 +58,6 @@ class Case:
         layer's gradient runs a loop pfor cannot vectorise (an ODE solver's adjoint).
       xla: None where the probes compile under XLA, else why not (the case is skipped in the
         "xla" mode with that reason).
-      float64: None where the case runs in float64, else why not (skipped with that reason).
       tolerance: rtol / atol by dtype name where the layer's own accuracy is coarser than the
         suite's (an ODE solver's tolerance); the suite's (TOLERANCE) for the others.
       slow_to_trace: None where a compiled probe traces in seconds, else why it does not; its
@@ -74,7 +73,6 @@ class Case:
     perturb: float = 0.0
     jacobian_pfor: bool = True
     xla: str | None = None
-    float64: str | None = None
     tolerance: dict | None = None
     slow_to_trace: str | None = None
 
@@ -150,8 +148,6 @@ def build_transform(case: Case, dtype: str):
     warm-up's data-dependent initialisation), so that a compiled probe traces once: a
     tf.function that creates variables on its first call traces twice. Building inside a
     compiled function is `check_builds_in_function`'s."""
-    if dtype == "float64" and case.float64 is not None:
-        pytest.skip(case.float64)
     keras.utils.set_random_seed(1234)
     t = case.make(dtype)
     x, z0, condition = make_inputs(case, dtype)

@@ -74,15 +74,14 @@ ODE_FLOAT64 = {"float64": dict(rtol=1e-6, atol=1e-6)}
 # The probes' autodiff Jacobian differentiates TFP's Dormand-Prince loop twice; under XLA its
 # XlaDynamicUpdateSlice has no gradient (LookupError). The layer's own directions and their
 # first gradients compile.
-# Tracing the probe builds graph-mode gradients of the solver's while loops (twice nested, for
-# the gradients of V and z with respect to the variables): 25-35 s a case on a 2-core CPU,
-# where its eager run takes 6-10 s.
-ODE_TRACING = "traces second-order gradients of TFP's Dormand-Prince loops (25-35 s)"
-
 NO_XLA_ODE_GRADIENT = ("XLA: no gradient of XlaDynamicUpdateSlice in TFP's Dormand-Prince loop "
                    "(the probe's gradients of V and z with respect to the variables)")
 
 
+# Tracing the probe builds graph-mode gradients of the solver's while loops (twice nested, for
+# the gradients of V and z with respect to the variables): 25-35 s a case on a 2-core CPU,
+# where its eager run takes 6-10 s.
+ODE_TRACING = "traces second-order gradients of TFP's Dormand-Prince loops (25-35 s)"
 
 
 def fixed_point_tolerance(dtype):

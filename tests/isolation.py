@@ -156,24 +156,22 @@ def run(item) -> None:
     marked `alone` runs in a child of its own, beside the shared child, which lives on."""
     global _child
     path = str(item.path)
-    if item.get_closest_marker("isolated").kwargs.get("alone", False):
-        child = Child([path], item.config)
-        try:
-            outcome, text = child.run(item.nodeid)
-            child.close()
-        except RuntimeError as died:
-            outcome, text = "died", str(died)
-    else:
-        if _child is not None and (path not in _child.paths
-                                   or _child.peak_mb > RECYCLE_ABOVE_MB):
-            close()
-        if _child is None:
-            _child = Child(sorted(files | {path}), item.config)
-        try:
-            outcome, text = _child.run(item.nodeid)
-        except RuntimeError as died:
+    alone = item.get_closest_marker("isolated").kwargs.get("alone", False)
+    if not alone and _child is not None and (path not in _child.paths
+                                             or _child.peak_mb > RECYCLE_ABOVE_MB):
+        close()
+    if not alone and _child is None:
+        _child = Child(sorted(files | {path}), item.config)
+    child = Child([path], item.config) if alone else _child
+    try:
+        outcome, text = child.run(item.nodeid)
+    except RuntimeError as died:  # the child is gone
+        outcome, text = "died", str(died)
+        if not alone:
             _child = None
-            outcome, text = "died", str(died)
+    else:
+        if alone:
+            child.close()
     if outcome == "died":
         pytest.fail(text, pytrace=False)
     if outcome == "failed":

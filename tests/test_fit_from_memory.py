@@ -189,7 +189,6 @@ def test_a_short_epoch_runs_smaller_executions_only_when_something_watches_its_b
 
 
 COUNT_COMPILATIONS = """
-import re, sys
 import keras, numpy as np, tensorflow as tf
 import tfp_survae as ts
 keras.utils.set_random_seed(0)
@@ -234,8 +233,8 @@ print(json.dumps({"loss": loss, "ynnpack_products": hlo.count("__ynn_fusion")}))
 @pytest.mark.slow
 def test_the_faster_cpu_products_the_faq_names_are_used_and_train_the_same_flow():
     """With the XLA flag docs/faq.md recommends for CPUs, TensorFlow's XLA computes matrix
-    products with YNNPACK (without it, with Eigen), and fit trains the same flow to the same
-    loss up to the order of float32 sums."""
+    products as YNNPACK fusions (without it, as plain XLA operations), and fit trains the same
+    flow to the same loss up to the order of float32 sums."""
     results = {}
     for flags in ("", YNNPACK_DOTS):
         env = dict(os.environ, XLA_FLAGS=flags, TF_CPP_MIN_LOG_LEVEL="3")

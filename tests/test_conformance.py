@@ -22,17 +22,23 @@ REPRESENTATIVES = _representatives()
 
 def _params():
     """Every (case, dtype, mode). The default run checks every case eagerly in both dtypes and
-    compiled in float32, and compiles one case of each class under XLA; the other compiled
-    runs (float64, the remaining XLA cases, and every compiled run of a case that is slow to
-    trace, `Case.slow_to_trace`) are marked slow, for the full run (CI's `-m slow`). XLA
-    programs stay in memory until the process exits: the XLA mode runs isolated."""
+    compiles it once in float32: under XLA for one case of each class, as a plain tf.function
+    for the others (the XLA mode traces the same function and checks the same things, so a
+    case compiled under XLA needs no plain tf.function run by default). The other compiled runs
+    (float64, the remaining XLA cases and plain-function runs, and every compiled run of a case
+    that is slow to trace, `Case.slow_to_trace`) are marked slow, for the full run (CI's
+    `-m slow`). XLA programs stay in memory until the process exits: the XLA mode runs
+    isolated."""
     params = []
     for case in CASES:
+        xla_by_default = str(case) in REPRESENTATIVES and case.xla is None
         for dtype in DTYPES:
             for mode in MODES:
                 marks = [pytest.mark.isolated] if mode == "xla" else []
-                if mode != "eager" and (dtype == "float64" or case.slow_to_trace or mode == "xla"
-                                        and str(case) not in REPRESENTATIVES):
+                by_default = mode == "eager" or (
+                    dtype == "float32" and not case.slow_to_trace
+                    and (mode == "xla") == xla_by_default)
+                if not by_default:
                     marks.append(pytest.mark.slow)
                 params.append(pytest.param(case, dtype, mode, marks=marks,
                                            id=f"{case}-{dtype}-{mode}"))

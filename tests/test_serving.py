@@ -1,6 +1,7 @@
 """Serving never wedges or lies: checked endpoints, canonical seeds, bounded sizes, threads."""
 
 import concurrent.futures
+import re
 import resource
 
 import keras
@@ -312,3 +313,18 @@ def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):
         outcomes = [f.result(timeout=300) for f in futures]
     assert sum(o[0] for o in outcomes) == 0
     assert sum(o[1] for o in outcomes) == 8 * 50
+
+
+def test_a_conditional_flow_is_refused_by_the_compiled_and_exported_functions(tmp_path):
+    flow = ts.Flow(ts.StandardNormal([2]), [
+        ts.AffineCoupling(hidden_units=[8], condition_shape=[3])], condition_shape=[3])
+    calls = {"log_prob_function()": flow.log_prob_function,
+             "sample_function()": flow.sample_function,
+             "export_flow()": lambda: flow.export(str(tmp_path / "model"))}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=rf"{re.escape(name)}: Flow '{flow.name}' is "
+                                             r"conditional \(condition_shape=\[3\]\), and the "
+                                             r"compiled and exported functions take no "
+                                             r"condition; call flow.log_prob\(x, condition=c\)"):
+            call()
+    assert not (tmp_path / "model").exists()

@@ -240,19 +240,25 @@ def test_initialize_on_overflowing_data_leaves_the_flow_as_it_was():
 # Invalid data: the row as the caller knows it, and the batches before it trained on.
 
 
+def fit_refused_before_any_step(flow, data, message):
+    """`fit` on in-memory `data` (shuffled, batches of 16) raises a ValueError matching
+    `message` and leaves every weight as it was: the arrays are checked before the first step."""
+    before = [w.numpy() for w in flow.weights]
+    with pytest.raises(ValueError, match=message):
+        flow.fit(data, batch_size=16, epochs=1, verbose=0, shuffle=True)
+    for w, b in zip(flow.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
 @pytest.mark.parametrize("compiled_execution", [True, False])
 def test_an_invalid_array_row_is_named_as_passed_even_when_shuffled(compiled_execution):
     x = np.random.RandomState(0).randn(512, 2).astype("float32")
     x[300, 1] = np.nan
     flow = small_flow()
     flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
-    before = [w.numpy() for w in flow.weights]
-    with pytest.raises(ValueError, match=r"fit\(\): data x contains NaN or Inf; the first "
+    fit_refused_before_any_step(flow, x, r"fit\(\): data x contains NaN or Inf; the first "
                                          r"invalid value, nan, is at row 300 of the data passed "
-                                         r"\(index \(300, 1\)\)"):
-        flow.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=True)
-    for w, b in zip(flow.weights, before):  # checked before the first step
-        np.testing.assert_array_equal(w.numpy(), b)
+                                         r"\(index \(300, 1\)\)")
     with pytest.raises(ValueError, match=r"validation_data contains NaN or Inf; the first "
                                          r"invalid value, nan, is at row 300"):
         flow.fit(x[:64], batch_size=16, verbose=0, validation_data=x)
@@ -307,3 +313,40 @@ def test_invalid_validation_data_is_named_by_its_batch_and_epoch():
                                          r"from 0\) of the validation at the end of epoch 1, "
                                          r"row 5 of that batch"):
         flow.fit(batches(x, 16), validation_data=batches(validation, 16), verbose=0)
+
+
+def conditional_flow():
+    keras.utils.set_random_seed(0)
+    return ts.Flow(ts.StandardNormal([2]), [
+        ts.AffineCoupling(hidden_units=[16], condition_shape=[3]), ts.Reverse(),
+        ts.AffineCoupling(hidden_units=[16], condition_shape=[3])], condition_shape=[3])
+
+
+def test_a_condition_holding_nan_is_named_as_the_data_would_be():
+    rng = np.random.RandomState(0)
+    data = {"x": rng.randn(96, 2).astype("float32"),
+            "condition": rng.randn(96, 3).astype("float32")}
+    data["condition"][70, 1] = np.nan  # batch 4, row 6 of that batch (batches of 16)
+    flow = conditional_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=True, steps_per_execution=4)
+    fit_refused_before_any_step(flow, data, r"fit\(\): condition contains NaN or Inf; the "
+                                            r"first invalid value, nan, is at row 70 of the "
+                                            r"data passed \(index \(70, 1\)\)")
+    valid = {"x": data["x"], "condition": np.zeros_like(data["condition"])}
+    with pytest.raises(ValueError, match=r"the condition of validation_data contains NaN or "
+                                         r"Inf; the first invalid value, nan, is at row 70"):
+        flow.fit(valid, batch_size=16, verbose=0, validation_data=data)
+    staged = tf.data.Dataset.from_tensor_slices(data).batch(16)
+    streamed = staged.map(lambda batch: batch)  # a map: batches are pulled, not staged
+    for dataset, compiled_execution in ((staged, True), (streamed, True), (streamed, False)):
+        flow = conditional_flow()
+        flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution,
+                     steps_per_execution=4)
+        # Keras' loop names the execution's batches: 4-5, the epoch's last two, not 4-7.
+        with pytest.raises(ValueError, match=r"condition contains NaN or Inf; the first invalid "
+                                             r"value, nan, is in epoch 1, batch 4 \(counting "
+                                             r"from 0\), row 6 of that batch" if
+                           compiled_execution else r"condition contains NaN or Inf.* \(in "
+                                                   r"epoch 1, one of batches 4-5 \("):
+            flow.fit(dataset, epochs=1, verbose=0)
+        assert int(flow.optimizer.iterations) == 4

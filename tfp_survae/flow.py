@@ -273,7 +273,11 @@ class Flow(FitMixin, keras.Model):
           the seed) returning log p(x), shape [batch]. A wrong shape, an empty batch, NaN or
           Inf (integers out of range for a dequantizing flow) make it raise a
           `tf.errors.InvalidArgumentError` naming the argument.
+
+        Raises:
+          ValueError: the flow is conditional (these functions take no condition).
         """
+        _endpoints.refuse_conditional(self, "log_prob_function()")
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
 
@@ -294,8 +298,9 @@ class Flow(FitMixin, keras.Model):
           returning x of shape [n] + event_shape.
 
         Raises:
-          ValueError: max_sample_size is not a positive integer.
+          ValueError: max_sample_size is not a positive integer, or the flow is conditional.
         """
+        _endpoints.refuse_conditional(self, "sample_function()")
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",

@@ -112,6 +112,18 @@ def checked_count(where: str, name: str, value: tf.Tensor, minimum: int, maximum
         return tf.identity(value)
 
 
+def refuse_conditional(flow: Any, where: str) -> None:
+    """Raises a ValueError for a conditional flow: the compiled and exported functions take no
+    condition."""
+    if flow.condition_shape is not None:
+        raise ValueError(
+            f"{where}: Flow '{flow.name}' is conditional (condition_shape="
+            f"{flow.condition_shape}), and the compiled and exported functions take no "
+            "condition; call flow.log_prob(x, condition=c) or flow.sample(n, condition=c) "
+            "instead (inside a tf.function of your own to compile it)."
+        )
+
+
 def data_spec(flow: Any, name: str = "x") -> tf.TensorSpec:
     """The loose input spec of a flow's data: its dtype, any shape."""
     dtype = tf.int32 if flow.integer_data else tf.as_dtype(flow.dtype)

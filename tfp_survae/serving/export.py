@@ -59,7 +59,8 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
 
     Raises:
       TypeError: a limit is not an integer.
-      ValueError: a limit is not positive.
+      ValueError: a limit is not positive, or the flow is conditional (the endpoints take no
+        condition).
 
     Examples:
       >>> import tempfile
@@ -69,6 +70,7 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
       >>> served.sample(tf.constant(3), tf.constant([1, 2])).shape
       TensorShape([3, 2])
     """
+    _endpoints.refuse_conditional(flow, "export_flow()")
     max_sample_size = _endpoints.check_limit("max_sample_size", max_sample_size)
     max_iwbo_k = _endpoints.check_limit("max_iwbo_k", max_iwbo_k)
     iwbo_chunk = _endpoints.check_limit("iwbo_chunk", iwbo_chunk)

@@ -59,25 +59,39 @@ def as_keras_data(method: str, x: Any) -> Any:
 
 def check_array_values(flow: Any, method: str, x: Any, *, name: str = "data x") -> None:
     """For in-memory data: the values of the whole array (NaN or Inf, integers out of range)
-    before any step, an error naming the row of `x` as passed (`name` says which argument).
-    Other data are checked batch by batch as they arrive."""
+    and of its condition, if any (NaN or Inf), before any step, an error naming the row as
+    passed (`name` says which argument: "data x", "validation_data"). Other data are checked
+    batch by batch as they arrive."""
     if not is_array_data(x):
         return
-    data, _ = _batches.unpack_batch(x)
+    data, condition = _batches.unpack_batch(x)
     flow.check_data(data[:1])  # dtype and event shape
-    dtype = np.dtype(flow.dtype) if not flow.integer_data else None
     num_values = getattr(flow.chain[0], "num_values", None) if flow.integer_data else None
+    if not flow.integer_data:
+        _check_rows(method, data, name, np.dtype(flow.dtype))
+    elif num_values is not None:
+        _check_rows(method, data, name, None, num_values)
+    if condition is not None and flow.condition_shape is not None:
+        flow.check_condition(condition[:1])  # dtype and event shape
+        _check_rows(method, condition, "condition" if name == "data x" else
+                    f"the condition of {name}", np.dtype(flow.dtype))
+
+
+def _check_rows(method: str, data: Any, name: str, dtype: np.dtype | None,
+                num_values: int | None = None) -> None:
+    """Raises a ValueError naming the row of the first value of `data` that is not finite
+    (`dtype` a float type) or not an integer in [0, num_values), scanning chunks of rows."""
+    if num_values is None:
+        problem = f"{name} contains NaN or Inf"
+    else:
+        problem = f"expected {name} as integers in [0, {num_values})"
     rows = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(data.shape[1:]))))
     for start in range(0, int(data.shape[0]), rows):
         chunk = np.asarray(data[start:start + rows], dtype=dtype)
-        if dtype is not None:
+        if num_values is None:
             bad = np.argwhere(~np.isfinite(chunk))
-            problem = f"{name} contains NaN or Inf"
-        elif num_values is not None:
-            bad = np.argwhere((chunk < 0) | (chunk >= num_values))
-            problem = f"expected {name} as integers in [0, {num_values})"
         else:
-            return
+            bad = np.argwhere((chunk < 0) | (chunk >= num_values))
         if len(bad):
             index = (start + int(bad[0][0]),) + tuple(int(i) for i in bad[0][1:])
             raise ValueError(

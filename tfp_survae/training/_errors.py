@@ -47,9 +47,13 @@ class Position(keras.callbacks.Callback):
         """'epoch 2, batch 7' (batch: this execution's first plus `batch`); without `batch`,
         the batches of the execution."""
         steps = getattr(self.model, "steps_per_execution", 1) or 1
+        # The epoch's (or evaluate's) batches, None where unknown; a validation's are not fit's.
+        epoch_steps = None if self.validating else (self.params or {}).get("steps")
+        last = self.batch + steps - 1 if not epoch_steps else min(self.batch + steps,
+                                                                   epoch_steps) - 1
         batches = f"batch {self.batch + batch}" if batch is not None else (
-            f"batch {self.batch}" if steps == 1 else
-            f"one of batches {self.batch}-{self.batch + steps - 1}")
+            f"batch {self.batch}" if last <= self.batch else
+            f"one of batches {self.batch}-{last}")
         batches += " (counting from 0)"
         if self.validating and self.epoch is not None:  # fit validates at an epoch's end
             return f"{batches} of the validation at the end of epoch {self.epoch + 1}"
@@ -75,7 +79,9 @@ def as_value_errors(position: Position, on_error: Callable[[], Any]) -> Iterator
     except InvalidBatch as error:
         on_error()
         done = "evaluated" if position.validating or position.epoch is None else "trained on"
-        data = "validation_data" if position.validating else "data x"
+        data = error.argument
+        if position.validating:
+            data = "validation_data" if data == "data x" else f"the {data} of validation_data"
         raise ValueError(f"{position.method}: {error.said_at(position.where(error.batch), data)}"
                          f" The batches before it were {done}.") from None
     except tf.errors.InvalidArgumentError as error:

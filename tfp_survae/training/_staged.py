@@ -132,13 +132,18 @@ def _limit(limit, count: int):
 
 
 def check_dataset_values(flow, staged: Staged) -> None:
-    """A staged dataset's dtype and event shape (a ValueError), and its first invalid value,
-    kept in `staged.first_invalid` so that its batch fails when it comes, after the batches
+    """A staged dataset's dtype and event shape (a ValueError), and its first invalid value
+    (of x or its condition), kept in `staged.first_invalid` so that its batch fails when it comes, after the batches
     before it trained, as a dataset's batches do."""
-    x, _ = _batches.unpack_batch(staged.data)
+    x, condition = _batches.unpack_batch(staged.data)
     flow.check_data(x[:1])
+    if condition is not None and flow.condition_shape is not None:
+        flow.check_condition(condition[:1])
+        condition = condition[None]
+    else:
+        condition = None
     num_values = getattr(flow.chain[0], "num_values", None) if flow.integer_data else None
-    invalid = compiled.first_invalid(flow, x[None], num_values)
+    invalid = compiled.first_invalid(flow, x[None], num_values, condition)
     if invalid is not None:
         row = invalid.index[0]
         invalid.index = (row % staged.batch_size,) + invalid.index[1:]

@@ -209,17 +209,20 @@ class InvalidBatch(ValueError):
       batch: the batch's position in the execution (from 0).
       index: the index of the first invalid value within that batch (row first).
       value: that value.
+      argument: the argument holding it: "data x" or "condition".
     """
 
     def __init__(self, owner: str, problem: str, batch: int, index: tuple,
-                 value: Any) -> None:
+                 value: Any, argument: str = "data x") -> None:
         self.owner, self.problem, self.batch, self.index, self.value = (owner, problem, batch,
                                                                         index, value)
+        self.argument = argument
         super().__init__(f"{owner}: {self.said_at(f'batch {batch} of the execution')}")
 
-    def said_at(self, where: str, data: str = "data x") -> str:
+    def said_at(self, where: str, data: str | None = None) -> str:
         """The message without the owner, the batch said as `where` ("epoch 1, batch 7") and
-        the argument as `data`."""
+        the argument as `data` (by default `argument`)."""
+        data = data or self.argument
         return (f"{self.problem.format(data=data)}; the first invalid value, {self.value}, is "
                 f"in {where}, row {self.index[0]} of that batch (index {self.index} within the "
                 "batch).")
@@ -326,39 +329,53 @@ def make_staged_function(staged, steps_per_execution, program):
 
 
 def check_values(model: keras.Model, stacked: Any) -> None:
-    """`Flow.check_data` (and the first transform's integer range) on a stack of batches,
-    before XLA runs, which would compile those checks away. Invalid values raise an
-    `InvalidBatch` naming the first batch and row holding one; a wrong dtype or event shape
-    a ValueError."""
-    x, _ = _batches.unpack_batch(stacked)
+    """`Flow.check_data` (and the first transform's integer range) on a stack of batches, and
+    the finiteness of their condition, before XLA runs, which would compile those checks
+    away. Invalid values raise an `InvalidBatch` naming the first batch and row holding one; a
+    wrong dtype or event shape a ValueError."""
+    x, condition = _batches.unpack_batch(stacked)
     x = tf.convert_to_tensor(x)
     num_values = getattr(model.chain[0], "num_values", None) if model.integer_data else None
+    if condition is not None and model.condition_shape is not None:
+        condition = tf.convert_to_tensor(condition)
+    else:
+        condition = None
     try:
         flat = model.check_data(tf.reshape(x, [-1] + x.shape[2:].as_list()))
         if num_values is not None:
             _checks.check_in_range(f"Flow '{model.name}'", flat, num_values)
+        if condition is not None:
+            model.check_condition(tf.reshape(condition, [-1] + condition.shape[2:].as_list()))
     except ValueError:
-        invalid = first_invalid(model, x, num_values)
+        invalid = first_invalid(model, x, num_values, condition)
         if invalid is None:
             raise
         raise invalid from None
 
 
-def first_invalid(model, stacked_x, num_values):
-    """The `InvalidBatch` for the first invalid value of [batches, batch, ...event] data, or
-    None when the values are valid."""
+def first_invalid(model, stacked_x, num_values, stacked_condition=None):
+    """The `InvalidBatch` for the first invalid value of [batches, batch, ...event] data (or
+    of its condition, [batches, batch, ...condition event], when given; of the two, the one in
+    the earlier batch and row), or None when the values are valid."""
     owner = f"Flow '{model.name}'"
+    found = []
     if model.integer_data:
         values = stacked_x.numpy()
-        if num_values is None:
-            return None
-        bad = np.argwhere((values < 0) | (values >= num_values))
-        problem = f"expected {{data}} as integers in [0, {num_values})"
+        if num_values is not None:
+            bad = np.argwhere((values < 0) | (values >= num_values))
+            found.append((bad, values, f"expected {{data}} as integers in [0, {num_values})",
+                          "data x"))
     else:
         values = tf.cast(stacked_x, model.dtype).numpy()
-        bad = np.argwhere(~np.isfinite(values))
-        problem = "{data} contains NaN or Inf"
-    if not len(bad):
+        found.append((np.argwhere(~np.isfinite(values)), values, "{data} contains NaN or Inf",
+                      "data x"))
+    if stacked_condition is not None:
+        values = tf.cast(stacked_condition, model.dtype).numpy()
+        found.append((np.argwhere(~np.isfinite(values)), values, "{data} contains NaN or Inf",
+                      "condition"))
+    found = [f for f in found if len(f[0])]
+    if not found:
         return None
+    bad, values, problem, argument = min(found, key=lambda f: tuple(f[0][0][:2]))
     first = tuple(int(i) for i in bad[0])
-    return InvalidBatch(owner, problem, first[0], first[1:], values[first])
+    return InvalidBatch(owner, problem, first[0], first[1:], values[first], argument)

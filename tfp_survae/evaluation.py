@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tfp_survae import _checks, _seeds, _tensors
 from tfp_survae._types import Count, Seed, TensorLike
+from tfp_survae.training import _batches
 
 __all__ = ["elbo", "iwbo", "bits_per_dim", "evaluate"]
 
@@ -193,7 +194,8 @@ def evaluate(flow: keras.Model, dataset: Iterable[Any], *, k: int = 1,
 
     Args:
       flow: a `Flow`.
-      dataset: a `tf.data.Dataset` (or any iterable) of batches of x.
+      dataset: a `tf.data.Dataset` (or any iterable) of batches of x, or, for a conditional
+        flow, of dicts {"x": x, "condition": condition} (the layout `fit` takes).
       k: importance samples per example.
       batch_k: importance samples per chunk (see `iwbo`).
       seed: stateless seed for reproducible estimates.
@@ -219,14 +221,16 @@ def evaluate(flow: keras.Model, dataset: Iterable[Any], *, k: int = 1,
         steps = None
     bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
     seed = _seeds.to_stateless_seed(flow.seed_generator.next() if seed is None else seed)
-    log_prob_fn = tf.function(lambda x, s: flow.log_prob(x, seed=s), autograph=False)
+    log_prob_fn = tf.function(lambda x, s, c: flow.log_prob(x, seed=s, condition=c),
+                              autograph=False)
     total, count = 0.0, 0
     for step, batch in enumerate(dataset):
+        x, condition = _batches.unpack_batch(batch)
         batch_seed = _seeds.fold_in(seed, step)
         if k == 1:
-            values = log_prob_fn(batch, batch_seed)
+            values = log_prob_fn(x, batch_seed, condition)
         else:
-            values = iwbo(flow, batch, k, seed=batch_seed, batch_k=batch_k)
+            values = iwbo(flow, x, k, seed=batch_seed, batch_k=batch_k, condition=condition)
         total += float(tf.reduce_sum(tf.cast(values, tf.float64)))
         count += int(values.shape[0])
         if bar is not None:

@@ -133,8 +133,8 @@ def _limit(limit, count: int):
 
 def check_dataset_values(flow, staged: Staged) -> None:
     """A staged dataset's dtype and event shape (a ValueError), and its first invalid value
-    (of x or its condition), kept in `staged.first_invalid` so that its batch fails when it comes, after the batches
-    before it trained, as a dataset's batches do."""
+    (of x or its condition), kept in `staged.first_invalid` so that its batch fails when it
+    comes, after the batches before it trained, as a dataset's batches do."""
     x, condition = _batches.unpack_batch(staged.data)
     flow.check_data(x[:1])
     if condition is not None and flow.condition_shape is not None:

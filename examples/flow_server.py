@@ -11,6 +11,8 @@ Requests are JSON POSTs; answers are JSON:
 * `/sample`    {"n": 16, "seed": [1, 2]}              -> {"x": [[...], ...]}
 * `/iwbo`      {"x": [...], "k": 100, "seed": [1, 2]} -> {"iwbo": [...]}  (lower-bound flows)
 
+A conditional flow's requests also carry "condition": one row per row of x, or n rows.
+
 A bad request (a body that is not UTF-8 JSON, JSON nested deeper than the data, a bad
 Content-Length, a value of the wrong type: a float, boolean or string where the model takes
 integers, a boolean or string where it takes numbers; a wrong shape, a seed that is not a pair
@@ -67,29 +69,34 @@ def _seed(body):
     return tf.constant(seed, tf.int32)
 
 
-def _data(body, dtype, rank):
-    """'x' as a tensor of `dtype`: a nested list of depth `rank` (the model's), whose elements
-    are JSON integers for an integer model and numbers for a float model; nothing is coerced."""
-    if "x" not in body:
-        raise BadRequest("'x' is missing")
+def _array(body, name, dtype, rank=None):
+    """body[name] as a tensor of `dtype`: a nested list of depth `rank` (the model's; None: the
+    depth of its first elements, the graph checking the shape), whose elements are JSON
+    integers for an integer model and numbers for a float one; nothing is coerced."""
+    if name not in body:
+        raise BadRequest(f"'{name}' is missing")
+    if rank is None:
+        rank, first = 0, body[name]
+        while isinstance(first, list) and first and rank < 64:
+            rank, first = rank + 1, first[0]
     integers = dtype.is_integer
     expected = "integers" if integers else "numbers"
-    stack = [(body["x"], "x", 0)]
+    stack = [(body[name], name, 0)]
     while stack:  # a loop, not recursion: the depth is the client's choice
         value, where, depth = stack.pop()
         if depth < rank:
             if not isinstance(value, list):
-                raise BadRequest(f"'x' must be a nested list of {expected} of depth {rank}; "
-                                 f"{where} is {type(value).__name__} {_short(value)}")
+                raise BadRequest(f"'{name}' must be a nested list of {expected} of depth "
+                                 f"{rank}; {where} is {type(value).__name__} {_short(value)}")
             stack.extend((value[i], f"{where}[{i}]", depth + 1)  # the first on top
                          for i in reversed(range(len(value))))
         elif not (_is_int(value) or (not integers and isinstance(value, float))):
-            raise BadRequest(f"'x' must hold {expected} (the model takes {dtype.name}); {where} "
-                             f"is {type(value).__name__} {_short(value)}")
+            raise BadRequest(f"'{name}' must hold {expected} (the model takes {dtype.name}); "
+                             f"{where} is {type(value).__name__} {_short(value)}")
     try:
-        array = np.asarray(body["x"], dtype=dtype.as_numpy_dtype)
+        array = np.asarray(body[name], dtype=dtype.as_numpy_dtype)
     except (TypeError, ValueError, OverflowError) as error:
-        raise BadRequest(f"'x' must be a rectangular nested list of {expected} that fit "
+        raise BadRequest(f"'{name}' must be a rectangular nested list of {expected} that fit "
                          f"{dtype.name}: {error}") from None
     return tf.constant(array)
 
@@ -104,7 +111,10 @@ class FlowService:
 
     def __init__(self, model_dir: str):
         self.model = tf.saved_model.load(model_dir)
-        self.x_dtype = self.model.signatures["log_prob"].structured_input_signature[1]["x"].dtype
+        inputs = self.model.signatures["log_prob"].structured_input_signature[1]
+        self.x_dtype = inputs["x"].dtype
+        # a conditional flow's endpoints take a condition last
+        self.condition_dtype = inputs["condition"].dtype if "condition" in inputs else None
         # log_prob takes any shape (and checks it in the graph); sample's output has x's rank
         sample_spec, = self.model.signatures["sample"].structured_outputs.values()
         self.x_rank = sample_spec.shape.rank
@@ -112,16 +122,23 @@ class FlowService:
         if "iwbo" in self.model.signatures:
             self.routes["/iwbo"] = self.iwbo
 
+    def _condition(self, body):
+        """[the request's condition] for a conditional flow's endpoints, else []."""
+        if self.condition_dtype is None:
+            return []
+        return [_array(body, "condition", self.condition_dtype)]
+
     def log_prob(self, body):
-        x = _data(body, self.x_dtype, self.x_rank)
-        return {"log_prob": self.model.log_prob(x).numpy().tolist()}
+        x = _array(body, "x", self.x_dtype, self.x_rank)
+        return {"log_prob": self.model.log_prob(x, *self._condition(body)).numpy().tolist()}
 
     def sample(self, body):
-        return {"x": self.model.sample(_int(body, "n"), _seed(body)).numpy().tolist()}
+        x = self.model.sample(_int(body, "n"), _seed(body), *self._condition(body))
+        return {"x": x.numpy().tolist()}
 
     def iwbo(self, body):
-        value = self.model.iwbo(_data(body, self.x_dtype, self.x_rank), _int(body, "k"),
-                                _seed(body))
+        value = self.model.iwbo(_array(body, "x", self.x_dtype, self.x_rank), _int(body, "k"),
+                                _seed(body), *self._condition(body))
         return {"iwbo": value.numpy().tolist()}
 
     def handle(self, path: str, raw: bytes):

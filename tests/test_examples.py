@@ -178,17 +178,25 @@ def test_committed_results_change_only_with_update_results(tmp_path, monkeypatch
 # The example server over real HTTP: nothing coerced, no request left without an answer.
 
 
+SERVED_FLOWS = {}  # the flows `flow_servers` serves, by name
+
+
 @pytest.fixture(scope="module")
 def flow_servers(tmp_path_factory):
-    """Ports of examples/flow_server.py serving a float flow and an integer flow."""
+    """Ports of examples/flow_server.py serving a float flow, an integer flow and a
+    conditional flow (`SERVED_FLOWS`)."""
     sys.path.insert(0, EXAMPLES)
     try:
         import serving
 
         import tfp_survae as ts
 
-        flows = {"float": ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs()]),
-                 "integer": ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(16)])}
+        flows = SERVED_FLOWS
+        flows["float"] = ts.Flow(ts.StandardHalfNormal([2]), [ts.Abs()])
+        flows["integer"] = ts.Flow(ts.StandardUniform([2]), [ts.UniformDequantization(16)])
+        flows["conditional"] = ts.Flow(ts.ConditionalNormal(
+            [2], ts.MLP([8], 4, output_initializer="glorot_uniform")), [ts.Reverse()],
+            condition_shape=[1])
         processes, ports = [], {}
         for name, flow in flows.items():
             path = flow.export(str(tmp_path_factory.mktemp(name)))
@@ -250,6 +258,28 @@ def test_flow_server_answers_well_typed_values(flow_servers):
     assert status == 200 and len(answer["log_prob"]) == 1  # a JSON integer is a number
     status, answer = post_json(flow_servers["float"], "/sample", {"n": True, "seed": [1, 2]})
     assert status == 400 and "'n' must be an int32 integer; received True" in answer["error"]
+
+
+def test_flow_server_passes_a_conditional_flow_its_condition(flow_servers):
+    port, flow = flow_servers["conditional"], SERVED_FLOWS["conditional"]
+    x, c = [[0.5, -1.0], [2.0, 0.25]], [[1.0], [-3.0]]
+    status, answer = post_json(port, "/log_prob", {"x": x, "condition": c})
+    assert status == 200
+    expected = flow.log_prob(np.float32(x), condition=np.float32(c)).numpy()
+    np.testing.assert_allclose(answer["log_prob"], expected, rtol=1e-5)
+    swapped = post_json(port, "/log_prob", {"x": x, "condition": c[::-1]})[1]["log_prob"]
+    assert np.max(np.abs(np.array(swapped) - expected)) > 1e-3  # the condition reaches it
+    status, answer = post_json(port, "/sample", {"n": 2, "seed": [1, 2], "condition": c})
+    assert status == 200
+    np.testing.assert_allclose(answer["x"], flow.sample(2, seed=(1, 2), condition=np.float32(
+        c)).numpy(), rtol=1e-4, atol=1e-5)
+    for body, message in (({"x": x}, "'condition' is missing"),
+                          ({"x": x, "condition": [[1.0]]},
+                           "condition must have one row per row of x"),
+                          ({"x": x, "condition": [[1.0], ["a"]]},
+                           "'condition' must hold numbers")):
+        status, answer = post_json(port, "/log_prob", body)
+        assert status == 400 and message in answer["error"], answer
 
 
 def test_flow_server_times_out_a_request_whose_body_never_arrives(flow_servers):

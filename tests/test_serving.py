@@ -1,7 +1,6 @@
 """Serving never wedges or lies: checked endpoints, canonical seeds, bounded sizes, threads."""
 
 import concurrent.futures
-import re
 import resource
 
 import keras
@@ -315,16 +314,38 @@ def test_concurrent_clients_with_bad_requests_never_wedge(served_bound):
     assert sum(o[1] for o in outcomes) == 8 * 50
 
 
-def test_a_conditional_flow_is_refused_by_the_compiled_and_exported_functions(tmp_path):
-    flow = ts.Flow(ts.StandardNormal([2]), [
-        ts.AffineCoupling(hidden_units=[8], condition_shape=[3])], condition_shape=[3])
-    calls = {"log_prob_function()": flow.log_prob_function,
-             "sample_function()": flow.sample_function,
-             "export_flow()": lambda: flow.export(str(tmp_path / "model"))}
-    for name, call in calls.items():
-        with pytest.raises(ValueError, match=rf"{re.escape(name)}: Flow '{flow.name}' is "
-                                             r"conditional \(condition_shape=\[3\]\), and the "
-                                             r"compiled and exported functions take no "
-                                             r"condition; call flow.log_prob\(x, condition=c\)"):
-            call()
-    assert not (tmp_path / "model").exists()
+def test_a_conditional_flow_serves_with_its_condition_last(tmp_path):
+    keras.utils.set_random_seed(0)
+    flow = ts.Flow(ts.StandardNormal([3]), [
+        ts.Augment(1), ts.AffineCoupling(ts.MLP([8], 4, output_initializer="glorot_uniform"),
+                                         condition_shape=[2])], condition_shape=[2])
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(5, 2).astype("float32"), rng.randn(5, 2).astype("float32")
+    seed = tf.constant([1, 2])
+    log_prob = flow.log_prob(x, seed=seed, condition=c)
+    assert np.max(np.abs(log_prob - flow.log_prob(x, seed=seed, condition=c[::-1]))) > 1e-3
+    sample = flow.sample(5, seed=seed, condition=c)
+    np.testing.assert_allclose(flow.log_prob_function(with_seed=True)(x, seed, c), log_prob,
+                               rtol=1e-5)
+    np.testing.assert_allclose(flow.sample_function()(tf.constant(5), seed, c), sample,
+                               rtol=1e-4, atol=1e-5)
+    served = tf.saved_model.load(flow.export(str(tmp_path)))
+    np.testing.assert_allclose(served.log_prob_with_seed(x, seed, c), log_prob, rtol=1e-5)
+    np.testing.assert_allclose(served.log_prob(x, c), flow.log_prob(
+        x, seed=ts.serving.DEFAULT_SEED, condition=c), rtol=1e-5)
+    np.testing.assert_allclose(served.sample(tf.constant(5), seed, c), sample, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(served.sample_with_temperature(tf.constant(5), seed, 1.0, c),
+                               sample, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(served.iwbo(x, tf.constant(4), seed, c), ts.evaluation.iwbo(
+        flow, x, 4, seed=seed, condition=c, batch_k=100), rtol=1e-5)
+    nan = c.copy()
+    nan[3, 1] = np.nan
+    for endpoint, condition, message in (
+            (served.log_prob, c[:3], "log_prob: condition must have one row per row of x"),
+            (served.log_prob, c[:, :1], r"log_prob: condition must have shape \[batch, 2\]"),
+            (served.log_prob, nan, "log_prob: condition contains NaN or Inf")):
+        with pytest.raises(INVALID, match=message):
+            endpoint(x, condition)
+    with pytest.raises(INVALID, match="sample: condition must have n rows, one per sample"):
+        served.sample(tf.constant(4), seed, c)

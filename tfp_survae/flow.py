@@ -272,12 +272,9 @@ class Flow(FitMixin, keras.Model):
           A concrete TensorFlow function of x ([batch] + event_shape, the data dtype) (and of
           the seed) returning log p(x), shape [batch]. A wrong shape, an empty batch, NaN or
           Inf (integers out of range for a dequantizing flow) make it raise a
-          `tf.errors.InvalidArgumentError` naming the argument.
-
-        Raises:
-          ValueError: the flow is conditional (these functions take no condition).
+          `tf.errors.InvalidArgumentError` naming the argument. A conditional flow's takes its
+          condition ([batch] + condition_shape) as its last argument, checked as x is.
         """
-        _endpoints.refuse_conditional(self, "log_prob_function()")
         return _endpoints.log_prob_fn(self, where="log_prob_function", jit_compile=jit_compile,
                                       with_seed=with_seed)
 
@@ -295,12 +292,12 @@ class Flow(FitMixin, keras.Model):
 
         Returns:
           A concrete TensorFlow function of (n, seed), n an int32 scalar and seed [2] int32,
-          returning x of shape [n] + event_shape.
+          returning x of shape [n] + event_shape; a conditional flow's takes its condition
+          ([n] + condition_shape) as a third argument.
 
         Raises:
-          ValueError: max_sample_size is not a positive integer, or the flow is conditional.
+          ValueError: max_sample_size is not a positive integer.
         """
-        _endpoints.refuse_conditional(self, "sample_function()")
         limit = _endpoints.DEFAULT_MAX_SAMPLE_SIZE if max_sample_size is None else \
             _endpoints.check_limit("max_sample_size", max_sample_size)
         return _endpoints.sample_fn(self, max_sample_size=limit, where="sample_function",

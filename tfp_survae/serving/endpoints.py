@@ -53,21 +53,12 @@ def checked_data(where: str, x: tf.Tensor, flow: Any) -> tf.Tensor:
     Returns:
       x, after the checks, with its static shape set.
     """
-    event = flow.event_shape.as_list()
-    rank = len(event) + 1
-    expected = f"shape [batch, {', '.join(str(d) for d in event)}]" if event else "shape [batch]"
+    x = _with_event_shape(where, "x", x, flow.event_shape.as_list())
     shape = tf.shape(x)
-    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
-    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
-                        tf.reduce_all(tf.equal(padded, tf.constant(event, tf.int32))))
-    check = _assert(ok, f"{where}: x must have {expected}; received shape", shape)
-    with tf.control_dependencies([check]):
-        nonempty = _assert(tf.shape(x)[0] > 0,
-                           f"{where}: x is an empty batch; pass at least one example; received "
-                           "shape", shape)
+    nonempty = _assert(shape[0] > 0, f"{where}: x is an empty batch; pass at least one example; "
+                       "received shape", shape)
     with tf.control_dependencies([nonempty]):
         x = tf.identity(x)
-    x.set_shape([None] + event)
     if x.dtype.is_floating:
         valid = _assert(tf.reduce_all(tf.math.is_finite(x)),
                         f"{where}: x contains NaN or Inf")
@@ -81,6 +72,48 @@ def checked_data(where: str, x: tf.Tensor, flow: Any) -> tf.Tensor:
                         "received values from", tf.reduce_min(wide), "to", tf.reduce_max(wide))
     with tf.control_dependencies([valid]):
         return tf.identity(x)
+
+
+def _with_event_shape(where: str, name: str, value: tf.Tensor, event: list) -> tf.Tensor:
+    """`value` after an in-graph check that it is [batch] + `event`, its static shape then set
+    (statically only: a run-time shape op placed before the check could fail first)."""
+    rank = len(event) + 1
+    expected = f"shape [batch, {', '.join(str(d) for d in event)}]" if event else "shape [batch]"
+    shape = tf.shape(value)
+    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
+    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
+                        tf.reduce_all(tf.equal(padded, tf.constant(event, tf.int32))))
+    check = _assert(ok, f"{where}: {name} must have {expected}; received shape", shape)
+    with tf.control_dependencies([check]):
+        value = tf.identity(value)
+    value.set_shape([None] + event)
+    return value
+
+
+def checked_condition(where: str, condition: tf.Tensor, flow: Any, rows: tf.Tensor,
+                      rows_of: str) -> tf.Tensor:
+    """A conditional flow's condition after in-graph checks: [rows] + condition_shape, finite.
+
+    Args:
+      where: the endpoint, named in the error.
+      condition: the condition tensor, of any shape.
+      flow: the `Flow`.
+      rows: the number of rows it must have (an int32 scalar).
+      rows_of: what fixes that number, for the error ("x", "n").
+
+    Returns:
+      The condition, after the checks, with its static shape set.
+    """
+    condition = _with_event_shape(where, "condition", condition, list(flow.condition_shape))
+    count = tf.shape(condition)[0]
+    one_each = "one row per row of x" if rows_of == "x" else "n rows, one per sample"
+    same = _assert(tf.equal(count, rows), f"{where}: condition must have {one_each}; received",
+                   count, "rows for", rows)
+    with tf.control_dependencies([same]):
+        finite = _assert(tf.reduce_all(tf.math.is_finite(condition)),
+                         f"{where}: condition contains NaN or Inf")
+    with tf.control_dependencies([finite]):
+        return tf.identity(condition)
 
 
 def checked_seed(where: str, seed: tf.Tensor) -> tf.Tensor:
@@ -112,18 +145,6 @@ def checked_count(where: str, name: str, value: tf.Tensor, minimum: int, maximum
         return tf.identity(value)
 
 
-def refuse_conditional(flow: Any, where: str) -> None:
-    """Raises a ValueError for a conditional flow: the compiled and exported functions take no
-    condition."""
-    if flow.condition_shape is not None:
-        raise ValueError(
-            f"{where}: Flow '{flow.name}' is conditional (condition_shape="
-            f"{flow.condition_shape}), and the compiled and exported functions take no "
-            "condition; call flow.log_prob(x, condition=c) or flow.sample(n, condition=c) "
-            "instead (inside a tf.function of your own to compile it)."
-        )
-
-
 def data_spec(flow: Any, name: str = "x") -> tf.TensorSpec:
     """The loose input spec of a flow's data: its dtype, any shape."""
     dtype = tf.int32 if flow.integer_data else tf.as_dtype(flow.dtype)
@@ -131,6 +152,14 @@ def data_spec(flow: Any, name: str = "x") -> tf.TensorSpec:
 
 
 SEED_SPEC = tf.TensorSpec(None, tf.int32, name="seed")
+
+
+def condition_specs(flow: Any) -> list:
+    """[the loose input spec of a conditional flow's condition (its dtype, any shape)], or []
+    for an unconditional flow: the endpoints take a condition as their last argument."""
+    if flow.condition_shape is None:
+        return []
+    return [tf.TensorSpec(None, tf.as_dtype(flow.dtype), name="condition")]
 
 
 def count_spec(name: str) -> tf.TensorSpec:
@@ -151,7 +180,8 @@ def _chain_draws_match_under_xla(flow) -> bool:
 
 def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False,
                 with_seed: bool = True, default_seed: Sequence[int] = (0, 0)) -> Any:
-    """A concrete function x[, seed] -> log p(x), with the checks above.
+    """A concrete function x[, seed][, condition] -> log p(x), with the checks above (a
+    conditional flow's endpoints take its condition last).
 
     Args:
       flow: the `Flow`.
@@ -166,25 +196,33 @@ def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False
     base_draws_match = isinstance(flow.base, TFPDistribution) or \
         not _holds_tfp_sampler(flow.base)  # a TFP base's log_prob draws nothing
     xla = jit_compile and _chain_draws_match_under_xla(flow) and base_draws_match
-    inner = tf.function(lambda x, seed: flow.log_prob(x, seed=seed), jit_compile=xla,
-                        autograph=False)
+    inner = tf.function(lambda x, seed, c: flow.log_prob(x, seed=seed, condition=c),
+                        jit_compile=xla, autograph=False)
 
+    def run(x, seed, *condition):
+        x = checked_data(where, x, flow)
+        c = checked_condition(where, condition[0], flow, tf.shape(x)[0], "x") if condition \
+            else None
+        return inner(x, seed, c)
+
+    conditions = condition_specs(flow)
     if with_seed:
-        def entry(x, seed):
-            return inner(checked_data(where, x, flow), checked_seed(where, seed))
+        def entry(x, seed, *condition):
+            return run(x, checked_seed(where, seed), *condition)
 
-        return tf.function(entry, autograph=False).get_concrete_function(data_spec(flow),
-                                                                         SEED_SPEC)
+        return tf.function(entry, autograph=False).get_concrete_function(
+            data_spec(flow), SEED_SPEC, *conditions)
 
-    def entry_default(x):
-        return inner(checked_data(where, x, flow), tf.constant(default_seed, tf.int32))
+    def entry_default(x, *condition):
+        return run(x, tf.constant(default_seed, tf.int32), *condition)
 
-    return tf.function(entry_default, autograph=False).get_concrete_function(data_spec(flow))
+    return tf.function(entry_default, autograph=False).get_concrete_function(data_spec(flow),
+                                                                             *conditions)
 
 
 def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
               jit_compile: bool = False) -> Any:
-    """A concrete function (n, seed) -> n samples, with 0 <= n <= max_sample_size.
+    """A concrete function (n, seed[, condition]) -> n samples, 0 <= n <= max_sample_size.
 
     Args:
       flow: the `Flow`.
@@ -199,30 +237,32 @@ def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
     xla = jit_compile and _chain_draws_match_under_xla(flow)
     if xla and _holds_tfp_sampler(flow.base):
         # The base's draw, by TFP, is made before the XLA program, which runs the forwards.
-        flow.check_condition(None)
         forwards = tf.function(
-            lambda z, seed: _chain.chain_sample(flow.chain, lambda *_: (z, None),
-                                                tf.shape(z)[0], seed=seed)[0],
+            lambda z, seed, c: _chain.chain_sample(flow.chain, lambda *_: (z, None),
+                                                   tf.shape(z)[0], seed=seed, condition=c)[0],
             jit_compile=True, autograph=False)
 
-        def work(n, seed):
+        def work(n, seed, c):
             _, base_seed = _chain.chain_seeds(seed, flow.chain, "forward")
-            z, _ = _chain.base_sample_and_log_prob(flow.base, n, None, base_seed)
-            return forwards(z, seed)
+            z, _ = _chain.base_sample_and_log_prob(flow.base, n, c, base_seed)
+            return forwards(z, seed, c)
     else:
-        work = tf.function(lambda n, seed: flow.sample(n, seed=seed), jit_compile=xla,
-                           autograph=False)
+        work = tf.function(lambda n, seed, c: flow.sample(n, seed=seed, condition=c),
+                           jit_compile=xla, autograph=False)
 
-    def entry(n, seed):
+    def entry(n, seed, *condition):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
-        return work(n, checked_seed(where, seed))
+        c = checked_condition(where, condition[0], flow, n, "n") if condition else None
+        return work(n, checked_seed(where, seed), c)
 
-    return tf.function(entry, autograph=False).get_concrete_function(count_spec("n"), SEED_SPEC)
+    return tf.function(entry, autograph=False).get_concrete_function(
+        count_spec("n"), SEED_SPEC, *condition_specs(flow))
 
 
 def temperature_sample_fn(flow: Any, *, max_sample_size: int,
                           where: str = "sample_with_temperature") -> Any:
-    """A concrete function (n, seed, temperature) -> n samples at the temperature.
+    """A concrete function (n, seed, temperature[, condition]) -> n samples at the
+    temperature.
 
     Args:
       flow: the `Flow`.
@@ -235,11 +275,13 @@ def temperature_sample_fn(flow: Any, *, max_sample_size: int,
     """
     hint = " (max_sample_size)"
     _temperature.check_flow(where, flow.base, flow.chain)
-    work = tf.function(lambda n, seed, t: flow.sample(
-        n, seed=seed, temperature=tf.cast(t, flow.dtype)), autograph=False)
+    work = tf.function(lambda n, seed, t, c: flow.sample(
+        n, seed=seed, temperature=tf.cast(t, flow.dtype), condition=c), autograph=False)
 
-    def entry(n: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
+    def entry(n: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor,
+              *condition: tf.Tensor) -> tf.Tensor:
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
+        c = checked_condition(where, condition[0], flow, n, "n") if condition else None
         scalar = _assert(tf.equal(tf.rank(temperature), 0),
                          f"{where}: temperature must be a scalar; received shape",
                          tf.shape(temperature))
@@ -249,14 +291,15 @@ def temperature_sample_fn(flow: Any, *, max_sample_size: int,
                         f"{where}: temperature must be finite and > 0; received", temperature)
         with tf.control_dependencies([valid]):
             temperature = tf.identity(temperature)
-        return work(n, checked_seed(where, seed), temperature)
+        return work(n, checked_seed(where, seed), temperature, c)
 
     return tf.function(entry, autograph=False).get_concrete_function(
-        count_spec("n"), SEED_SPEC, tf.TensorSpec(None, tf.float32, name="temperature"))
+        count_spec("n"), SEED_SPEC, tf.TensorSpec(None, tf.float32, name="temperature"),
+        *condition_specs(flow))
 
 
 def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
-    """A concrete function (x, k, seed) -> the IWBO with 1 <= k <= max_k.
+    """A concrete function (x, k, seed[, condition]) -> the IWBO with 1 <= k <= max_k.
 
     Args:
       flow: the `Flow`.
@@ -268,13 +311,15 @@ def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
       The concrete function.
     """
 
-    def entry(x, k, seed):
+    def entry(x, k, seed, *condition):
         x = checked_data(where, x, flow)
+        c = checked_condition(where, condition[0], flow, tf.shape(x)[0], "x") if condition \
+            else None
         k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
-        return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk)
+        return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk, c)
 
     return tf.function(entry, autograph=False).get_concrete_function(
-        data_spec(flow), count_spec("k"), SEED_SPEC)
+        data_spec(flow), count_spec("k"), SEED_SPEC, *condition_specs(flow))
 
 
 def check_limit(name: str, value: Any) -> int:

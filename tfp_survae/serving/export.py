@@ -31,14 +31,18 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
       (temperature a float32 scalar, finite and > 0; 1 gives `sample(n, seed)`'s draws);
     * for a lower-bound flow, also `log_prob_with_seed(x, seed)` and `iwbo(x, k, seed)` (k
       importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`); a flow with a
-      random V (`stochastic_log_det`) gets `log_prob_with_seed` but no `iwbo`.
+      random V (`stochastic_log_det`) gets `log_prob_with_seed` but no `iwbo`;
+    * for a conditional flow, every endpoint takes the condition as its last argument
+      (`log_prob(x, condition)`, `sample(n, seed, condition)`, ...): one row per row of x, or
+      n rows.
 
     What a client can rely on:
 
     * Inputs are typed (x in the flow's data dtype, n, k and seed int32) and checked inside the
       graph before any work: x must be [batch] + event shape, seed a pair [2], n and k scalars
-      in range. A bad request raises `tf.errors.InvalidArgumentError` whose message names the
-      endpoint and the argument (a wrong dtype: "input #i was expected to be a ... tensor").
+      in range, a condition [rows] + condition_shape and finite. A bad request raises
+      `tf.errors.InvalidArgumentError` whose message names the endpoint and the argument (a
+      wrong dtype: "input #i was expected to be a ... tensor").
     * A rejected request leaves nothing behind: the endpoints are concrete functions, which take
       no lock, so other threads are never blocked by it (docs/contributing.md, Known
       TensorFlow pitfalls).
@@ -59,8 +63,7 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
 
     Raises:
       TypeError: a limit is not an integer.
-      ValueError: a limit is not positive, or the flow is conditional (the endpoints take no
-        condition).
+      ValueError: a limit is not positive.
 
     Examples:
       >>> import tempfile
@@ -70,7 +73,6 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
       >>> served.sample(tf.constant(3), tf.constant([1, 2])).shape
       TensorShape([3, 2])
     """
-    _endpoints.refuse_conditional(flow, "export_flow()")
     max_sample_size = _endpoints.check_limit("max_sample_size", max_sample_size)
     max_iwbo_k = _endpoints.check_limit("max_iwbo_k", max_iwbo_k)
     iwbo_chunk = _endpoints.check_limit("iwbo_chunk", iwbo_chunk)

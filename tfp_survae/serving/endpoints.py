@@ -90,21 +90,24 @@ def _with_event_shape(where: str, name: str, value: tf.Tensor, event: list) -> t
     return value
 
 
-def checked_condition(where: str, condition: tf.Tensor, flow: Any, rows: tf.Tensor,
-                      rows_of: str) -> tf.Tensor:
+def checked_condition(where: str, given: tuple, flow: Any, rows: tf.Tensor,
+                      rows_of: str) -> tf.Tensor | None:
     """A conditional flow's condition after in-graph checks: [rows] + condition_shape, finite.
 
     Args:
       where: the endpoint, named in the error.
-      condition: the condition tensor, of any shape.
+      given: the endpoint's trailing arguments: (the condition tensor, of any shape) for a
+        conditional flow (`condition_specs`), () for another.
       flow: the `Flow`.
       rows: the number of rows it must have (an int32 scalar).
       rows_of: what fixes that number, for the error ("x", "n").
 
     Returns:
-      The condition, after the checks, with its static shape set.
+      The condition, after the checks, with its static shape set; None when none is given.
     """
-    condition = _with_event_shape(where, "condition", condition, list(flow.condition_shape))
+    if not given:
+        return None
+    condition = _with_event_shape(where, "condition", given[0], list(flow.condition_shape))
     count = tf.shape(condition)[0]
     one_each = "one row per row of x" if rows_of == "x" else "n rows, one per sample"
     same = _assert(tf.equal(count, rows), f"{where}: condition must have {one_each}; received",
@@ -201,9 +204,7 @@ def log_prob_fn(flow: Any, *, where: str = "log_prob", jit_compile: bool = False
 
     def run(x, seed, *condition):
         x = checked_data(where, x, flow)
-        c = checked_condition(where, condition[0], flow, tf.shape(x)[0], "x") if condition \
-            else None
-        return inner(x, seed, c)
+        return inner(x, seed, checked_condition(where, condition, flow, tf.shape(x)[0], "x"))
 
     conditions = condition_specs(flow)
     if with_seed:
@@ -252,7 +253,7 @@ def sample_fn(flow: Any, *, max_sample_size: int, where: str = "sample",
 
     def entry(n, seed, *condition):
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
-        c = checked_condition(where, condition[0], flow, n, "n") if condition else None
+        c = checked_condition(where, condition, flow, n, "n")
         return work(n, checked_seed(where, seed), c)
 
     return tf.function(entry, autograph=False).get_concrete_function(
@@ -281,7 +282,7 @@ def temperature_sample_fn(flow: Any, *, max_sample_size: int,
     def entry(n: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor,
               *condition: tf.Tensor) -> tf.Tensor:
         n = checked_count(where, "n", n, 0, max_sample_size, hint)
-        c = checked_condition(where, condition[0], flow, n, "n") if condition else None
+        c = checked_condition(where, condition, flow, n, "n")
         scalar = _assert(tf.equal(tf.rank(temperature), 0),
                          f"{where}: temperature must be a scalar; received shape",
                          tf.shape(temperature))
@@ -313,8 +314,7 @@ def iwbo_fn(flow: Any, *, chunk: int, max_k: int, where: str = "iwbo") -> Any:
 
     def entry(x, k, seed, *condition):
         x = checked_data(where, x, flow)
-        c = checked_condition(where, condition[0], flow, tf.shape(x)[0], "x") if condition \
-            else None
+        c = checked_condition(where, condition, flow, tf.shape(x)[0], "x")
         k = checked_count(where, "k", k, 1, max_k, " (max_iwbo_k)")
         return iwbo_loop(flow, x, k, checked_seed(where, seed), chunk, c)
 

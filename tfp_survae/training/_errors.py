@@ -49,8 +49,8 @@ class Position(keras.callbacks.Callback):
         steps = getattr(self.model, "steps_per_execution", 1) or 1
         # The epoch's (or evaluate's) batches, None where unknown; a validation's are not fit's.
         epoch_steps = None if self.validating else (self.params or {}).get("steps")
-        last = self.batch + steps - 1 if not epoch_steps else min(self.batch + steps,
-                                                                   epoch_steps) - 1
+        end = self.batch + steps if not epoch_steps else min(self.batch + steps, epoch_steps)
+        last = end - 1
         batches = f"batch {self.batch + batch}" if batch is not None else (
             f"batch {self.batch}" if last <= self.batch else
             f"one of batches {self.batch}-{last}")

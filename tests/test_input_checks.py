@@ -77,6 +77,26 @@ def test_missing_or_misshaped_condition_is_named():
         plain.inverse_and_log_det(x, condition=np.zeros([4, 3], "float32"))
 
 
+def test_a_flow_refuses_a_condition_no_layer_reads_and_a_layer_reading_one_it_lacks():
+    # Without the check the first flow's log_prob ignored its condition: the same density for
+    # every condition, silently; the others failed only when first called.
+    with pytest.raises(ValueError, match=r"condition_shape=\[3\], but no layer reads"):
+        ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.Reverse()], condition_shape=[3])
+    with pytest.raises(ValueError, match="no condition_shape, but AffineCoupling .* reads a "):
+        ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
+                                                           condition_shape=[3])])
+    with pytest.raises(ValueError, match="no condition_shape, but its base ConditionalNormal"):
+        ts.Flow(ts.ConditionalNormal([2], ts.MLP([8], 4)), [ts.Reverse()])
+    # A conditional base alone is a conditional flow; so is a conditional flow as the base.
+    by_base = ts.Flow(ts.ConditionalNormal([2], ts.MLP([8], 4)), [ts.Reverse()],
+                      condition_shape=[3])
+    x, c = np.zeros([4, 2], "float32"), np.random.RandomState(0).randn(4, 3).astype("float32")
+    log_p = by_base.log_prob(x, condition=c).numpy()
+    assert np.ptp(log_p) > 0  # the condition moves the density
+    assert ts.Flow(by_base, [ts.Reverse()], condition_shape=[3]).log_prob(
+        x, condition=c).shape == (4,)
+
+
 def test_a_bad_condition_is_named_in_log_prob_and_sample():
     flow = conditional_flow()
     x = np.zeros([4, 2], "float32")

@@ -43,6 +43,16 @@ def _as_base(base):
     )
 
 
+def _base_reads_condition(base) -> bool | None:
+    """Whether a flow's base reads the flow's condition: a conditional distribution layer (one
+    with a network) or a conditional Flow does; None for another density layer, which may."""
+    if isinstance(base, Flow):
+        return base.condition_shape is not None
+    if isinstance(base, ConditionalDistribution):
+        return base.is_conditional
+    return None
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Flow(FitMixin, keras.Model):
     """A SurVAE flow: `base` p(z) and `transforms` listed from data to latent.
@@ -70,7 +80,10 @@ class Flow(FitMixin, keras.Model):
     Raises:
       TypeError: `base` is none of the above.
       ValueError: the shapes do not chain (a transform cannot take the shape the previous one
-        gives, or `event_shape` is missing where it cannot be inferred).
+        gives, or `event_shape` is missing where it cannot be inferred); `condition_shape` is
+        given but neither the base nor any transform reads a condition, or a transform or the
+        base reads one (`Transform.condition_shape`, a conditional distribution) but
+        `condition_shape` is not given.
 
     Examples:
       >>> base = ts.StandardNormal([2])
@@ -102,10 +115,33 @@ class Flow(FitMixin, keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
         self.event_shape = _chain.build_chain(self._chain, self.base.event_shape, event_shape)
+        self._check_condition_readers()
         self._build_layers()
         self._nll_tracker = keras.metrics.Mean(name="loss")
         self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
+
+    def _check_condition_readers(self):
+        """Refuses a `condition_shape` that no layer reads (log_prob would silently ignore the
+        condition) and a layer that reads one in a flow without `condition_shape`."""
+        readers = [f"{type(t).__name__} '{t.name}'" for t in self._chain
+                   if t.condition_shape is not None]
+        base_reads = _base_reads_condition(self.base)
+        if base_reads:
+            readers.insert(0, f"its base {type(self.base).__name__} '{self.base.name}'")
+        if self.condition_shape is not None and not readers and base_reads is not None:
+            raise ValueError(
+                f"Flow '{self.name}' has condition_shape={self.condition_shape}, but no layer "
+                "reads a condition, so log_prob would ignore it: build a transform with "
+                "condition_shape= (a coupling, MADE, residual block or continuous flow) or "
+                "give the base a network (a conditional distribution), or drop condition_shape."
+            )
+        if self.condition_shape is None and readers:
+            raise ValueError(
+                f"Flow '{self.name}' has no condition_shape, but {', '.join(readers)} "
+                f"read{'s' if len(readers) == 1 else ''} a condition; pass the flow "
+                "condition_shape= (the condition's event shape) to make it conditional."
+            )
 
     def _build_layers(self):
         """Builds what `build_chain` leaves: the Sequentials grouping transforms (their parts are

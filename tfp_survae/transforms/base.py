@@ -82,6 +82,11 @@ class Transform(keras.layers.Layer):
         `reparameterized_forward`.
       needs_initialization: the layer needs a data-dependent initialisation before training
         (`Flow.initialize`, which `fit` runs on its first batch); False unless a layer says so.
+      condition_shape: the event shape of the `condition` the layer reads (a conditional
+        coupling, MADE, residual block or continuous flow); None, the default, for a layer that
+        reads none. A layer that reads `condition` must set it: `Flow` refuses a
+        `condition_shape` that no layer (and not its base) reads, and a conditional layer in
+        an unconditional flow.
 
     Args:
       seed: the seed of the layer's own `keras.random.SeedGenerator`, from which a stochastic
@@ -99,6 +104,7 @@ class Transform(keras.layers.Layer):
     config_sublayers: tuple[str, ...] = ()  # attributes holding layers, serialized by get_config
     differentiable_forward = True  # False where forward rounds (dequantization)
     forward_samplers: tuple[str, ...] = ()  # attributes a stochastic forward samples from
+    condition_shape: list[int] | None = None  # the condition's event shape, if one is read
 
     def __init__(self, *, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -46,11 +46,9 @@ class Position(keras.callbacks.Callback):
     def where(self, batch: int | None = None) -> str:
         """'epoch 2, batch 7' (batch: this execution's first plus `batch`); without `batch`,
         the batches of the execution."""
-        steps = getattr(self.model, "steps_per_execution", 1) or 1
         # The epoch's (or evaluate's) batches, None where unknown; a validation's are not fit's.
-        epoch_steps = None if self.validating else (self.params or {}).get("steps")
-        end = self.batch + steps if not epoch_steps else min(self.batch + steps, epoch_steps)
-        last = end - 1
+        last = last_batch_of_execution(self.model, self.batch,
+                                       None if self.validating else self.params)
         batches = f"batch {self.batch + batch}" if batch is not None else (
             f"batch {self.batch}" if last <= self.batch else
             f"one of batches {self.batch}-{last}")
@@ -58,6 +56,15 @@ class Position(keras.callbacks.Callback):
         if self.validating and self.epoch is not None:  # fit validates at an epoch's end
             return f"{batches} of the validation at the end of epoch {self.epoch + 1}"
         return f"epoch {self.epoch + 1}, {batches}" if self.epoch is not None else batches
+
+
+def last_batch_of_execution(model: Any, first: int, params: dict | None) -> int:
+    """The last batch (counting from 0) of `model`'s execution that starts at batch `first`:
+    `steps_per_execution` batches on, but not past the epoch's last (`params["steps"]`, the
+    callbacks' parameters; None or no "steps" where unknown)."""
+    last = first + (getattr(model, "steps_per_execution", 1) or 1) - 1
+    epoch_steps = (params or {}).get("steps")
+    return min(last, int(epoch_steps) - 1) if epoch_steps else last
 
 
 def with_position(method: str, callbacks: Any) -> tuple[Any, Position]:

@@ -53,12 +53,9 @@ class StopOnInvalidLoss(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is None or np.isfinite(loss):
             return
-        steps = getattr(self.model, "steps_per_execution", 1) or 1
-        first = max(0, batch - steps + 1)
-        last = batch
-        epoch_steps = (self.params or {}).get("steps")
-        if epoch_steps:
-            last = min(last, int(epoch_steps) - 1)
+        # Keras reports an execution's end as its first batch + steps_per_execution - 1.
+        first = max(0, batch - (getattr(self.model, "steps_per_execution", 1) or 1) + 1)
+        last = _errors.last_batch_of_execution(self.model, first, self.params)
         where = f"batch {last}" if first == last else f"batches {first}-{last}"
         finite = all(np.all(np.isfinite(v.numpy())) for v in self.model.trainable_variables)
         self.message = (

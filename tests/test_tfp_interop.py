@@ -291,6 +291,63 @@ def test_tfp_transformed_distribution_of_the_bijector_draws_as_the_flow():
             np.testing.assert_allclose(pushed.sample(4, seed=seed), flow.sample(4, seed=seed),
                                        rtol=1e-6, atol=1e-6)
 
+def conditional_coupling_flow():
+    keras.utils.set_random_seed(5)
+    net = lambda: ts.MLP([8], 2, activation="tanh", output_initializer="glorot_uniform")  # noqa
+    return ts.Flow(ts.StandardNormal([2]),
+                   [ts.AffineCoupling(net(), condition_shape=[3]), ts.Reverse(),
+                    ts.AffineCoupling(net(), condition_shape=[3])], condition_shape=[3])
+
+
+def test_a_conditional_flows_distribution_takes_its_condition_as_the_flow_does():
+    flow = conditional_coupling_flow()
+    dist = flow.as_distribution()
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(4, 2).astype("float32"), rng.randn(4, 3).astype("float32")
+    log_p = flow.log_prob(x, condition=c).numpy()
+    np.testing.assert_allclose(dist.log_prob(x, condition=c), log_p, rtol=1e-6)
+    assert np.abs(flow.log_prob(x, condition=c[::-1]).numpy() - log_p).max() > 1e-3
+    # Leading dimensions broadcast against the condition's rows, as TFP broadcasts a batch.
+    np.testing.assert_allclose(dist.log_prob(np.stack([x, x]), condition=c), [log_p, log_p],
+                               rtol=1e-6)
+    np.testing.assert_allclose(dist.sample(4, seed=(1, 2), condition=c),
+                               flow.sample(4, seed=(1, 2), condition=c), rtol=1e-6)
+    # One condition row for all draws: n draws from p(x | c).
+    np.testing.assert_allclose(dist.sample(50, seed=(1, 2), condition=c[0]),
+                               flow.sample(50, seed=(1, 2), condition=np.tile(c[:1], [50, 1])),
+                               rtol=1e-6)
+    x_drawn, log_p_drawn = dist.experimental_sample_and_log_prob(4, seed=(3, 4), condition=c)
+    np.testing.assert_allclose(log_p_drawn, flow.log_prob(x_drawn, condition=c), rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match=r"views a conditional flow \(condition_shape=\[3\]"):
+        dist.log_prob(x)
+    with pytest.raises(ValueError, match=r"leading shape \[4\] does not broadcast to the "
+                                         r"number of draws \[2\]"):
+        dist.sample(2, seed=(1, 2), condition=c)
+    with pytest.raises(ValueError, match="views an unconditional flow and takes no condition"):
+        coupling_flow().as_distribution().log_prob(x, condition=c)
+
+
+def test_a_conditional_flows_bijector_takes_its_condition_as_tfp_bijectors_do():
+    flow = conditional_coupling_flow()
+    bijector = flow.as_bijector()
+    rng = np.random.RandomState(1)
+    x, c = rng.randn(4, 2).astype("float32"), rng.randn(4, 3).astype("float32")
+    z = bijector.inverse(x, condition=c)
+    np.testing.assert_allclose(bijector.forward(z, condition=c), x, atol=1e-5)
+    base = tfd.MultivariateNormalDiag(tf.zeros(2))
+    log_p = flow.log_prob(x, condition=c).numpy()
+    np.testing.assert_allclose(
+        base.log_prob(z) + bijector.inverse_log_det_jacobian(x, condition=c), log_p, rtol=1e-5)
+    np.testing.assert_allclose(bijector.forward_log_det_jacobian(z, condition=c),
+                               -bijector.inverse_log_det_jacobian(x, condition=c), rtol=1e-5)
+    pushed = tfd.TransformedDistribution(base, bijector)
+    np.testing.assert_allclose(pushed.log_prob(x, bijector_kwargs={"condition": c}), log_p,
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="views a conditional flow"):
+        bijector.forward(z)
+
+
 def test_as_bijector_follows_weight_updates():
     # TFP caches a bijector's results per input tensor: the view must not keep them.
     flow = coupling_flow()

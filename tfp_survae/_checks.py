@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -262,6 +262,56 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finit
     if in_xla_program():
         return x
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
+
+
+def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | None,
+                   leading: tf.Tensor, static_leading: tf.TensorShape, dtype: tf.DType, *,
+                   draws: bool = False) -> tf.Tensor | None:
+    """The condition of a TFP view of a flow (`TransformedDistribution`, `FlowBijector`), one
+    row per value: its trailing dimensions `condition_shape`, its leading ones broadcast
+    against the value's (`leading`, statically `static_leading`; with `draws`, against the
+    [n] draws of `sample`, after flattening them to one axis), then flattened to
+    [-1] + condition_shape as the value is, and checked for NaN or Inf. None for a view of an
+    unconditional flow.
+
+    Raises:
+      ValueError: a condition given to an unconditional view or none to a conditional one;
+        one of another dtype, trailing shape, or leading shape than the value's.
+    """
+    if condition_shape is None:
+        if condition is not None:
+            raise ValueError(f"{owner} views an unconditional flow and takes no condition; "
+                             f"received one of shape {list(np.shape(condition))}.")
+        return None
+    event = tf.TensorShape(condition_shape)
+    if condition is None:
+        raise ValueError(f"{owner} views a conditional flow (condition_shape="
+                         f"{event.as_list()}); pass "
+                         "condition= with one row per value: shape [...] + condition_shape.")
+    c = as_float(owner, "condition", condition, dtype)
+    rank = c.shape.rank
+    if rank is not None and (rank < event.rank or not c.shape[rank - event.rank:]
+                             .is_compatible_with(event)):
+        raise ValueError(f"{owner}: expected a condition whose trailing dimensions are "
+                         f"condition_shape {event.as_list()}; received shape {c.shape.as_list()}.")
+    if draws:
+        c = tf.reshape(c, [-1] + event.as_list())
+    rows = c.shape[:c.shape.rank - event.rank] if c.shape.rank is not None else None
+    if rows is not None and static_leading.rank is not None:
+        try:
+            broadcast = tf.broadcast_static_shape(rows, static_leading)
+        except ValueError:
+            broadcast = None
+        if broadcast is None or not broadcast.is_compatible_with(static_leading):
+            against = "the number of draws" if draws else "the value's leading shape"
+            raise ValueError(
+                f"{owner}: the condition's leading shape {rows.as_list()} does not broadcast to "
+                f"{against} {static_leading.as_list()}; pass one condition row per "
+                f"{'draw' if draws else 'value'} (or one for all)."
+            )
+    c = tf.broadcast_to(c, tf.concat([leading, event.as_list()], axis=0))
+    return check_values(owner, "condition", tf.reshape(c, [-1] + event.as_list()), event,
+                        nonempty=False)
 
 
 def check_in_range(owner: str, x: tf.Tensor, num_values: int) -> None:

@@ -475,15 +475,18 @@ class Flow(FitMixin, keras.Model):
         return export_flow(self, path, **kwargs)
 
     def as_distribution(self) -> TransformedDistribution:
-        """This flow as a `tfd.Distribution`.
+        """This flow as a `tfd.Distribution`; a conditional flow's takes `condition=` in
+        `log_prob` and `sample`, as the flow does.
 
         Returns:
           A `tfp_survae.TransformedDistribution` sharing the flow's layers and variables.
         """
-        return TransformedDistribution(self.base, self._chain)
+        return TransformedDistribution(self.base, self._chain,
+                                       condition_shape=self.condition_shape)
 
     def as_bijector(self) -> FlowBijector:
-        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x).
+        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x); a
+        conditional flow's takes `condition=` in each method.
 
         Returns:
           A `tfp_survae.FlowBijector` sharing the flow's layers and variables.
@@ -495,7 +498,7 @@ class Flow(FitMixin, keras.Model):
         for t in self._chain:
             latent = t.inverse_event_shape(latent)
         return FlowBijector(self._chain, self.event_shape, latent, dtype=self.dtype,
-                            name=f"{self.name}_bijector")
+                            condition_shape=self.condition_shape, name=f"{self.name}_bijector")
 
     # ----------------------------------------------------------------------------------------
     # Keras.

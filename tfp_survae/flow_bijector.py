@@ -40,6 +40,11 @@ class FlowBijector(tfp.bijectors.Bijector):
     distribution of the same law, e.g. `tfd.Normal` for `StandardNormal`, draws other numbers).
     Flows with surjective or stochastic layers have no bijector view.
 
+    Conditional flows: `forward`, `inverse` and both log-det-Jacobians take `condition=`, one
+    row per value (or one row for all), as TFP's conditional bijectors take their conditional
+    input; `tfd.TransformedDistribution(base, bijector)` passes it as
+    `bijector_kwargs={"condition": c}`.
+
     Every call computes afresh: a `tfb.Bijector` caches the output and log-det of each input
     tensor it has seen, which would return values of the old weights once the flow trains.
 
@@ -48,6 +53,7 @@ class FlowBijector(tfp.bijectors.Bijector):
       data_event_shape: the event shape of x.
       latent_event_shape: the event shape of z.
       dtype: the float dtype of x and z.
+      condition_shape: the condition's event shape, for a conditional flow's bijections.
       name: the bijector's name.
 
     Raises:
@@ -59,10 +65,15 @@ class FlowBijector(tfp.bijectors.Bijector):
       >>> x = bijector.forward(tf.zeros([5, 2]))      # z -> x, as flow.sample runs
       >>> x.shape, bijector.inverse_log_det_jacobian(x).shape
       (TensorShape([5, 2]), TensorShape([5]))
+      >>> coupling = ts.AffineCoupling(ts.MLP([8], 2), condition_shape=[3])
+      >>> conditional = ts.Flow(ts.StandardNormal([2]), [coupling], condition_shape=[3])
+      >>> conditional.as_bijector().forward(tf.zeros([5, 2]), condition=tf.ones([5, 3])).shape
+      TensorShape([5, 2])
     """
 
     def __init__(self, chain: Sequence[Transform], data_event_shape: Sequence[int],
                  latent_event_shape: Sequence[int], *, dtype: tf.DType = tf.float32,
+                 condition_shape: Sequence[int] | None = None,
                  name: str = "survae_flow") -> None:
         parameters = dict(locals())
         self._chain = list(chain)
@@ -73,6 +84,7 @@ class FlowBijector(tfp.bijectors.Bijector):
                     f"'{t.name}' is not bijective. Use as_distribution() for flows "
                     "with surjective or stochastic layers."
                 )
+        self._condition_shape = None if condition_shape is None else list(condition_shape)
         self._data_event = tf.TensorShape(data_event_shape)
         self._latent_event = tf.TensorShape(latent_event_shape)
         super().__init__(
@@ -106,39 +118,46 @@ class FlowBijector(tfp.bijectors.Bijector):
         """The trainable variables of the bijections (live)."""
         return tuple(_variables.backing_variables(self._chain, trainable_only=True))
 
-    def _flat(self, value, event):
+    def _flat(self, value, event, condition):
+        """The value flattened to [-1] + event, its leading shape, and the condition, one row
+        per row (`_checks.view_condition`)."""
         value = tf.convert_to_tensor(value, self.dtype)
         leading = tf.shape(value)[: tf.rank(value) - event.rank]
-        return tf.reshape(value, [-1] + event.as_list()), leading
+        static = value.shape[:value.shape.rank - event.rank] if value.shape.rank is not None \
+            else tf.TensorShape(None)
+        condition = _checks.view_condition(self.name, condition, self._condition_shape,
+                                           leading, static, self.dtype)
+        return tf.reshape(value, [-1] + event.as_list()), leading, condition
 
-    def _run_forward(self, z):
-        flat, leading = self._flat(z, self._latent_event)
+    def _run_forward(self, z, condition):
+        flat, leading, condition = self._flat(z, self._latent_event, condition)
         with _checks.invalid_as_nan():
             flat, total = _chain.run_forwards(self._chain, flat, [None] * len(self._chain),
-                                              with_log_det=True)
+                                              condition=condition, with_log_det=True)
         total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if total is None else total
         x = tf.reshape(flat, tf.concat([leading, self._data_event.as_list()], axis=0))
         return x, tf.reshape(total, leading)
 
-    def _run_inverse(self, x):
-        flat, leading = self._flat(x, self._data_event)
+    def _run_inverse(self, x, condition):
+        flat, leading, condition = self._flat(x, self._data_event, condition)
         with _checks.invalid_as_nan():
-            out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain))
+            out = _chain.run_inverses(self._chain, flat, [None] * len(self._chain),
+                                      condition=condition)
         total = tf.zeros(tf.shape(flat)[:1], flat.dtype) if out.log_det is None else out.log_det
         z = tf.reshape(out.z, tf.concat([leading, self._latent_event.as_list()], axis=0))
         return z, tf.reshape(total, leading)
 
-    def _forward(self, z):
-        return self._run_forward(z)[0]
+    def _forward(self, z, condition=None):
+        return self._run_forward(z, condition)[0]
 
-    def _inverse(self, x):
-        return self._run_inverse(x)[0]
+    def _inverse(self, x, condition=None):
+        return self._run_inverse(x, condition)[0]
 
-    def _forward_log_det_jacobian(self, z):
-        return -self._run_forward(z)[1]
+    def _forward_log_det_jacobian(self, z, condition=None):
+        return -self._run_forward(z, condition)[1]
 
-    def _inverse_log_det_jacobian(self, x):
-        return self._run_inverse(x)[1]
+    def _inverse_log_det_jacobian(self, x, condition=None):
+        return self._run_inverse(x, condition)[1]
 
     def _forward_event_shape(self, input_shape):
         return input_shape[: input_shape.rank - self._latent_event.rank].concatenate(

@@ -61,12 +61,17 @@ class TransformedDistribution(tfp.distributions.Distribution):
         (layers stay live: trained variables are read on every call).
       transforms: Transform layers, from data to latent.
       event_shape: the data event shape, when it cannot be inferred from the base.
+      condition_shape: the event shape of the condition of a conditional flow (as
+        `Flow.condition_shape`): `log_prob(x, condition=c)` and `sample(n, condition=c)` then
+        take one condition row per value of x or per draw (or one row for all), and refuse
+        none. None: the transforms read no condition.
       validate_args: TFP's flag (tfp_survae checks its arguments either way).
       name: the distribution's name.
 
     Raises:
       TypeError: `distribution` is none of the above.
-      ValueError: the base's batch shape is not static, or the shapes do not chain.
+      ValueError: the base's batch shape is not static, or the shapes do not chain; a
+        `condition_shape` with a base that has a batch shape.
 
     Examples:
       >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.Abs()])
@@ -77,10 +82,21 @@ class TransformedDistribution(tfp.distributions.Distribution):
       >>> base = tfd.Independent(tfd.Normal(tf.zeros([4, 2]), 1.0), 1)   # batch [4], event [2]
       >>> ts.TransformedDistribution(base, [ts.Abs()]).batch_shape
       TensorShape([4])
+
+      A conditional flow's view takes the condition as `Flow.log_prob` does:
+
+      >>> coupling = ts.AffineCoupling(ts.MLP([8], 2), condition_shape=[3])
+      >>> conditional = ts.Flow(ts.StandardNormal([2]), [coupling], condition_shape=[3])
+      >>> dist = conditional.as_distribution()
+      >>> dist.log_prob(tf.zeros([5, 2]), condition=tf.ones([5, 3])).shape
+      TensorShape([5])
+      >>> dist.sample(100, seed=(1, 2), condition=tf.ones([3])).shape   # 100 draws given c
+      TensorShape([100, 2])
     """
 
     def __init__(self, distribution: Any, transforms: Sequence[Transform], *,
-                 event_shape: Sequence[int] | None = None, validate_args: bool = False,
+                 event_shape: Sequence[int] | None = None,
+                 condition_shape: Sequence[int] | None = None, validate_args: bool = False,
                  name: str | None = None) -> None:
         parameters = dict(locals())
         self._base = distribution
@@ -107,6 +123,15 @@ class TransformedDistribution(tfp.distributions.Distribution):
                 "TransformedDistribution needs a base with a static batch shape; received "
                 f"{self._base_batch_shape}."
             )
+        self._condition_shape = None if condition_shape is None else _checks.check_shape(
+            "TransformedDistribution", "condition_shape", condition_shape)
+        if self._condition_shape is not None and self._base_batch_shape.rank:
+            raise ValueError(
+                "TransformedDistribution: a conditional view (condition_shape="
+                f"{self._condition_shape}) needs a base without a batch shape; received batch "
+                f"shape {self._base_batch_shape}."
+            )
+        self._condition_dtype = dtype
         self._data_event_shape = _chain.build_chain(self._chain, base_event, event_shape)
         self._integer_data = takes_integer_data(self._chain)
         reparameterized = base_reparameterized and all(
@@ -180,9 +205,10 @@ class TransformedDistribution(tfp.distributions.Distribution):
     def _event_shape_tensor(self):
         return tf.constant(self._data_event_shape.as_list(), tf.int32)
 
-    def _flatten_value(self, x):
+    def _flatten_value(self, x, condition=None):
         """x broadcast against the batch shape, then flattened to [-1] + event; also returns the
-        broadcast leading shape (sample dimensions, then batch)."""
+        broadcast leading shape (sample dimensions, then batch) and the condition, one
+        flattened row per row of x (`_checks.view_condition`)."""
         event = self._data_event_shape
         if self._integer_data:
             x = _checks.as_integer(self.name, "value x", x)
@@ -203,7 +229,11 @@ class TransformedDistribution(tfp.distributions.Distribution):
         flat = tf.reshape(x, [-1] + event.as_list())
         flat = _checks.check_values(self.name, "value x", flat, event,
                                    finite=not self._integer_data)
-        return flat, leading
+        static = x.shape[:x.shape.rank - event.rank] if x.shape.rank is not None else \
+            tf.TensorShape(None)
+        condition = _checks.view_condition(self.name, condition, self._condition_shape,
+                                           leading, static, self._condition_dtype)
+        return flat, leading, condition
 
     # ----------------------------------------------------------------------------------------
     # Density and sampling.
@@ -214,7 +244,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
         return _chain.base_log_prob(self._base, z, condition, seed)
 
     def _log_prob(self, x, seed=None, condition=None, training=None):
-        flat, leading = self._flatten_value(x)
+        flat, leading, condition = self._flatten_value(x, condition)
 
         def base_log_prob(z, c, s):
             if not self._base_batch_shape.rank:
@@ -234,6 +264,10 @@ class TransformedDistribution(tfp.distributions.Distribution):
         policy (so a flow and its view draw alike); returns (x, log p or None, leading shape)
         with x flattened to [-1] + event."""
         seed = _seeds.seed_or_random(seed)
+        condition = _checks.view_condition(
+            self.name, condition, self._condition_shape, tf.reshape(n, [1]),
+            tf.TensorShape([n if _checks.is_int(n) else None]), self._condition_dtype,
+            draws=True)
         leading = None
         temperature = _temperature.check(f"{self.name}.sample", temperature)
         tempered = isinstance(temperature, tf.Tensor) or temperature != 1.0

@@ -95,6 +95,14 @@ def test_a_flow_refuses_a_condition_no_layer_reads_and_a_layer_reading_one_it_la
     assert np.ptp(log_p) > 0  # the condition moves the density
     assert ts.Flow(by_base, [ts.Reverse()], condition_shape=[3]).log_prob(
         x, condition=c).shape == (4,)
+    # A base whose part reads the condition (the positive part of a zero-inflated base).
+    zero_inflated = ts.ZeroInflated(ts.ConditionalHalfNormal([2], ts.MLP([8], 2)))
+    assert ts.Flow(zero_inflated, [ts.ReLU()], condition_shape=[3]).log_prob(
+        np.abs(x) + 1.0, condition=c).shape == (4,)
+    with pytest.raises(ValueError, match="no condition_shape, but its base ZeroInflated"):
+        ts.Flow(zero_inflated, [ts.ReLU()])
+    with pytest.raises(ValueError, match=r"condition_shape .*received \[\]"):
+        ts.Flow(ts.StandardNormal([2]), [ts.Reverse()], condition_shape=[])
 
 
 def test_a_bad_condition_is_named_in_log_prob_and_sample():

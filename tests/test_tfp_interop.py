@@ -321,11 +321,60 @@ def test_a_conditional_flows_distribution_takes_its_condition_as_the_flow_does()
                                atol=1e-5)
     with pytest.raises(ValueError, match=r"views a conditional flow \(condition_shape=\[3\]"):
         dist.log_prob(x)
-    with pytest.raises(ValueError, match=r"leading shape \[4\] does not broadcast to the "
-                                         r"number of draws \[2\]"):
+    # ... both ways: one value under several conditions.
+    np.testing.assert_allclose(dist.log_prob(x[0], condition=c),
+                               flow.log_prob(np.tile(x[:1], [4, 1]), condition=c), rtol=1e-6)
+    # A sample shape of draws takes the condition's rows as its last axes (as tfd.Sample does).
+    draws = dist.sample([2, 4], seed=(1, 2), condition=c)
+    np.testing.assert_allclose(np.reshape(draws, [8, 2]),
+                               flow.sample(8, seed=(1, 2), condition=np.tile(c, [2, 1])),
+                               rtol=1e-6)
+    assert tfd.Sample(dist, 4).sample(2, seed=(1, 2), condition=c).shape == (2, 4, 2)
+    with pytest.raises(ValueError, match=r"does not broadcast to the sample shape.*leading "
+                                         r"shape \[4\] for a value of leading shape \[2\]"):
         dist.sample(2, seed=(1, 2), condition=c)
-    with pytest.raises(ValueError, match="views an unconditional flow and takes no condition"):
+    with pytest.raises(ValueError, match="takes no condition"):
         coupling_flow().as_distribution().log_prob(x, condition=c)
+
+
+def test_a_conditional_views_sample_and_log_prob_through_a_stochastic_inverse():
+    keras.utils.set_random_seed(6)
+    flow = ts.Flow(ts.StandardNormal([3]),
+                   [ts.Augment(1),
+                    ts.AffineCoupling(hidden_units=[8], condition_shape=[3])],
+                   condition_shape=[3])
+    dist = flow.as_distribution()
+    c = np.random.RandomState(2).randn(6, 3).astype("float32")
+    x, log_p = dist.experimental_sample_and_log_prob([2, 3], seed=(1, 2),
+                                                     condition=c.reshape(2, 3, 3))
+    assert x.shape == (2, 3, 2) and log_p.shape == (2, 3)
+    np.testing.assert_allclose(x, dist.sample([2, 3], seed=(1, 2), condition=c.reshape(2, 3, 3)))
+    assert np.all(np.isfinite(log_p))
+
+
+def test_a_conditional_view_in_a_graph_names_a_condition_of_the_wrong_rows():
+    dist = conditional_coupling_flow().as_distribution()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2]), tf.TensorSpec([None, 3])])
+    def log_prob(x, c):
+        return dist.log_prob(x, condition=c)
+
+    assert log_prob(tf.zeros([4, 2]), tf.zeros([4, 3])).shape == (4,)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="does not broadcast against the leading shape of the value"):
+        log_prob(tf.zeros([4, 2]), tf.zeros([3, 3]))
+
+
+def test_views_refuse_a_condition_nothing_reads_and_a_base_alone_reading_it_needs_none():
+    with pytest.raises(ValueError, match=r"condition_shape=\[3\], but no layer reads"):
+        ts.TransformedDistribution(ts.StandardNormal([2]), [ts.Reverse()], condition_shape=[3])
+    with pytest.raises(ValueError, match="no condition_shape, but AffineCoupling"):
+        ts.TransformedDistribution(ts.StandardNormal([2]),
+                                   [ts.AffineCoupling(hidden_units=[8], condition_shape=[3])])
+    by_base = ts.Flow(ts.ConditionalNormal([2], ts.MLP([8], 4)), [ts.Reverse()],
+                      condition_shape=[3])
+    z = np.ones([4, 2], "float32")
+    np.testing.assert_allclose(by_base.as_bijector().forward(z), z[:, ::-1])
 
 
 def test_a_conditional_flows_bijector_takes_its_condition_as_tfp_bijectors_do():
@@ -346,6 +395,12 @@ def test_a_conditional_flows_bijector_takes_its_condition_as_tfp_bijectors_do():
                                rtol=1e-5)
     with pytest.raises(ValueError, match="views a conditional flow"):
         bijector.forward(z)
+    # Through tfb.Chain, whose log-det-Jacobians need the bijector's dtype as a tf.DType.
+    chained = tfb.Chain([tfb.Shift(1.0), bijector])
+    np.testing.assert_allclose(
+        chained.inverse_log_det_jacobian(x + 1.0, event_ndims=1,
+                                         **{bijector.name: {"condition": c}}),
+        bijector.inverse_log_det_jacobian(x, condition=c), rtol=1e-6)
 
 
 def test_as_bijector_follows_weight_updates():

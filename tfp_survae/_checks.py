@@ -266,52 +266,83 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finit
 
 def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | None,
                    leading: tf.Tensor, static_leading: tf.TensorShape, dtype: tf.DType, *,
-                   draws: bool = False) -> tf.Tensor | None:
+                   draws: bool = False) -> tuple[tf.Tensor | None, tf.Tensor]:
     """The condition of a TFP view of a flow (`TransformedDistribution`, `FlowBijector`), one
-    row per value: its trailing dimensions `condition_shape`, its leading ones broadcast
-    against the value's (`leading`, statically `static_leading`; with `draws`, against the
-    [n] draws of `sample`, after flattening them to one axis), then flattened to
-    [-1] + condition_shape as the value is, and checked for NaN or Inf. None for a view of an
-    unconditional flow.
+    row per value. Its trailing dimensions are `condition_shape`; its leading ones broadcast
+    against the value's (`leading`, statically `static_leading`) as TFP broadcasts a batch,
+    or, with `draws`, to the sample shape of `sample` (one row per draw, or one for all).
+
+    Returns:
+      (the condition broadcast and flattened to [-1] + condition_shape, then checked for NaN
+      or Inf; the leading shape the value broadcasts to). (None, `leading`) for a view of a
+      flow whose transforms read no condition.
 
     Raises:
       ValueError: a condition given to an unconditional view or none to a conditional one;
-        one of another dtype, trailing shape, or leading shape than the value's.
+        one of another dtype or trailing shape, or whose leading shape does not broadcast
+        (in a graph, an InvalidArgumentError with the same message when the shapes are
+        known only then).
     """
     if condition_shape is None:
         if condition is not None:
-            raise ValueError(f"{owner} views an unconditional flow and takes no condition; "
+            raise ValueError(f"{owner} takes no condition (no transform of its flow reads one); "
                              f"received one of shape {list(np.shape(condition))}.")
-        return None
+        return None, leading
     event = tf.TensorShape(condition_shape)
     if condition is None:
         raise ValueError(f"{owner} views a conditional flow (condition_shape="
-                         f"{event.as_list()}); pass "
-                         "condition= with one row per value: shape [...] + condition_shape.")
+                         f"{event.as_list()}); pass condition= with one row per value: shape "
+                         "[...] + condition_shape.")
     c = as_float(owner, "condition", condition, dtype)
     rank = c.shape.rank
     if rank is not None and (rank < event.rank or not c.shape[rank - event.rank:]
                              .is_compatible_with(event)):
         raise ValueError(f"{owner}: expected a condition whose trailing dimensions are "
                          f"condition_shape {event.as_list()}; received shape {c.shape.as_list()}.")
-    if draws:
-        c = tf.reshape(c, [-1] + event.as_list())
-    rows = c.shape[:c.shape.rank - event.rank] if c.shape.rank is not None else None
-    if rows is not None and static_leading.rank is not None:
-        try:
-            broadcast = tf.broadcast_static_shape(rows, static_leading)
-        except ValueError:
-            broadcast = None
-        if broadcast is None or not broadcast.is_compatible_with(static_leading):
-            against = "the number of draws" if draws else "the value's leading shape"
-            raise ValueError(
-                f"{owner}: the condition's leading shape {rows.as_list()} does not broadcast to "
-                f"{against} {static_leading.as_list()}; pass one condition row per "
-                f"{'draw' if draws else 'value'} (or one for all)."
-            )
+    rows = tf.shape(c)[:tf.rank(c) - event.rank]
+    static_rows = c.shape[:rank - event.rank] if rank is not None else tf.TensorShape(None)
+    message = (f"{owner}: the condition's leading shape does not broadcast "
+               f"{'to the sample shape' if draws else 'against the leading shape of the value'}"
+               f"; pass one condition row per {'draw' if draws else 'value'} (or one for all)")
+    if static_rows.rank is not None and static_leading.rank is not None:
+        _check_broadcast(message, static_rows, static_leading, draws)
+        c = guarded(c, _broadcasts(rows, leading, static_rows.rank, static_leading.rank, draws),
+                    message + ". Condition rows, value rows:", rows, leading)
+        rows = tf.shape(c)[:tf.rank(c) - event.rank]  # after the check
+    if not draws:
+        leading = tf.broadcast_dynamic_shape(rows, leading)
     c = tf.broadcast_to(c, tf.concat([leading, event.as_list()], axis=0))
-    return check_values(owner, "condition", tf.reshape(c, [-1] + event.as_list()), event,
+    flat = check_values(owner, "condition", tf.reshape(c, [-1] + event.as_list()), event,
                         nonempty=False)
+    return flat, leading
+
+
+def _check_broadcast(message: str, rows: tf.TensorShape, leading: tf.TensorShape,
+                     draws: bool) -> None:
+    """Raises the ValueError `message` where the static shapes show that `rows` does not
+    broadcast against `leading` (with `draws`: to `leading`, adding no dimension)."""
+    ok = not (draws and rows.rank > leading.rank)
+    for a, b in zip(reversed(rows.as_list()), reversed(leading.as_list())):
+        if a is not None and b is not None and a != b and a != 1 and (draws or b != 1):
+            ok = False
+    if not ok:
+        raise ValueError(f"{message}: received a condition of leading shape {rows.as_list()} "
+                         f"for a value of leading shape {leading.as_list()}.")
+
+
+def _broadcasts(rows: tf.Tensor, leading: tf.Tensor, rows_rank: int, leading_rank: int,
+                draws: bool) -> tf.Tensor:
+    """In-graph: whether the shape `rows` broadcasts against `leading` (ranks given; with
+    `draws`, to it)."""
+    if draws and rows_rank > leading_rank:
+        return tf.constant(False)
+    size = max(rows_rank, leading_rank)
+    a = tf.concat([tf.ones([size - rows_rank], tf.int32), tf.cast(rows, tf.int32)], 0)
+    b = tf.concat([tf.ones([size - leading_rank], tf.int32), tf.cast(leading, tf.int32)], 0)
+    ok = tf.logical_or(tf.equal(a, b), tf.equal(a, 1))
+    if not draws:
+        ok = tf.logical_or(ok, tf.equal(b, 1))
+    return tf.reduce_all(ok)
 
 
 def check_in_range(owner: str, x: tf.Tensor, num_values: int) -> None:

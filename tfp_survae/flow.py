@@ -43,16 +43,6 @@ def _as_base(base):
     )
 
 
-def _base_reads_condition(base) -> bool | None:
-    """Whether a flow's base reads the flow's condition: a conditional distribution layer (one
-    with a network) or a conditional Flow does; None for another density layer, which may."""
-    if isinstance(base, Flow):
-        return base.condition_shape is not None
-    if isinstance(base, ConditionalDistribution):
-        return base.is_conditional
-    return None
-
-
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class Flow(FitMixin, keras.Model):
     """A SurVAE flow: `base` p(z) and `transforms` listed from data to latent.
@@ -111,37 +101,17 @@ class Flow(FitMixin, keras.Model):
         self.base = _as_base(base)
         self.transforms = list(transforms)
         self._chain = flatten_transforms(self.transforms)
-        self.condition_shape = None if condition_shape is None else list(condition_shape)
+        self.condition_shape = None if condition_shape is None else _checks.check_shape(
+            f"Flow '{self.name}'", "condition_shape", condition_shape)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
         self.event_shape = _chain.build_chain(self._chain, self.base.event_shape, event_shape)
-        self._check_condition_readers()
+        _chain.check_condition_readers(f"Flow '{self.name}'", self.base, self._chain,
+                                       self.condition_shape)
         self._build_layers()
         self._nll_tracker = keras.metrics.Mean(name="loss")
         self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.built = True
-
-    def _check_condition_readers(self):
-        """Refuses a `condition_shape` that no layer reads (log_prob would silently ignore the
-        condition) and a layer that reads one in a flow without `condition_shape`."""
-        readers = [f"{type(t).__name__} '{t.name}'" for t in self._chain
-                   if t.condition_shape is not None]
-        base_reads = _base_reads_condition(self.base)
-        if base_reads:
-            readers.insert(0, f"its base {type(self.base).__name__} '{self.base.name}'")
-        if self.condition_shape is not None and not readers and base_reads is not None:
-            raise ValueError(
-                f"Flow '{self.name}' has condition_shape={self.condition_shape}, but no layer "
-                "reads a condition, so log_prob would ignore it: build a transform with "
-                "condition_shape= (a coupling, MADE, residual block or continuous flow) or "
-                "give the base a network (a conditional distribution), or drop condition_shape."
-            )
-        if self.condition_shape is None and readers:
-            raise ValueError(
-                f"Flow '{self.name}' has no condition_shape, but {', '.join(readers)} "
-                f"read{'s' if len(readers) == 1 else ''} a condition; pass the flow "
-                "condition_shape= (the condition's event shape) to make it conditional."
-            )
 
     def _build_layers(self):
         """Builds what `build_chain` leaves: the Sequentials grouping transforms (their parts are
@@ -176,6 +146,11 @@ class Flow(FitMixin, keras.Model):
         (`evaluation.iwbo`) does not apply; average `log_prob` over seeds instead.
         """
         return _chain.is_exact(self.base, self._chain)
+
+    @property
+    def is_conditional(self) -> bool:
+        """True when the flow takes a condition (`condition_shape` is set)."""
+        return self.condition_shape is not None
 
     @property
     def reparameterized(self) -> bool:
@@ -485,8 +460,8 @@ class Flow(FitMixin, keras.Model):
                                        condition_shape=self.condition_shape)
 
     def as_bijector(self) -> FlowBijector:
-        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x); a
-        conditional flow's takes `condition=` in each method.
+        """This flow's transforms as a `tfb.Bijector` (forward: latent z -> data x); where
+        they read the flow's condition, it takes `condition=` in each method.
 
         Returns:
           A `tfp_survae.FlowBijector` sharing the flow's layers and variables.
@@ -497,8 +472,10 @@ class Flow(FitMixin, keras.Model):
         latent = self.event_shape
         for t in self._chain:
             latent = t.inverse_event_shape(latent)
+        reads = any(t.condition_shape is not None for t in self._chain)
         return FlowBijector(self._chain, self.event_shape, latent, dtype=self.dtype,
-                            condition_shape=self.condition_shape, name=f"{self.name}_bijector")
+                            condition_shape=self.condition_shape if reads else None,
+                            name=f"{self.name}_bijector")
 
     # ----------------------------------------------------------------------------------------
     # Keras.

@@ -40,8 +40,9 @@ class FlowBijector(tfp.bijectors.Bijector):
     distribution of the same law, e.g. `tfd.Normal` for `StandardNormal`, draws other numbers).
     Flows with surjective or stochastic layers have no bijector view.
 
-    Conditional flows: `forward`, `inverse` and both log-det-Jacobians take `condition=`, one
-    row per value (or one row for all), as TFP's conditional bijectors take their conditional
+    Conditional flows: where the transforms read the condition, `forward`, `inverse` and both
+    log-det-Jacobians take `condition=`, its leading dimensions broadcast against the value's
+    (one row per value, or one for all), as TFP's conditional bijectors take their conditional
     input; `tfd.TransformedDistribution(base, bijector)` passes it as
     `bijector_kwargs={"condition": c}`.
 
@@ -90,7 +91,7 @@ class FlowBijector(tfp.bijectors.Bijector):
         super().__init__(
             forward_min_event_ndims=self._latent_event.rank,
             inverse_min_event_ndims=self._data_event.rank,
-            dtype=dtype,
+            dtype=tf.as_dtype(dtype),
             validate_args=False,
             parameters=parameters,
             name=name,
@@ -125,8 +126,10 @@ class FlowBijector(tfp.bijectors.Bijector):
         leading = tf.shape(value)[: tf.rank(value) - event.rank]
         static = value.shape[:value.shape.rank - event.rank] if value.shape.rank is not None \
             else tf.TensorShape(None)
-        condition = _checks.view_condition(self.name, condition, self._condition_shape,
-                                           leading, static, self.dtype)
+        condition, leading = _checks.view_condition(self.name, condition, self._condition_shape,
+                                                    leading, static, self.dtype)
+        if condition is not None:
+            value = tf.broadcast_to(value, tf.concat([leading, event.as_list()], axis=0))
         return tf.reshape(value, [-1] + event.as_list()), leading, condition
 
     def _run_forward(self, z, condition):

@@ -62,16 +62,18 @@ class TransformedDistribution(tfp.distributions.Distribution):
       transforms: Transform layers, from data to latent.
       event_shape: the data event shape, when it cannot be inferred from the base.
       condition_shape: the event shape of the condition of a conditional flow (as
-        `Flow.condition_shape`): `log_prob(x, condition=c)` and `sample(n, condition=c)` then
-        take one condition row per value of x or per draw (or one row for all), and refuse
-        none. None: the transforms read no condition.
+        `Flow.condition_shape`). `log_prob(x, condition=c)` then broadcasts c's leading
+        dimensions against x's, as TFP broadcasts a batch, and `sample(sample_shape,
+        condition=c)` broadcasts them to `sample_shape` (one row per draw, or one for all);
+        both refuse a missing condition. None: nothing reads a condition.
       validate_args: TFP's flag (tfp_survae checks its arguments either way).
       name: the distribution's name.
 
     Raises:
       TypeError: `distribution` is none of the above.
       ValueError: the base's batch shape is not static, or the shapes do not chain; a
-        `condition_shape` with a base that has a batch shape.
+        `condition_shape` with a base that has a batch shape, or that neither the base nor a
+        transform reads, or none where one of them reads a condition.
 
     Examples:
       >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.Abs()])
@@ -132,6 +134,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
                 f"shape {self._base_batch_shape}."
             )
         self._condition_dtype = dtype
+        _chain.check_condition_readers("TransformedDistribution", distribution, self._chain,
+                                       self._condition_shape)
         self._data_event_shape = _chain.build_chain(self._chain, base_event, event_shape)
         self._integer_data = takes_integer_data(self._chain)
         reparameterized = base_reparameterized and all(
@@ -226,13 +230,15 @@ class TransformedDistribution(tfp.distributions.Distribution):
         if self._base_batch_shape.rank:
             leading = tf.broadcast_dynamic_shape(leading, self._batch_shape_tensor())
             x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
+        static = x.shape[:x.shape.rank - event.rank] if x.shape.rank is not None else \
+            tf.TensorShape(None)
+        condition, leading = _checks.view_condition(self.name, condition, self._condition_shape,
+                                                    leading, static, self._condition_dtype)
+        if condition is not None:
+            x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
         flat = tf.reshape(x, [-1] + event.as_list())
         flat = _checks.check_values(self.name, "value x", flat, event,
                                    finite=not self._integer_data)
-        static = x.shape[:x.shape.rank - event.rank] if x.shape.rank is not None else \
-            tf.TensorShape(None)
-        condition = _checks.view_condition(self.name, condition, self._condition_shape,
-                                           leading, static, self._condition_dtype)
         return flat, leading, condition
 
     # ----------------------------------------------------------------------------------------
@@ -264,10 +270,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
         policy (so a flow and its view draw alike); returns (x, log p or None, leading shape)
         with x flattened to [-1] + event."""
         seed = _seeds.seed_or_random(seed)
-        condition = _checks.view_condition(
-            self.name, condition, self._condition_shape, tf.reshape(n, [1]),
-            tf.TensorShape([n if _checks.is_int(n) else None]), self._condition_dtype,
-            draws=True)
+        condition = self._draws_condition([n], condition)
         leading = None
         temperature = _temperature.check(f"{self.name}.sample", temperature)
         tempered = isinstance(temperature, tf.Tensor) or temperature != 1.0
@@ -295,6 +298,21 @@ class TransformedDistribution(tfp.distributions.Distribution):
                                        temperature=temperature if tempered else None)
         return x, log_p, leading
 
+    def _draws_condition(self, sample_shape, condition):
+        """The condition of `sample(sample_shape)`, one flattened row per draw: the
+        condition's leading dimensions broadcast to `sample_shape`."""
+        shape = tf.reshape(tf.cast(sample_shape, tf.int32), [-1])
+        static = tf.get_static_value(shape)
+        static = tf.TensorShape(None if static is None else [int(v) for v in static])
+        return _checks.view_condition(self.name, condition, self._condition_shape, shape,
+                                      static, self._condition_dtype, draws=True)[0]
+
+    def _call_sample_n(self, sample_shape, seed, **kwargs):
+        # TFP flattens sample_shape to n before `_sample_n`; the condition broadcasts to it.
+        if self._condition_shape is not None:
+            kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
+        return super()._call_sample_n(sample_shape, seed, **kwargs)
+
     def _sample_n(self, n, seed=None, condition=None, temperature=1.0):
         x, _, leading = self._sample_chain(n, seed, condition, with_log_prob=False,
                                            temperature=temperature)
@@ -305,13 +323,22 @@ class TransformedDistribution(tfp.distributions.Distribution):
         along the forwards where every inverse is deterministic, else `log_prob` of x with the
         seed `fold_in(seed, 1)`."""
         seed = _seeds.seed_or_random(seed)
+        shape = tf.cast(sample_shape, tf.int32)
+        n = tf.reduce_prod(shape)
+        if self._condition_shape is not None:
+            kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
         if any(t.stochastic_inverse for t in self._chain) or self._base_batch_shape.rank:
-            x = self.sample(sample_shape, seed=seed, **kwargs)
-            return x, self.log_prob(x, seed=_seeds.fold_in(seed, 1), **kwargs)
-        n = tf.reduce_prod(tf.cast(sample_shape, tf.int32))
-        x, log_p, _ = self._sample_chain(n, seed, kwargs.get("condition"), with_log_prob=True)
-        shape = tf.concat([tf.cast(sample_shape, tf.int32), tf.shape(x)[1:]], axis=0)
-        return tf.reshape(x, shape), tf.reshape(log_p, tf.cast(sample_shape, tf.int32))
+            if self._condition_shape is None:
+                x = self.sample(sample_shape, seed=seed, **kwargs)
+                return x, self.log_prob(x, seed=_seeds.fold_in(seed, 1), **kwargs)
+            # One flattened row per draw, as the condition (a conditional view has no batch).
+            x = self._sample_n(n, seed=seed, **kwargs)
+            log_p = self._log_prob(x, seed=_seeds.fold_in(seed, 1),
+                                   condition=kwargs["condition"])
+        else:
+            x, log_p, _ = self._sample_chain(n, seed, kwargs.get("condition"),
+                                             with_log_prob=True)
+        return tf.reshape(x, tf.concat([shape, tf.shape(x)[1:]], axis=0)), tf.reshape(log_p, shape)
 
     # ----------------------------------------------------------------------------------------
     # What a flow cannot compute in closed form.

@@ -67,6 +67,11 @@ class ZeroInflated(ConditionalDistribution):
         self.built = True
 
     @property
+    def is_conditional(self) -> bool:
+        """True when the positive part takes a condition."""
+        return self.positive.is_conditional
+
+    @property
     def reparameterized(self) -> bool:
         # Whether an element is zero is a discrete choice; a learned pi has no reparameterized
         # gradient.

@@ -19,12 +19,15 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfp_survae import _checks, _seeds
 from tfp_survae.transforms._types import Seed, Shape
 
 # The Transform layers of a chain, data to latent (typed loosely: `base` imports this module).
 Chain = Sequence[Any]
+
+tfd = tfp.distributions
 
 # (log p(z), its condition, its seed) -> [batch] of a chain's base, and its sampler.
 BaseLogProb = Callable[[tf.Tensor, "tf.Tensor | None", "tf.Tensor | None"], tf.Tensor]
@@ -37,6 +40,37 @@ def is_exact(base: Any, chain: Chain) -> bool:
     (`stochastic_log_det`), and the base is not a lower bound."""
     return bool(getattr(base, "is_exact", True)) and all(
         (not t.lower_bound or t.exact) and not t.stochastic_log_det for t in chain)
+
+
+def check_condition_readers(owner: str, base: Any, chain: Chain,
+                            condition_shape: Sequence[int] | None) -> None:
+    """Refuses a `condition_shape` that neither `base` nor a transform of `chain` reads (the
+    density would ignore the condition, silently), and a transform or base that reads one
+    where `condition_shape` is None. A transform reads one where its `condition_shape` is set;
+    a base where its `is_conditional` is true (a tfd.Distribution reads none; a density layer
+    without the property may, so it is not refused).
+
+    Raises:
+      ValueError: either mismatch, naming the readers.
+    """
+    readers = [f"{type(t).__name__} '{t.name}'" for t in chain if t.condition_shape is not None]
+    base_reads = False if isinstance(base, tfd.Distribution) else getattr(
+        base, "is_conditional", None)
+    if base_reads:
+        readers.insert(0, f"its base {type(base).__name__} '{base.name}'")
+    if condition_shape is not None and not readers and base_reads is not None:
+        raise ValueError(
+            f"{owner} has condition_shape={list(condition_shape)}, but no layer reads a "
+            "condition, so its density would ignore it: build a transform with "
+            "condition_shape= (a coupling, MADE, residual block or continuous flow) or give the "
+            "base a network (a conditional distribution), or drop condition_shape."
+        )
+    if condition_shape is None and readers:
+        raise ValueError(
+            f"{owner} has no condition_shape, but {', '.join(readers)} "
+            f"read{'s' if len(readers) == 1 else ''} a condition; pass condition_shape= (the "
+            "condition's event shape) to make it conditional."
+        )
 
 
 def is_density_layer(obj: object) -> bool:

@@ -55,7 +55,7 @@ class ConditionalFlow(ConditionalDistribution):
     @property
     def is_conditional(self) -> bool:
         """True when the flow takes a condition."""
-        return self.flow.condition_shape is not None
+        return self.flow.is_conditional
 
     @property
     def reparameterized(self) -> bool:

@@ -133,3 +133,16 @@ def test_a_conditional_flow_draws_its_log_prob_with_the_seed_given():
     np.testing.assert_array_equal(density.log_prob(x, seed=(1, 2)), first)
     np.testing.assert_array_equal(flow.log_prob(x, seed=(1, 2)), first)
     assert not np.array_equal(density.log_prob(x, seed=(3, 4)), first)
+
+
+def test_a_flow_builds_the_conditional_part_of_a_zero_inflated_base(tmp_path):
+    # Before the first call: every weight exists, so summary, views and saving see them all.
+    flow = ts.Flow(ts.ZeroInflated(ts.ConditionalHalfNormal([2], ts.MLP([8], 2))), [ts.ReLU()],
+                   condition_shape=[3])
+    assert len(flow.trainable_variables) == 5  # pi, and the MLP's two kernels and biases
+    flow.save(tmp_path / "zero_inflated.keras")
+    loaded = keras.saving.load_model(tmp_path / "zero_inflated.keras")
+    rng = np.random.RandomState(0)
+    x = np.abs(rng.randn(4, 2)).astype("float32")
+    c = rng.randn(4, 3).astype("float32")
+    np.testing.assert_array_equal(loaded.log_prob(x, condition=c), flow.log_prob(x, condition=c))

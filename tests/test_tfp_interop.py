@@ -331,7 +331,7 @@ def test_a_conditional_flows_distribution_takes_its_condition_as_the_flow_does()
                                rtol=1e-6)
     assert tfd.Sample(dist, 4).sample(2, seed=(1, 2), condition=c).shape == (2, 4, 2)
     with pytest.raises(ValueError, match=r"does not broadcast to the sample shape.*leading "
-                                         r"shape \[4\] for a value of leading shape \[2\]"):
+                                         r"shape \[4\] for a sample shape of \[2\]"):
         dist.sample(2, seed=(1, 2), condition=c)
     with pytest.raises(ValueError, match="takes no condition"):
         coupling_flow().as_distribution().log_prob(x, condition=c)
@@ -363,6 +363,26 @@ def test_a_conditional_view_in_a_graph_names_a_condition_of_the_wrong_rows():
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="does not broadcast against the leading shape of the value"):
         log_prob(tf.zeros([4, 2]), tf.zeros([3, 3]))
+
+    # Shapes known only in the graph: a trailing axis is never stretched to condition_shape.
+    @tf.function(input_signature=[tf.TensorSpec(None), tf.TensorSpec(None)])
+    def any_shape(x, c):
+        return dist.log_prob(x, condition=c)
+
+    for c in (tf.zeros([4, 1]), tf.zeros([])):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"trailing dimensions are condition_shape \[3\]"):
+            any_shape(tf.zeros([4, 2]), c)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not broadcast against"):
+        any_shape(tf.zeros([4, 2]), tf.zeros([3, 3]))
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([None, 3])])
+    def sample(n, c):
+        return dist.sample(n, seed=(1, 2), condition=c)
+
+    assert sample(4, tf.zeros([1, 3])).shape == (4, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not broadcast to the sample"):
+        sample(2, tf.zeros([4, 3]))
 
 
 def test_views_refuse_a_condition_nothing_reads_and_a_base_alone_reading_it_needs_none():

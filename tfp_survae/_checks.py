@@ -299,6 +299,13 @@ def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | 
                              .is_compatible_with(event)):
         raise ValueError(f"{owner}: expected a condition whose trailing dimensions are "
                          f"condition_shape {event.as_list()}; received shape {c.shape.as_list()}.")
+    if rank is None or not c.shape[rank - event.rank:].is_fully_defined():  # known in the graph
+        shape = tf.shape(c)
+        trailing = shape[tf.maximum(tf.size(shape) - event.rank, 0):]
+        c = guarded(c, tf.logical_and(tf.size(shape) >= event.rank, tf.reduce_all(tf.equal(
+            tf.pad(trailing, [[event.rank - tf.size(trailing), 0]]), event.as_list()))),
+            f"{owner}: expected a condition whose trailing dimensions are condition_shape "
+            f"{event.as_list()}; received shape:", shape)
     rows = tf.shape(c)[:tf.rank(c) - event.rank]
     static_rows = c.shape[:rank - event.rank] if rank is not None else tf.TensorShape(None)
     message = (f"{owner}: the condition's leading shape does not broadcast "
@@ -306,12 +313,14 @@ def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | 
                f"; pass one condition row per {'draw' if draws else 'value'} (or one for all)")
     if static_rows.rank is not None and static_leading.rank is not None:
         _check_broadcast(message, static_rows, static_leading, draws)
-        c = guarded(c, _broadcasts(rows, leading, static_rows.rank, static_leading.rank, draws),
-                    message + ". Condition rows, value rows:", rows, leading)
-        rows = tf.shape(c)[:tf.rank(c) - event.rank]  # after the check
+    c = guarded(c, _broadcasts(rows, leading, draws),
+                message + f". Condition rows, {'sample shape' if draws else 'value rows'}:",
+                rows, leading)
+    rows = tf.shape(c)[:tf.rank(c) - event.rank]  # after the checks
     if not draws:
         leading = tf.broadcast_dynamic_shape(rows, leading)
-    c = tf.broadcast_to(c, tf.concat([leading, event.as_list()], axis=0))
+    # The leading axes alone broadcast: the trailing ones are the condition's own.
+    c = tf.broadcast_to(c, tf.concat([leading, tf.shape(c)[tf.rank(c) - event.rank:]], axis=0))
     flat = check_values(owner, "condition", tf.reshape(c, [-1] + event.as_list()), event,
                         nonempty=False)
     return flat, leading
@@ -326,23 +335,22 @@ def _check_broadcast(message: str, rows: tf.TensorShape, leading: tf.TensorShape
         if a is not None and b is not None and a != b and a != 1 and (draws or b != 1):
             ok = False
     if not ok:
+        against = "a sample shape of" if draws else "a value of leading shape"
         raise ValueError(f"{message}: received a condition of leading shape {rows.as_list()} "
-                         f"for a value of leading shape {leading.as_list()}.")
+                         f"for {against} {leading.as_list()}.")
 
 
-def _broadcasts(rows: tf.Tensor, leading: tf.Tensor, rows_rank: int, leading_rank: int,
-                draws: bool) -> tf.Tensor:
-    """In-graph: whether the shape `rows` broadcasts against `leading` (ranks given; with
-    `draws`, to it)."""
-    if draws and rows_rank > leading_rank:
-        return tf.constant(False)
-    size = max(rows_rank, leading_rank)
-    a = tf.concat([tf.ones([size - rows_rank], tf.int32), tf.cast(rows, tf.int32)], 0)
-    b = tf.concat([tf.ones([size - leading_rank], tf.int32), tf.cast(leading, tf.int32)], 0)
+def _broadcasts(rows: tf.Tensor, leading: tf.Tensor, draws: bool) -> tf.Tensor:
+    """In-graph: whether the shape `rows` broadcasts against the shape `leading` (with
+    `draws`, to it, adding no dimension); ranks may be known only in the graph."""
+    rows, leading = tf.cast(rows, tf.int32), tf.cast(leading, tf.int32)
+    size = tf.maximum(tf.size(rows), tf.size(leading))
+    a = tf.concat([tf.ones([size - tf.size(rows)], tf.int32), rows], 0)
+    b = tf.concat([tf.ones([size - tf.size(leading)], tf.int32), leading], 0)
     ok = tf.logical_or(tf.equal(a, b), tf.equal(a, 1))
-    if not draws:
-        ok = tf.logical_or(ok, tf.equal(b, 1))
-    return tf.reduce_all(ok)
+    if draws:
+        return tf.logical_and(tf.reduce_all(ok), tf.size(rows) <= tf.size(leading))
+    return tf.reduce_all(tf.logical_or(ok, tf.equal(b, 1)))
 
 
 def check_in_range(owner: str, x: tf.Tensor, num_values: int) -> None:

@@ -303,7 +303,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
         condition's leading dimensions broadcast to `sample_shape`."""
         shape = tf.reshape(tf.cast(sample_shape, tf.int32), [-1])
         static = tf.get_static_value(shape)
-        static = tf.TensorShape(None if static is None else [int(v) for v in static])
+        static = tf.TensorShape([int(v) for v in static] if static is not None else
+                                None if shape.shape[0] is None else [None] * shape.shape[0])
         return _checks.view_condition(self.name, condition, self._condition_shape, shape,
                                       static, self._condition_dtype, draws=True)[0]
 

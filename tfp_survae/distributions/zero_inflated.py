@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -65,6 +65,10 @@ class ZeroInflated(ConditionalDistribution):
             name="zero_logits", trainable=trainable,
         )
         self.built = True
+
+    def build(self, context_shape: Sequence[int | None] | None = None) -> None:
+        """Builds the positive part for contexts of `context_shape` (its network, if any)."""
+        self.positive.build(context_shape)
 
     @property
     def is_conditional(self) -> bool:

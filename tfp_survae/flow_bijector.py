@@ -85,7 +85,7 @@ class FlowBijector(tfp.bijectors.Bijector):
                     f"'{t.name}' is not bijective. Use as_distribution() for flows "
                     "with surjective or stochastic layers."
                 )
-        self._condition_shape = None if condition_shape is None else list(condition_shape)
+        self._condition_shape = None if condition_shape is None else tuple(condition_shape)
         self._data_event = tf.TensorShape(data_event_shape)
         self._latent_event = tf.TensorShape(latent_event_shape)
         super().__init__(

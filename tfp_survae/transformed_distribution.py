@@ -125,13 +125,14 @@ class TransformedDistribution(tfp.distributions.Distribution):
                 "TransformedDistribution needs a base with a static batch shape; received "
                 f"{self._base_batch_shape}."
             )
-        self._condition_shape = None if condition_shape is None else _checks.check_shape(
-            "TransformedDistribution", "condition_shape", condition_shape)
+        # A tuple: tf.Module would wrap a list (and print it as ListWrapper([...])).
+        self._condition_shape = None if condition_shape is None else tuple(_checks.check_shape(
+            "TransformedDistribution", "condition_shape", condition_shape))
         if self._condition_shape is not None and self._base_batch_shape.rank:
             raise ValueError(
                 "TransformedDistribution: a conditional view (condition_shape="
-                f"{self._condition_shape}) needs a base without a batch shape; received batch "
-                f"shape {self._base_batch_shape}."
+                f"{list(self._condition_shape)}) needs a base without a batch shape; received batch "
+                f"shape {self._base_batch_shape.as_list()}."
             )
         self._condition_dtype = dtype
         _chain.check_condition_readers("TransformedDistribution", distribution, self._chain,

@@ -131,8 +131,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
         if self._condition_shape is not None and self._base_batch_shape.rank:
             raise ValueError(
                 "TransformedDistribution: a conditional view (condition_shape="
-                f"{list(self._condition_shape)}) needs a base without a batch shape; received batch "
-                f"shape {self._base_batch_shape.as_list()}."
+                f"{list(self._condition_shape)}) needs a base without a batch shape; received "
+                f"batch shape {self._base_batch_shape.as_list()}."
             )
         self._condition_dtype = dtype
         _chain.check_condition_readers("TransformedDistribution", distribution, self._chain,

@@ -326,6 +326,19 @@ def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | 
     return flat, leading
 
 
+def value_and_condition(owner: str, value: tf.Tensor, event: tf.TensorShape, leading: tf.Tensor,
+                        condition: Any, condition_shape: Sequence[int] | None,
+                        dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+    """A view's value ([leading] + `event`) and its condition broadcast against each other
+    (`view_condition`): (the value, their leading shape, the flattened condition or None)."""
+    static = value.shape[:value.shape.rank - event.rank] if value.shape.rank is not None \
+        else tf.TensorShape(None)
+    condition, leading = view_condition(owner, condition, condition_shape, leading, static, dtype)
+    if condition is not None:
+        value = tf.broadcast_to(value, tf.concat([leading, event.as_list()], axis=0))
+    return value, leading, condition
+
+
 def _check_broadcast(message: str, rows: tf.TensorShape, leading: tf.TensorShape,
                      draws: bool) -> None:
     """Raises the ValueError `message` where the static shapes show that `rows` does not

@@ -123,13 +123,9 @@ class FlowBijector(tfp.bijectors.Bijector):
         """The value flattened to [-1] + event, its leading shape, and the condition, one row
         per row (`_checks.view_condition`)."""
         value = tf.convert_to_tensor(value, self.dtype)
-        leading = tf.shape(value)[: tf.rank(value) - event.rank]
-        static = value.shape[:value.shape.rank - event.rank] if value.shape.rank is not None \
-            else tf.TensorShape(None)
-        condition, leading = _checks.view_condition(self.name, condition, self._condition_shape,
-                                                    leading, static, self.dtype)
-        if condition is not None:
-            value = tf.broadcast_to(value, tf.concat([leading, event.as_list()], axis=0))
+        value, leading, condition = _checks.value_and_condition(
+            self.name, value, event, tf.shape(value)[: tf.rank(value) - event.rank], condition,
+            self._condition_shape, self.dtype)
         return tf.reshape(value, [-1] + event.as_list()), leading, condition
 
     def _run_forward(self, z, condition):

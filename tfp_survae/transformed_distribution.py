@@ -231,12 +231,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
         if self._base_batch_shape.rank:
             leading = tf.broadcast_dynamic_shape(leading, self._batch_shape_tensor())
             x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
-        static = x.shape[:x.shape.rank - event.rank] if x.shape.rank is not None else \
-            tf.TensorShape(None)
-        condition, leading = _checks.view_condition(self.name, condition, self._condition_shape,
-                                                    leading, static, self._condition_dtype)
-        if condition is not None:
-            x = tf.broadcast_to(x, tf.concat([leading, event.as_list()], axis=0))
+        x, leading, condition = _checks.value_and_condition(
+            self.name, x, event, leading, condition, self._condition_shape, self._condition_dtype)
         flat = tf.reshape(x, [-1] + event.as_list())
         flat = _checks.check_values(self.name, "value x", flat, event,
                                    finite=not self._integer_data)
@@ -271,7 +267,6 @@ class TransformedDistribution(tfp.distributions.Distribution):
         policy (so a flow and its view draw alike); returns (x, log p or None, leading shape)
         with x flattened to [-1] + event."""
         seed = _seeds.seed_or_random(seed)
-        condition = self._draws_condition([n], condition)
         leading = None
         temperature = _temperature.check(f"{self.name}.sample", temperature)
         tempered = isinstance(temperature, tf.Tensor) or temperature != 1.0
@@ -301,7 +296,9 @@ class TransformedDistribution(tfp.distributions.Distribution):
 
     def _draws_condition(self, sample_shape, condition):
         """The condition of `sample(sample_shape)`, one flattened row per draw: the
-        condition's leading dimensions broadcast to `sample_shape`."""
+        condition's leading dimensions broadcast to `sample_shape` (None without one)."""
+        if condition is None and self._condition_shape is None:
+            return None
         shape = tf.reshape(tf.cast(sample_shape, tf.int32), [-1])
         static = tf.get_static_value(shape)
         static = tf.TensorShape([int(v) for v in static] if static is not None else
@@ -310,9 +307,9 @@ class TransformedDistribution(tfp.distributions.Distribution):
                                       static, self._condition_dtype, draws=True)[0]
 
     def _call_sample_n(self, sample_shape, seed, **kwargs):
-        # TFP flattens sample_shape to n before `_sample_n`; the condition broadcasts to it.
-        if self._condition_shape is not None:
-            kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
+        # TFP flattens sample_shape to n before `_sample_n`; the condition broadcasts to it
+        # here, once, for every path to `_sample_chain`.
+        kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
         return super()._call_sample_n(sample_shape, seed, **kwargs)
 
     def _sample_n(self, n, seed=None, condition=None, temperature=1.0):
@@ -327,8 +324,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
         seed = _seeds.seed_or_random(seed)
         shape = tf.cast(sample_shape, tf.int32)
         n = tf.reduce_prod(shape)
-        if self._condition_shape is not None:
-            kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
+        kwargs["condition"] = self._draws_condition(sample_shape, kwargs.get("condition"))
         if any(t.stochastic_inverse for t in self._chain) or self._base_batch_shape.rank:
             if self._condition_shape is None:
                 x = self.sample(sample_shape, seed=seed, **kwargs)
@@ -338,7 +334,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
             log_p = self._log_prob(x, seed=_seeds.fold_in(seed, 1),
                                    condition=kwargs["condition"])
         else:
-            x, log_p, _ = self._sample_chain(n, seed, kwargs.get("condition"),
+            x, log_p, _ = self._sample_chain(n, seed, kwargs["condition"],
                                              with_log_prob=True)
         return tf.reshape(x, tf.concat([shape, tf.shape(x)[1:]], axis=0)), tf.reshape(log_p, shape)
 

@@ -105,6 +105,43 @@ def test_a_flow_refuses_a_condition_no_layer_reads_and_a_layer_reading_one_it_la
         ts.Flow(ts.StandardNormal([2]), [ts.Reverse()], condition_shape=[])
 
 
+@pytest.mark.parametrize("make", [
+    lambda shape: ts.AffineCoupling(hidden_units=[8], condition_shape=shape),
+    lambda shape: ts.MaskedAutoregressive(hidden_units=[8], condition_shape=shape),
+    lambda shape: ts.ResidualBlock(hidden_units=[8], condition_shape=shape),
+    lambda shape: ts.ContinuousFlow(hidden_units=[8], condition_shape=shape),
+], ids=["coupling", "made", "residual", "continuous"])
+def test_a_flow_refuses_a_layer_built_for_another_condition_shape(make):
+    # Without the check the continuous flow and the residual block failed at their first call
+    # in Keras' words ("expected axis -1 of input shape to have value 6, but received input
+    # with shape (5, 7)"), the couplings there too.
+    with pytest.raises(ValueError, match=r"Flow 'odd' has condition_shape=\[4\], but \w+ '\w+' "
+                                         r"was built for condition_shape=\[3\]"):
+        ts.Flow(ts.StandardNormal([2]), [make([3])], condition_shape=[4], name="odd")
+    # Alone, each names the shape it expects.
+    x, c = np.zeros([5, 2], "float32"), np.zeros([5, 4], "float32")
+    with pytest.raises(ValueError, match=r"expected condition of shape \[(5|None), 3\] .*"
+                                         r"received shape \[5, 4\]"):
+        make([3]).inverse_and_log_det(x, condition=c)
+    assert ts.Flow(ts.StandardNormal([2]), [make([4])], condition_shape=[4]).log_prob(
+        x, condition=c).shape == (5,)
+
+
+def test_a_flow_refuses_a_conditional_base_flow_of_another_condition_shape():
+    inner = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
+                                                               condition_shape=[3])],
+                    condition_shape=[3])
+    with pytest.raises(ValueError, match=r"its base Flow '\w+' takes condition_shape=\[3\]"):
+        ts.Flow(inner, [ts.AffineCoupling(hidden_units=[8], condition_shape=[4])],
+                condition_shape=[4])
+    # A coupling over positions may name only the condition's last axis.
+    image = ts.Flow(ts.StandardNormal([4, 4, 2]),
+                    [ts.AffineCoupling(hidden_units=[8], mask="checkerboard",
+                                       condition_shape=[1])], condition_shape=[4, 4, 1])
+    assert image.log_prob(np.zeros([2, 4, 4, 2], "float32"),
+                          condition=np.ones([2, 4, 4, 1], "float32")).shape == (2,)
+
+
 def test_a_bad_condition_is_named_in_log_prob_and_sample():
     flow = conditional_flow()
     x = np.zeros([4, 2], "float32")

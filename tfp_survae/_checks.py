@@ -181,6 +181,36 @@ def check_shape(owner: str, what: str, value: Any) -> list[int]:
     return [int(d) for d in dims]
 
 
+def layer_condition(owner: str, condition: Any, condition_shape: Sequence[int] | None,
+                    expected: tf.TensorShape | None = None,
+                    layout: str = "the batch, then condition_shape") -> tf.Tensor | None:
+    """The condition a layer reads, checked against its `condition_shape`: None for a layer
+    that reads none (refusing a given one), else the tensor, of static shape compatible with
+    `expected` (default [batch] + condition_shape; `layout` says what its axes are).
+
+    Raises:
+      ValueError: a condition given to a layer without condition_shape, none given to one
+        with it, or one of another shape.
+    """
+    if condition_shape is None:
+        if condition is not None:
+            raise ValueError(
+                f"{owner} was built without condition_shape, so it takes no condition; received "
+                f"one of shape {list(getattr(condition, 'shape', []))}. Pass condition_shape= "
+                "to make it conditional.")
+        return None
+    if condition is None:
+        raise ValueError(f"{owner} is conditional (condition_shape={list(condition_shape)}); "
+                         "pass condition= with shape [batch] + condition_shape.")
+    condition = tf.convert_to_tensor(condition)
+    if expected is None:
+        expected = tf.TensorShape([None] + list(condition_shape))
+    if not condition.shape.is_compatible_with(expected):
+        raise ValueError(f"{owner}: expected condition of shape {expected.as_list()} ({layout}); "
+                         f"received shape {condition.shape.as_list()}.")
+    return condition
+
+
 def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.TensorShape) -> None:
     """Raises ValueError unless `tensor` is [batch] + `expected` (static check)."""
     expected = tf.TensorShape(expected)

@@ -45,13 +45,15 @@ def is_exact(base: Any, chain: Chain) -> bool:
 def check_condition_readers(owner: str, base: Any, chain: Chain,
                             condition_shape: Sequence[int] | None) -> None:
     """Refuses a `condition_shape` that neither `base` nor a transform of `chain` reads (the
-    density would ignore the condition, silently), and a transform or base that reads one
-    where `condition_shape` is None. A transform reads one where its `condition_shape` is set;
-    a base where its `is_conditional` is true (a tfd.Distribution reads none; a density layer
-    without the property may, so it is not refused).
+    density would ignore the condition, silently), a transform or base that reads one where
+    `condition_shape` is None, and a transform (or a Flow as base) built for another condition
+    shape. A transform reads one where its `condition_shape` is set, which must be
+    `condition_shape` or its last axes (a coupling over positions reads the last); a base
+    where its `is_conditional` is true (a tfd.Distribution reads none; a density layer without
+    the property may, so it is not refused).
 
     Raises:
-      ValueError: either mismatch, naming the readers.
+      ValueError: any of these mismatches, naming the readers.
     """
     readers = [f"{type(t).__name__} '{t.name}'" for t in chain if t.condition_shape is not None]
     base_reads = False if isinstance(base, tfd.Distribution) else getattr(
@@ -70,6 +72,27 @@ def check_condition_readers(owner: str, base: Any, chain: Chain,
             f"{owner} has no condition_shape, but {', '.join(readers)} "
             f"read{'s' if len(readers) == 1 else ''} a condition; pass condition_shape= (the "
             "condition's event shape) to make it conditional."
+        )
+    if condition_shape is not None:
+        _check_reader_shapes(owner, base, chain, list(condition_shape))
+
+
+def _check_reader_shapes(owner: str, base: Any, chain: Chain, shape: list[int]) -> None:
+    """Refuses a reader whose `condition_shape` is not `shape` or its last axes."""
+    for layer in chain:
+        read = None if layer.condition_shape is None else list(layer.condition_shape)
+        if read is not None and (len(read) > len(shape) or shape[len(shape) - len(read):] != read):
+            raise ValueError(
+                f"{owner} has condition_shape={shape}, but {type(layer).__name__} "
+                f"'{layer.name}' was built for condition_shape={read}; build it with "
+                f"condition_shape={shape} (the condition's event shape)."
+            )
+    read = None if isinstance(base, tfd.Distribution) else getattr(base, "condition_shape", None)
+    if read is not None and list(read) != shape:
+        raise ValueError(
+            f"{owner} has condition_shape={shape}, but its base {type(base).__name__} "
+            f"'{base.name}' takes condition_shape={list(read)}; give both the condition's "
+            "event shape."
         )
 
 

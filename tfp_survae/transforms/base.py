@@ -85,8 +85,9 @@ class Transform(keras.layers.Layer):
       condition_shape: the event shape of the `condition` the layer reads (a conditional
         coupling, MADE, residual block or continuous flow); None, the default, for a layer that
         reads none. A layer that reads `condition` must set it: `Flow` refuses a
-        `condition_shape` that no layer (and not its base) reads, and a conditional layer in
-        an unconditional flow.
+        `condition_shape` that no layer (and not its base) reads, a conditional layer in an
+        unconditional flow, and one whose `condition_shape` is neither the flow's nor its
+        last axes.
 
     Args:
       seed: the seed of the layer's own `keras.random.SeedGenerator`, from which a stochastic

@@ -225,22 +225,13 @@ class MaskedAutoregressive(Bijection):
     # ----------------------------------------------------------------------------------------
 
     def _params(self, inputs, condition):
-        if self.condition_shape is None:
-            if condition is not None:
-                raise ValueError(f"{self._owner} was built without condition_shape, so it takes "
-                                 "no condition; pass condition_shape= to make it conditional.")
+        expected = None if self.condition_shape is None else tf.TensorShape(
+            [inputs.shape[0]] + self.condition_shape)
+        condition = _checks.layer_condition(self._owner, condition, self.condition_shape,
+                                            expected)
+        if condition is None:
             out = _networks.run_network(self._owner, self.network, inputs)
         else:
-            if condition is None:
-                raise ValueError(f"{self._owner} is conditional (condition_shape="
-                                 f"{self.condition_shape}); pass condition=.")
-            condition = tf.convert_to_tensor(condition)
-            expected = tf.TensorShape([inputs.shape[0]] + self.condition_shape)
-            if not condition.shape.is_compatible_with(expected):
-                raise ValueError(
-                    f"{self._owner}: expected condition of shape {expected.as_list()} (the "
-                    f"batch, then condition_shape); received shape "
-                    f"{condition.shape.as_list()}.")
             out = _networks.run_network(self._owner, self.network, inputs, condition=condition)
         return tf.split(tf.cast(out, inputs.dtype), self.params_per_dim, axis=-1)
 

@@ -144,15 +144,10 @@ class ContinuousFlow(Bijection):
     # ----------------------------------------------------------------------------------------
 
     def _condition(self, condition, dtype):
-        if self.condition_shape is None:
-            if condition is not None:
-                raise ValueError(f"{self._owner} was built without condition_shape, so it takes "
-                                 "no condition; pass condition_shape= to make it conditional.")
-            return {}
+        condition = _checks.layer_condition(self._owner, condition, self.condition_shape)
         if condition is None:
-            raise ValueError(f"{self._owner} is conditional (condition_shape="
-                             f"{self.condition_shape}); pass condition=.")
-        condition = tf.cast(tf.convert_to_tensor(condition), dtype)
+            return {}
+        condition = tf.cast(condition, dtype)
         return {"condition": tf.reshape(condition, [tf.shape(condition)[0], -1])}
 
     def _dynamics(self, y, t, condition, eps, trace: bool = True):

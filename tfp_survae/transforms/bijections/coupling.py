@@ -192,30 +192,14 @@ class Coupling(Bijection):
     def _checked_condition(self, condition, inputs):
         """The condition, after checking it against `condition_shape` (its last axis is
         concatenated to the network's input, so the other axes match the input's)."""
-        if self.condition_shape is None:
-            if condition is not None:
-                raise ValueError(
-                    f"{self._owner} was built without condition_shape, so it takes no "
-                    "condition; received one of shape "
-                    f"{list(getattr(condition, 'shape', []))}. Pass condition_shape= to make "
-                    "it conditional."
-                )
-            return None
-        if condition is None:
-            raise ValueError(
-                f"{self._owner} is conditional (condition_shape={self.condition_shape}); pass "
-                "condition= with shape [batch] + condition_shape."
-            )
-        condition = tf.convert_to_tensor(condition)
+        if self.condition_shape is None or condition is None:
+            return _checks.layer_condition(self._owner, condition, self.condition_shape)
         expected = tf.TensorShape([inputs.shape[0]] + inputs.shape[1:-1].as_list()
                                   + [self.condition_shape[-1]])
-        if not condition.shape.is_compatible_with(expected):
-            raise ValueError(
-                f"{self._owner}: expected condition of shape {expected.as_list()} (the batch, "
-                f"the network input's other axes, then {self.condition_shape[-1]} condition "
-                f"features); received shape {condition.shape.as_list()}."
-            )
-        return condition
+        return _checks.layer_condition(
+            self._owner, condition, self.condition_shape, expected,
+            f"the batch, the network input's other axes, then {self.condition_shape[-1]} "
+            "condition features")
 
     def _halves(self, t):
         size = t.shape[self._split_axis]

@@ -199,15 +199,10 @@ class ResidualBlock(Bijection):
     # ----------------------------------------------------------------------------------------
 
     def _inputs(self, x, condition):
-        if self.condition_shape is None:
-            if condition is not None:
-                raise ValueError(f"{self._owner} was built without condition_shape, so it takes "
-                                 "no condition; pass condition_shape= to make it conditional.")
-            return x
+        condition = _checks.layer_condition(self._owner, condition, self.condition_shape)
         if condition is None:
-            raise ValueError(f"{self._owner} is conditional (condition_shape="
-                             f"{self.condition_shape}); pass condition=.")
-        condition = tf.cast(tf.convert_to_tensor(condition), x.dtype)
+            return x
+        condition = tf.cast(condition, x.dtype)
         flat = tf.reshape(condition, [tf.shape(condition)[0], -1])
         return tf.concat([x, flat], axis=-1)
 

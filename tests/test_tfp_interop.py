@@ -335,6 +335,11 @@ def test_a_conditional_flows_distribution_takes_its_condition_as_the_flow_does()
         dist.sample(2, seed=(1, 2), condition=c)
     with pytest.raises(ValueError, match="takes no condition"):
         coupling_flow().as_distribution().log_prob(x, condition=c)
+    # A condition of no row empties the batch: named as the condition's, not the value's.
+    for view in (dist.log_prob, flow.as_bijector().inverse):
+        with pytest.raises(ValueError, match=r"leading shape \[0\] holds no row, so it "
+                                             r"broadcasts the value's leading shape \[1\]"):
+            view(x[:1], condition=c[:0])
 
 
 def test_a_conditional_views_sample_and_log_prob_through_a_stochastic_inverse():

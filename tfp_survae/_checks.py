@@ -343,6 +343,12 @@ def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | 
                f"; pass one condition row per {'draw' if draws else 'value'} (or one for all)")
     if static_rows.rank is not None and static_leading.rank is not None:
         _check_broadcast(message, static_rows, static_leading, draws)
+        if (not draws and static_rows.num_elements() == 0
+                and (static_leading.num_elements() or 0) > 0):
+            raise ValueError(f"{owner}: the condition's leading shape {static_rows.as_list()} "
+                             "holds no row, so it broadcasts the value's leading shape "
+                             f"{static_leading.as_list()} to an empty batch; pass one condition "
+                             "row per value (or one for all).")
     c = guarded(c, _broadcasts(rows, leading, draws),
                 message + f". Condition rows, {'sample shape' if draws else 'value rows'}:",
                 rows, leading)

@@ -157,11 +157,27 @@ def test_a_bad_condition_is_named_in_log_prob_and_sample():
                  lambda: flow.sample(4, seed=(1, 2), condition=integers)):
         with pytest.raises(ValueError, match="expected condition as floating-point.*int32"):
             call()
-    with pytest.raises(ValueError, match="condition has 4 rows but the sample size n is 3"):
+    with pytest.raises(ValueError, match=r"condition has 4 rows but the sample size n is 3; pass one "
+                                         r"condition per example \(or one row for all\)"):
         flow.sample(3, seed=(1, 2), condition=np.zeros([4, 3], "float32"))
     with pytest.raises(ValueError, match="is conditional"):
         flow.sample(3, seed=(1, 2))
     assert flow.sample(4, seed=(1, 2), condition=np.ones([4, 3], "float32")).shape == (4, 2)
+
+
+def test_one_condition_row_serves_every_sample():
+    flow = conditional_flow()
+    c = np.random.RandomState(1).randn(1, 3).astype("float32")
+    many = np.repeat(c, 5, axis=0)
+    for n in (5, tf.constant(5)):
+        np.testing.assert_array_equal(flow.sample(n, seed=(1, 2), condition=c),
+                                      flow.sample(5, seed=(1, 2), condition=many))
+    x, log_p = flow.sample_and_log_prob(5, seed=(1, 2), condition=c)
+    np.testing.assert_allclose(log_p, flow.log_prob(x, condition=many), rtol=1e-5, atol=1e-5)
+    assert flow.sample(0, seed=(1, 2), condition=c).shape == (0, 2)
+    # log_prob keeps one row per example: its data fix the rows.
+    with pytest.raises(ValueError, match="condition has 1 rows but the data has 5"):
+        flow.log_prob(x, condition=c)
 
 @pytest.mark.parametrize("layer", [lambda: ts.MaxPool2D(), lambda: ts.Squeeze2D()])
 def test_unbuilt_spatial_layers_under_unknown_shapes_say_what_to_do(layer):

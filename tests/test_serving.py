@@ -347,5 +347,13 @@ def test_a_conditional_flow_serves_with_its_condition_last(tmp_path):
             (served.log_prob, nan, "log_prob: condition contains NaN or Inf")):
         with pytest.raises(INVALID, match=message):
             endpoint(x, condition)
-    with pytest.raises(INVALID, match="sample: condition must have n rows, one per sample"):
+    with pytest.raises(INVALID, match="sample: condition must have n rows, one per sample, "
+                                      "or one row for all"):
         served.sample(tf.constant(4), seed, c)
+    # One row for all samples, as flow.sample takes it.
+    one = flow.sample(5, seed=seed, condition=c[:1])
+    np.testing.assert_array_equal(one, flow.sample(5, seed=seed, condition=np.repeat(c[:1], 5, 0)))
+    np.testing.assert_allclose(served.sample(tf.constant(5), seed, c[:1]), one, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(served.sample_with_temperature(tf.constant(5), seed, 1.0, c[:1]),
+                               one, rtol=1e-4, atol=1e-5)

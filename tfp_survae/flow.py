@@ -234,10 +234,12 @@ class Flow(FitMixin, keras.Model):
         Args:
           condition: [batch] + condition_shape floats; None for an unconditional flow.
           x: the data it conditions, if any: the condition needs as many rows.
-          n: the number of samples it conditions, if any: the condition needs n rows.
+          n: the number of samples it conditions, if any: the condition needs n rows, or one
+            row for all (repeated n times).
 
         Returns:
-          The condition in the flow's dtype, or None for an unconditional flow.
+          The condition in the flow's dtype ([n] + condition_shape given n), or None for an
+          unconditional flow.
 
         Raises:
           ValueError: a conditional flow gets no condition, or one of a wrong dtype, event
@@ -255,12 +257,17 @@ class Flow(FitMixin, keras.Model):
             owner, "condition", _checks.as_float(owner, "condition", condition, self.dtype),
             self.condition_shape, nonempty=False)
         rows = x.shape[0] if x is not None else n if _checks.is_int(n) else None
-        if rows is not None and checked.shape[0] is not None and rows != checked.shape[0]:
+        given = checked.shape[0]
+        if rows is not None and given is not None and rows != given and (x is not None
+                                                                         or given != 1):
             raise ValueError(
-                f"{owner}: condition has {checked.shape[0]} rows but the "
+                f"{owner}: condition has {given} rows but the "
                 f"{'data has' if x is not None else 'sample size n is'} {rows}; pass one "
-                "condition per example."
+                f"condition per example{'' if x is not None else ' (or one row for all)'}."
             )
+        if n is not None and given == 1:  # one row for all samples
+            checked = tf.broadcast_to(checked, tf.concat(
+                [tf.reshape(tf.cast(n, tf.int32), [1]), tf.shape(checked)[1:]], axis=0))
         return checked
 
     def log_prob_function(self, *, jit_compile: bool = True,
@@ -367,8 +374,8 @@ class Flow(FitMixin, keras.Model):
           n: a non-negative integer (or an integer scalar tensor; 0 gives an empty batch).
           seed: a pair of int32 values (a, b), an int a (meaning (a, 0)) or a shape-[2]
             integer tensor; None draws from the flow's own generator.
-          condition: one condition row per sample, for a conditional flow (checked as in
-            `log_prob`).
+          condition: one condition row per sample, or one row for all, for a conditional
+            flow (checked as in `log_prob`).
           temperature: the base's spread factor t > 0 (a float or a scalar tensor).
 
         Returns:

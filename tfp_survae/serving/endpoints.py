@@ -103,20 +103,31 @@ def checked_condition(where: str, given: tuple, flow: Any, rows: tf.Tensor,
       rows_of: what fixes that number, for the error ("x", "n").
 
     Returns:
-      The condition, after the checks, with its static shape set; None when none is given.
+      The condition, after the checks, with its static shape set (a sampler's one row for
+      all repeated to n rows); None when none is given.
     """
     if not given:
         return None
     condition = _with_event_shape(where, "condition", given[0], list(flow.condition_shape))
     count = tf.shape(condition)[0]
-    one_each = "one row per row of x" if rows_of == "x" else "n rows, one per sample"
-    same = _assert(tf.equal(count, rows), f"{where}: condition must have {one_each}; received",
-                   count, "rows for", rows)
+    ok = tf.equal(count, rows)
+    if rows_of == "x":
+        one_each = "one row per row of x"
+    else:
+        one_each = "n rows, one per sample, or one row for all"
+        ok = tf.logical_or(ok, tf.equal(count, 1))
+    same = _assert(ok, f"{where}: condition must have {one_each}; received", count, "rows for",
+                   rows)
     with tf.control_dependencies([same]):
         finite = _assert(tf.reduce_all(tf.math.is_finite(condition)),
                          f"{where}: condition contains NaN or Inf")
     with tf.control_dependencies([finite]):
-        return tf.identity(condition)
+        condition = tf.identity(condition)
+    if rows_of == "x":
+        return condition
+    repeated = tf.broadcast_to(condition, tf.concat([[rows], tf.shape(condition)[1:]], axis=0))
+    repeated.set_shape(condition.shape)
+    return repeated
 
 
 def checked_seed(where: str, seed: tf.Tensor) -> tf.Tensor:

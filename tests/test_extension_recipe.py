@@ -124,3 +124,82 @@ def test_the_recipe_uses_public_imports_only():
     imports = [line for line in source.splitlines()
                if line.startswith(("import tfp_survae", "from tfp_survae"))]
     assert imports == ["import tfp_survae as ts", "from tfp_survae import extend"]
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class ConditionalShift(extend.Bijection):
+    """A conditional layer whose network is made in `build`: z = x - mu(c), V = 0."""
+
+    config_sublayers = ("network",)
+
+    def __init__(self, condition_shape, network=None, **kwargs):
+        super().__init__(**kwargs)
+        self.condition_shape = list(condition_shape)
+        self.network = network
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.network is None:
+            self.network = keras.layers.Dense(input_shape[-1], dtype=self.dtype)
+        extend.check_network_output(self._owner, self.network, self.condition_shape,
+                                    input_shape[1:], self.compute_dtype, "the shift network")
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        mu = tf.cast(extend.run_network(self._owner, self.network, condition), x.dtype)
+        return x - mu, tf.zeros(tf.shape(x)[:1], x.dtype)
+
+    def _forward(self, z, *, seed, condition):
+        return z + tf.cast(extend.run_network(self._owner, self.network, condition), z.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "condition_shape": self.condition_shape}
+
+
+@pytest.mark.parametrize("compiled_execution", [False, True])
+def test_a_network_checked_in_build_exists_before_fit_builds_the_optimizer(compiled_execution):
+    # check_network_output did not build the network: its variables appeared inside the first
+    # training step, and fit failed with Keras' "Unknown variable ... This optimizer can only
+    # be called for the variables it was originally built with".
+    rng = np.random.RandomState(0)
+    c = rng.randn(256, 3).astype("float32")
+    x = (c[:, :2] + 0.1 * rng.randn(256, 2)).astype("float32")
+    flow = ts.Flow(ts.StandardNormal([2]), [ConditionalShift([3])], condition_shape=[3])
+    flow.compile(keras.optimizers.Adam(0.05), compiled_execution=compiled_execution)
+    history = flow.fit({"x": x, "condition": c}, batch_size=64, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] - 0.3
+
+
+def test_the_contract_refuses_a_layer_that_misstates_its_kind_or_shapes():
+    class NoKind(extend.Surjection):
+        pass
+
+    with pytest.raises(TypeError, match=r"NoKind derives from Surjection without a kind"):
+        NoKind()
+    with pytest.raises(TypeError, match="ByHand sets bijective by hand"):
+        type("ByHand", (extend.Bijection,), {"bijective": False})
+
+    class FirstOnly(extend.Bijection):  # drops a coordinate without declaring it
+        def _inverse_and_log_det(self, x, *, seed, condition, training):
+            return x[:, :1], tf.zeros(tf.shape(x)[:1], x.dtype)
+
+        def _forward(self, z, *, seed, condition):
+            return tf.concat([z, z], axis=1)
+
+    flow = ts.Flow(ts.StandardNormal([2]), [FirstOnly()])
+    with pytest.raises(ValueError, match=r"returned z of shape \[2, 1\], but the layer declares "
+                                         r"\[batch\] \+ \[2\].*overrides inverse_event_shape"):
+        flow.log_prob(np.ones([2, 2], "float32"))  # was a 1-D density, silently
+
+    class OneV(extend.Bijection):  # one V for the whole batch
+        def _inverse_and_log_det(self, x, *, seed, condition, training):
+            return x, tf.zeros([1], x.dtype)
+
+        def _forward(self, z, *, seed, condition):
+            return z
+
+    with pytest.raises(ValueError, match=r"V of shape \[1\] for a batch of 3"):
+        OneV().inverse_and_log_det(tf.ones([3, 2]))
+    # A base refuses a value of another event shape too.
+    with pytest.raises(ValueError, match=r"StandardNormal .*event shape \[2\].*received shape "
+                                         r"\[2, 3\]"):
+        ts.StandardNormal([2]).log_prob(np.ones([2, 3], "float32"))

@@ -20,8 +20,8 @@ def run_network(owner: str, network: Any, inputs: tf.Tensor, **kwargs: Any) -> A
     an input beyond the square root of the dtype's largest value (1.8e19 in float32; in
     float16, whose range ends at 65504, anything beyond 65504) would overflow inside it and
     come out as Inf, NaN or a silently different number. Such an input raises a ValueError
-    (a check op in graphs) that says what to change; inside `_checks.invalid_as_nan()` the
-    examples holding one are NaN instead.
+    (a check op in graphs) that says what to change; where the library asks for NaN instead
+    (the training steps' invalid-batch guard), the examples holding one are NaN.
 
     Args:
       owner: the layer, named in the error.
@@ -71,10 +71,12 @@ def check_network_output(owner: str, network: Any, input_event: Sequence[int],
                          role: str) -> None:
     """Raises a ValueError unless `network` maps [batch] + `input_event` to exactly
     [batch] + `expected_event` (checked when the layer is built, so a network of the wrong
-    width can never broadcast into a wrong likelihood).
+    width can never broadcast into a wrong likelihood); then builds the network if it is not
+    built, so its variables exist before an optimizer is built for the flow's (a network
+    first built inside a training step would be unknown to the optimizer).
 
     Uses the network's `compute_output_shape`, or one call on a batch of zeros where it has
-    none.
+    none (or no `build` of its own).
 
     Args:
       owner: the layer, named in the error.
@@ -102,6 +104,11 @@ def check_network_output(owner: str, network: Any, input_event: Sequence[int],
             f"{[None] + expected}; it gives {produced.as_list()}. Set the network's output "
             f"width to {expected[-1]}."
         )
+    if not network.built:
+        if type(network).build is keras.layers.Layer.build:  # a call builds its sublayers
+            network(tf.zeros((1,) + input_shape[1:], dtype))
+        else:
+            network.build(input_shape)
 
 
 def network_logits(owner: str, network: Any, inputs: tf.Tensor, event_shape: Sequence[int],

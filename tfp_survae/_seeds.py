@@ -84,7 +84,8 @@ def split_seed(seed: Seed | None, num: int) -> list:
     """Splits a stateless seed into `num` independent seeds.
 
     Args:
-      seed: a stateless seed (see `to_stateless_seed`), or None.
+      seed: a stateless seed: a pair of int32 values (a, b), an int a (meaning (a, 0))
+        or a shape-[2] integer tensor; or None.
       num: the number of seeds.
 
     Returns:
@@ -104,7 +105,8 @@ def fold_in(seed: Seed, data: int | tf.Tensor) -> tf.Tensor:
     """A new stateless seed from `seed` and an integer `data` (e.g. a step counter).
 
     Args:
-      seed: a stateless seed (see `to_stateless_seed`).
+      seed: a stateless seed: a pair of int32 values (a, b), an int a (meaning (a, 0))
+        or a shape-[2] integer tensor.
       data: an integer (or an integer scalar tensor).
 
     Returns:
@@ -141,11 +143,13 @@ def random_uniform(shape: ShapeLike, seed: Seed, dtype: tf.DType | str,
                    minval: float | tf.Tensor = 0.0,
                    maxval: float | tf.Tensor = 1.0) -> tf.Tensor:
     """U[minval, maxval) from a stateless seed: the same numbers eagerly, in graphs and under
-    XLA (see `_unit_uniform`).
+    XLA (drawn from the raw random bits, which TensorFlow's kernels and XLA share, not by
+    `tf.random.stateless_uniform`, whose floats differ under XLA).
 
     Args:
       shape: the shape of the draw.
-      seed: a stateless seed (see `to_stateless_seed`).
+      seed: a stateless seed: a pair of int32 values (a, b), an int a (meaning (a, 0))
+        or a shape-[2] integer tensor.
       dtype: a float dtype (float16, bfloat16, float32 or float64).
       minval: the lower bound.
       maxval: the upper bound (excluded).
@@ -176,7 +180,8 @@ def random_normal(shape: ShapeLike, seed: Seed, dtype: tf.DType | str) -> tf.Ten
 
     Args:
       shape: the shape of the draw.
-      seed: a stateless seed (see `to_stateless_seed`).
+      seed: a stateless seed: a pair of int32 values (a, b), an int a (meaning (a, 0))
+        or a shape-[2] integer tensor.
       dtype: a float dtype (float16, bfloat16, float32 or float64).
 
     Returns:

@@ -59,8 +59,10 @@ def check_flow(owner: str, base, chain) -> None:
         if not t.tempered_forward:
             raise ValueError(
                 f"{owner}: temperature scales Gaussian noise only; {type(t).__name__} "
-                f"'{t.name}' draws noise in the forward direction that is not a normal's, "
-                "which a temperature would not scale. Sample with temperature=1.")
+                f"'{t.name}' draws noise in the forward direction that it cannot scale "
+                "(its tempered_forward is False: it draws something other than a normal's "
+                "noise, or does not implement _forward_at_temperature). Sample with "
+                "temperature=1.")
     gaussian = _gaussian(base) if isinstance(base, tfd.Distribution) else is_normal(base)
     if not gaussian:
         raise ValueError(

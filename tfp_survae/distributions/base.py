@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _networks, _seeds, _serialization, _tensors
+from tfp_survae import _checks, _networks, _seeds, _serialization, _tensors
 from tfp_survae._serialization import deserialize_tfp, serialize_tfp
 from tfp_survae._types import Count, Seed, TensorLike
 
@@ -125,9 +125,12 @@ class ConditionalDistribution(keras.layers.Layer):
           The log-density, shape [batch], in nats.
 
         Raises:
-          ValueError: the layer has a network and no condition is given.
+          ValueError: x is not [batch] + event_shape, or the layer has a network and no
+            condition is given.
         """
         x = tf.convert_to_tensor(x)
+        _checks.check_event_shape(f"{type(self).__name__} '{self.name}'", "x", x,
+                                  self.event_shape)
         if self.elementwise:
             return _tensors.sum_except_batch(self.log_prob_elements(x, condition=condition))
         condition = self._checked_condition(condition, x)

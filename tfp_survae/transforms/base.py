@@ -107,6 +107,15 @@ class Transform(keras.layers.Layer):
     forward_samplers: tuple[str, ...] = ()  # attributes a stochastic forward samples from
     condition_shape: list[int] | None = None  # the condition's event shape, if one is read
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        by_hand = [name for name in KIND_FLAGS if isinstance(cls.__dict__.get(name), bool)]
+        if by_hand and cls.__module__ != __name__:
+            raise TypeError(
+                f"{cls.__name__} sets {', '.join(by_hand)} by hand; a transform's kind comes "
+                "from the class it derives from (Bijection, Surjection with kind='inference' "
+                "or 'generative', StochasticTransform), which sets these flags.")
+
     def __init__(self, *, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seed = seed
@@ -335,6 +344,7 @@ class Transform(keras.layers.Layer):
             else None
         z, log_det, score = InverseResult(
             *self._inverse_and_log_det(x, seed=seed, condition=condition, training=training))
+        self._check_output("inverse", "z", z, self.inverse_event_shape(self.event_shape))
         log_det = self._check_log_det(log_det, x)
         if validate:
             z, log_det = self._check_results("inverse", z, log_det)
@@ -362,6 +372,7 @@ class Transform(keras.layers.Layer):
         z = self._check_latent(z, check_values=validate)
         seed = self._draw_seed(seed) if self.stochastic_forward else None
         x = self._forward(z, seed=seed, condition=condition)
+        self._check_output("forward", "x", x, self.event_shape)
         return self._check_results("forward", x)[0] if validate else x
 
     def forward_at_temperature(self, z: tf.Tensor, temperature: float | tf.Tensor, *,
@@ -396,11 +407,14 @@ class Transform(keras.layers.Layer):
             return self.forward(z, seed=seed, condition=condition, validate=validate)
         if not self.tempered_forward:
             raise ValueError(
-                f"{self.name} ({type(self).__name__}): its forward draws noise that a "
-                "temperature does not scale (only a normal distribution's is).")
+                f"{self.name} ({type(self).__name__}): its forward draws noise that it "
+                "cannot scale by a temperature (tempered_forward is False: only a normal "
+                "distribution's noise is scaled, by a layer implementing "
+                "_forward_at_temperature).")
         z = self._check_latent(z, check_values=validate)
         x = self._forward_at_temperature(z, temperature, seed=self._draw_seed(seed),
                                          condition=condition)
+        self._check_output("forward", "x", x, self.event_shape)
         return self._check_results("forward", x)[0] if validate else x
 
     def _forward_at_temperature(self, z, temperature, *, seed, condition):
@@ -439,6 +453,7 @@ class Transform(keras.layers.Layer):
         seed = self._draw_seed(seed) if self.stochastic_forward or self.stochastic_log_det \
             else None
         x, log_det = self._forward_and_log_det(z, seed=seed, condition=condition)
+        self._check_output("forward", "x", x, self.event_shape)
         log_det = self._check_log_det(log_det, z)
         return self._check_results("forward", x, log_det) if validate else (x, log_det)
 
@@ -602,12 +617,32 @@ class Transform(keras.layers.Layer):
             )
         self.build((None,) + tuple(tf.TensorShape(event_shape).as_list()))
 
+    def _check_output(self, direction: str, what: str, value, event) -> None:
+        """Raises a ValueError where the static shape of a hook's output is not [batch] +
+        `event`, the event shape the layer declares for that side (a layer changing the event
+        shape that does not say so would otherwise feed a wrong shape on, silently)."""
+        shape, event = value.shape, tf.TensorShape(event)
+        if shape.rank is None or event.rank is None:
+            return
+        if shape.rank != event.rank + 1 or not shape[1:].is_compatible_with(event):
+            declared = "inverse_event_shape" if what == "z" else "forward_event_shape"
+            raise ValueError(
+                f"{self._owner}: the {direction} direction returned {what} of shape "
+                f"{shape.as_list()}, but the layer declares [batch] + {event.as_list()}; a "
+                f"layer that changes the event shape overrides {declared} (and its "
+                "counterpart) to say so.")
+
     def _check_log_det(self, log_det, reference):
         log_det = tf.convert_to_tensor(log_det, dtype_hint=self.dtype)
         if log_det.shape.rank is not None and log_det.shape.rank != 1:
             raise ValueError(
                 f"{self._owner} returned V of shape {log_det.shape}; the contract is [batch]."
             )
+        rows = reference.shape[0] if reference.shape.rank else None
+        if log_det.shape.rank == 1 and not log_det.shape.is_compatible_with([rows]):
+            raise ValueError(
+                f"{self._owner} returned V of shape {log_det.shape.as_list()} for a batch of "
+                f"{rows}; the contract is one V per example, shape [batch].")
         return tf.cast(log_det, self.dtype)
 
     def _draw_seed(self, seed: Seed | None) -> tf.Tensor | None:
@@ -657,6 +692,10 @@ class Transform(keras.layers.Layer):
         return cls(**_serialization.deserialize_sublayers(config))
 
 
+# The flags a transform's kind sets (Table 1 of the paper); never set by a layer itself.
+KIND_FLAGS = ("bijective", "stochastic_forward", "stochastic_inverse")
+
+
 class Bijection(Transform):
     """A bijection x = f(z): exact, deterministic both ways; V = log |det dz/dx|."""
 
@@ -681,6 +720,15 @@ class Surjection(Transform):
     """
 
     kind: str = ""
+
+    def __init__(self, *, seed: int | None = None, **kwargs: Any) -> None:
+        if not self.kind:
+            name = type(self).__name__
+            raise TypeError(
+                f"{name} derives from Surjection without a kind: name it in the class "
+                f"statement, `class {name}(Surjection, kind=\"inference\")` (a deterministic "
+                "inverse) or kind=\"generative\" (a deterministic forward).")
+        super().__init__(seed=seed, **kwargs)
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -196,6 +196,38 @@ def test_batches_as_tuples_are_refused_with_the_dict_form_shown():
     assert np.isfinite(history["loss"][0])
 
 
+@pytest.mark.parametrize("compiled_execution", [False, True])
+def test_a_condition_of_other_rows_or_for_an_unconditional_flow_is_refused(compiled_execution):
+    # Compiled executions staged the rows of the first leaf, the condition: 64 rows of x with
+    # 60 conditions trained on 60, and 60 with 64 repeated row 59 (Keras' loop failed with
+    # "'str' object has no attribute 'shape'"); an unconditional flow trained on, ignoring it.
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(64, 2).astype("float32"), rng.randn(64, 3).astype("float32")
+    flow = conditional_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
+    for rows_x, rows_c in ((64, 60), (60, 64)):
+        with pytest.raises(ValueError, match=f"fit\\(\\): data x has {rows_x} rows but its "
+                                             f"condition has {rows_c}"):
+            flow.fit({"x": x[:rows_x], "condition": c[:rows_c]}, batch_size=16, verbose=0)
+    plain = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+    plain.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
+    for data in ({"x": x, "condition": c},
+                 tf.data.Dataset.from_tensor_slices({"x": x, "condition": c}).batch(16)
+                 .map(lambda b: b)):
+        with pytest.raises(ValueError, match=r"takes no condition \(it has no condition_shape"):
+            plain.fit(data, batch_size=None if isinstance(data, tf.data.Dataset) else 16,
+                      verbose=0)
+    with pytest.raises(ValueError, match="takes no condition"):
+        plain.log_prob(x, condition=c)
+    with pytest.raises(ValueError, match="takes no condition"):
+        plain.sample(4, condition=c[:4])
+    # An unconditional flow as the base of a conditional one is not handed the condition.
+    outer = ts.Flow(plain, [ts.AffineCoupling(hidden_units=[8], condition_shape=[3])],
+                    condition_shape=[3])
+    assert outer.log_prob(x, condition=c).shape == (64,)
+    assert outer.sample(4, seed=(1, 2), condition=c[:4]).shape == (4, 2)
+
+
 def actnorm_flow():
     keras.utils.set_random_seed(0)
     return ts.Flow(ts.StandardNormal([2]), [ts.ActNorm(), ts.AffineCoupling(hidden_units=[8])])

@@ -243,11 +243,16 @@ class Flow(FitMixin, keras.Model):
 
         Raises:
           ValueError: a conditional flow gets no condition, or one of a wrong dtype, event
-            shape or number of rows, or with NaN or Inf.
+            shape or number of rows, or with NaN or Inf; an unconditional flow gets one.
         """
         owner = f"Flow '{self.name}'"
         if self.condition_shape is None:
-            return condition
+            if condition is not None:
+                raise ValueError(
+                    f"{owner} takes no condition (it has no condition_shape: no layer reads "
+                    f"one); received one of shape {list(np.shape(condition))}. Build the "
+                    "flow with condition_shape= and a layer that reads it, or drop condition=.")
+            return None
         if condition is None:
             raise ValueError(
                 f"{owner} is conditional (condition_shape={self.condition_shape}); pass "

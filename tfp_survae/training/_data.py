@@ -71,8 +71,12 @@ def check_array_values(flow: Any, method: str, x: Any, *, name: str = "data x") 
         _check_rows(method, data, name, np.dtype(flow.dtype))
     elif num_values is not None:
         _check_rows(method, data, name, None, num_values)
-    if condition is not None and flow.condition_shape is not None:
+    if condition is not None:
         flow.check_condition(condition[:1])  # dtype and event shape
+        if len(condition) != len(data):
+            raise ValueError(
+                f"{method}: {name} has {len(data)} rows but its condition has "
+                f"{len(condition)}; pass one condition row per example.")
         _check_rows(method, condition, "condition" if name == "data x" else
                     f"the condition of {name}", np.dtype(flow.dtype))
 

@@ -137,7 +137,7 @@ def check_dataset_values(flow, staged: Staged) -> None:
     comes, after the batches before it trained, as a dataset's batches do."""
     x, condition = _batches.unpack_batch(staged.data)
     flow.check_data(x[:1])
-    if condition is not None and flow.condition_shape is not None:
+    if condition is not None:
         flow.check_condition(condition[:1])
         condition = condition[None]
     else:

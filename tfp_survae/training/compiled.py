@@ -336,7 +336,7 @@ def check_values(model: keras.Model, stacked: Any) -> None:
     x, condition = _batches.unpack_batch(stacked)
     x = tf.convert_to_tensor(x)
     num_values = getattr(model.chain[0], "num_values", None) if model.integer_data else None
-    if condition is not None and model.condition_shape is not None:
+    if condition is not None:
         condition = tf.convert_to_tensor(condition)
     else:
         condition = None

@@ -109,13 +109,19 @@ def is_density_layer(obj: object) -> bool:
 def base_log_prob(base: Any, z: tf.Tensor, condition: tf.Tensor | None,
                   seed: tf.Tensor | None) -> tf.Tensor:
     """log p(z) of a flow's base: a distribution layer or another Flow (one signature)."""
-    return base.log_prob(z, seed, condition=condition)
+    return base.log_prob(z, seed, condition=_condition_for(base, condition))
 
 
 def base_sample_and_log_prob(base: Any, n: int | tf.Tensor, condition: tf.Tensor | None,
                              seed: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
     """(z, log p(z)) of n samples of a flow's base (one signature, as `base_log_prob`)."""
-    return base.sample_and_log_prob(n, seed, condition=condition)
+    return base.sample_and_log_prob(n, seed, condition=_condition_for(base, condition))
+
+
+def _condition_for(base: Any, condition: tf.Tensor | None) -> tf.Tensor | None:
+    """The flow's condition where its base reads one, else None (an unconditional Flow as
+    the base of a conditional one refuses a condition)."""
+    return condition if getattr(base, "is_conditional", True) else None
 
 
 def build_chain(chain: Chain, base_event_shape: Shape,

@@ -378,6 +378,11 @@ def test_a_conditional_view_in_a_graph_names_a_condition_of_the_wrong_rows():
         with pytest.raises(tf.errors.InvalidArgumentError,
                            match=r"trailing dimensions are condition_shape \[3\]"):
             any_shape(tf.zeros([4, 2]), c)
+    # ... nor is the value's (x of [4, 1] or [] was broadcast to [4, 2], and gave numbers).
+    for x in (tf.zeros([4, 1]), tf.zeros([])):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"trailing dimensions are the event shape \[2\]"):
+            any_shape(x, tf.zeros([4, 3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="does not broadcast against"):
         any_shape(tf.zeros([4, 2]), tf.zeros([3, 3]))
 
@@ -400,6 +405,19 @@ def test_views_refuse_a_condition_nothing_reads_and_a_base_alone_reading_it_need
                       condition_shape=[3])
     z = np.ones([4, 2], "float32")
     np.testing.assert_allclose(by_base.as_bijector().forward(z), z[:, ::-1])
+
+
+def test_the_bijector_refuses_a_value_of_another_event_shape():
+    # The conditional bijector broadcast z of [4, 1] to [4, 2] and gave numbers; both raised
+    # TensorFlow's BroadcastTo or Reshape errors for [4, 3].
+    c = np.zeros([4, 3], "float32")
+    for bijector, kwargs in ((conditional_coupling_flow().as_bijector(), {"condition": c}),
+                             (coupling_flow().as_bijector(), {})):
+        for value in (np.zeros([4, 1], "float32"), np.zeros([4, 3], "float32")):
+            for method in (bijector.forward, bijector.inverse):
+                with pytest.raises(ValueError, match=r"expected a value whose trailing "
+                                                     r"dimensions are the event shape \[2\]"):
+                    method(value, **kwargs)
 
 
 def test_a_conditional_flows_bijector_takes_its_condition_as_tfp_bijectors_do():

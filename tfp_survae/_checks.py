@@ -294,6 +294,26 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finit
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
 
 
+def check_trailing(owner: str, what: str, value: tf.Tensor, event: tf.TensorShape,
+                   label: str) -> tf.Tensor:
+    """`value` after checking that its trailing dimensions are `event` (`label` names it:
+    "the event shape", "condition_shape"): a ValueError where the static shape shows they are
+    not, an in-graph check where they are known only when the graph runs (so a value is never
+    broadcast or reshaped into the event shape instead)."""
+    rank = value.shape.rank
+    message = f"{owner}: expected {what} whose trailing dimensions are {label} {event.as_list()}"
+    if rank is not None and (rank < event.rank or not value.shape[rank - event.rank:]
+                             .is_compatible_with(event)):
+        raise ValueError(f"{message}; received shape {value.shape.as_list()}.")
+    if rank is None or not value.shape[rank - event.rank:].is_fully_defined():
+        shape = tf.shape(value)
+        trailing = shape[tf.maximum(tf.size(shape) - event.rank, 0):]
+        value = guarded(value, tf.logical_and(tf.size(shape) >= event.rank, tf.reduce_all(
+            tf.equal(tf.pad(trailing, [[event.rank - tf.size(trailing), 0]]), event.as_list()))),
+            f"{message}; received shape:", shape)
+    return value
+
+
 def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | None,
                    leading: tf.Tensor, static_leading: tf.TensorShape, dtype: tf.DType, *,
                    draws: bool = False) -> tuple[tf.Tensor | None, tf.Tensor]:
@@ -323,19 +343,9 @@ def view_condition(owner: str, condition: Any, condition_shape: Sequence[int] | 
         raise ValueError(f"{owner} views a conditional flow (condition_shape="
                          f"{event.as_list()}); pass condition= with one row per value: shape "
                          "[...] + condition_shape.")
-    c = as_float(owner, "condition", condition, dtype)
+    c = check_trailing(owner, "a condition", as_float(owner, "condition", condition, dtype),
+                       event, "condition_shape")
     rank = c.shape.rank
-    if rank is not None and (rank < event.rank or not c.shape[rank - event.rank:]
-                             .is_compatible_with(event)):
-        raise ValueError(f"{owner}: expected a condition whose trailing dimensions are "
-                         f"condition_shape {event.as_list()}; received shape {c.shape.as_list()}.")
-    if rank is None or not c.shape[rank - event.rank:].is_fully_defined():  # known in the graph
-        shape = tf.shape(c)
-        trailing = shape[tf.maximum(tf.size(shape) - event.rank, 0):]
-        c = guarded(c, tf.logical_and(tf.size(shape) >= event.rank, tf.reduce_all(tf.equal(
-            tf.pad(trailing, [[event.rank - tf.size(trailing), 0]]), event.as_list()))),
-            f"{owner}: expected a condition whose trailing dimensions are condition_shape "
-            f"{event.as_list()}; received shape:", shape)
     rows = tf.shape(c)[:tf.rank(c) - event.rank]
     static_rows = c.shape[:rank - event.rank] if rank is not None else tf.TensorShape(None)
     message = (f"{owner}: the condition's leading shape does not broadcast "

@@ -122,7 +122,8 @@ class FlowBijector(tfp.bijectors.Bijector):
     def _flat(self, value, event, condition):
         """The value flattened to [-1] + event, its leading shape, and the condition, one row
         per row (`_checks.view_condition`)."""
-        value = tf.convert_to_tensor(value, self.dtype)
+        value = _checks.check_trailing(self.name, "a value", tf.convert_to_tensor(
+            value, self.dtype), event, "the event shape")
         value, leading, condition = _checks.value_and_condition(
             self.name, value, event, tf.shape(value)[: tf.rank(value) - event.rank], condition,
             self._condition_shape, self.dtype)

@@ -219,14 +219,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
             x = _checks.as_integer(self.name, "value x", x)
         else:
             x = _checks.as_float(self.name, "value x", x, self.dtype)
-        if x.shape.rank is not None and (
-            x.shape.rank < event.rank or not x.shape[x.shape.rank - event.rank:]
-            .is_compatible_with(event)
-        ):
-            raise ValueError(
-                f"{self.name}: expected a value whose trailing dimensions are the event shape "
-                f"{event.as_list()}; received shape {x.shape.as_list()}."
-            )
+        x = _checks.check_trailing(self.name, "a value", x, event, "the event shape")
         leading = tf.shape(x)[: tf.rank(x) - event.rank]
         if self._base_batch_shape.rank:
             leading = tf.broadcast_dynamic_shape(leading, self._batch_shape_tensor())

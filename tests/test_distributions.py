@@ -116,8 +116,20 @@ def test_tfp_distribution_layer_round_trips():
 
 def test_network_output_is_checked():
     layer = ts.ConditionalNormal([2], linear(3))
-    with pytest.raises(ValueError, match="must output 2 x 2 = 4"):
+    with pytest.raises(ValueError, match=r"must map the condition to \[batch\] \+ \[4\] "
+                                         r"\(2 x 2 = 4 values on the last axis"):
         layer.log_prob(np.zeros((2, 2), "float32"), condition=np.zeros((2, 3), "float32"))
+    # The whole output shape, not only its last axis: an event of [2, 2] whose network gives
+    # [batch, 4] folded two rows' parameters into one example (a density of the wrong rows,
+    # silently); a condition of [batch, 2, 3] through a dense network gave twice the rows.
+    keras.utils.set_random_seed(0)
+    folded = ts.ConditionalNormal([2, 2], ts.MLP([8], 4))
+    with pytest.raises(ValueError, match=r"\[batch\] \+ \[2, 4\] .*received output shape "
+                                         r"\[2, 4\] for a condition of shape \[2, 3\]"):
+        folded.log_prob(np.zeros((2, 2, 2), "float32"), condition=np.zeros((2, 3), "float32"))
+    doubled = ts.ConditionalNormal([2], ts.MLP([8], 4))
+    with pytest.raises(ValueError, match=r"received output shape \[4, 2, 4\]"):
+        doubled.sample(4, seed=(1, 2), condition=np.zeros((4, 2, 3), "float32"))
     with pytest.raises(ValueError, match="condition"):
         layer.log_prob(np.zeros((2, 2), "float32"))
     with pytest.raises(TypeError, match="network"):

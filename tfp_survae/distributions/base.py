@@ -231,18 +231,19 @@ class ConditionalDistribution(keras.layers.Layer):
         out = tf.cast(_networks.run_network(owner, self.network, condition), dtype)
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
-        if out.shape[-1] is not None and out.shape[-1] != expected_last:
+        expected = event.as_list()[:-1] + [expected_last]
+        if out.shape.rank is not None and (out.shape.rank != len(expected) + 1
+                                           or not out.shape[1:].is_compatible_with(expected)):
             raise ValueError(
-                f"{type(self).__name__} '{self.name}': its network must output "
-                f"{num_params} x {event[-1] if event.rank else 1} = {expected_last} values on the "
-                f"last axis (parameters of an event of shape {event.as_list()}); received output "
-                f"shape {out.shape.as_list()}."
+                f"{owner}: its network must map the condition to [batch] + {expected} "
+                f"({num_params} x {event[-1] if event.rank else 1} = {expected_last} values on "
+                f"the last axis: parameters of an event of shape {event.as_list()}); received "
+                f"output shape {out.shape.as_list()} for a condition of shape "
+                f"{condition.shape.as_list()}."
             )
         if event.rank == 0:
             return [out[..., i] for i in range(num_params)]
-        target = [-1] + event.as_list()[:-1] + [event[-1]]
-        parts = tf.split(out, num_params, axis=-1)
-        return [tf.reshape(p, target) for p in parts]
+        return tf.split(out, num_params, axis=-1)
 
     def get_config(self) -> dict:
         config = super().get_config()

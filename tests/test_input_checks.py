@@ -2,6 +2,7 @@
 shapes a compiled function cannot know."""
 
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -163,6 +164,33 @@ def test_a_bad_condition_is_named_in_log_prob_and_sample():
     with pytest.raises(ValueError, match="is conditional"):
         flow.sample(3, seed=(1, 2))
     assert flow.sample(4, seed=(1, 2), condition=np.ones([4, 3], "float32")).shape == (4, 2)
+
+
+def test_in_a_graph_the_condition_rows_are_checked_against_n_and_the_data():
+    # With the rows known only when the graph ran, a flow over a conditional base returned one
+    # draw per condition row whatever n was, and log_prob failed inside a layer.
+    keras.utils.set_random_seed(0)
+    by_base = ts.Flow(ts.ConditionalNormal([2], ts.MLP([8], 4)), [ts.Reverse()],
+                      condition_shape=[3])
+    c = np.random.RandomState(0).randn(4, 3).astype("float32")
+    sample = tf.function(lambda n, c: by_base.sample(n, seed=(1, 2), condition=c),
+                         input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([None, 3])])
+    assert sample(4, c[:1]).shape == (4, 2)
+    for n, rows in ((4, 3), (2, 4)):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"needs one row per sample \(or one row for all\); condition "
+                                 r"rows, n:\] \[" + str(rows) + r"\] \[" + str(n)):
+            sample(n, c[:rows])
+    with pytest.raises(ValueError, match="condition has 3 rows but the sample size n is 4"):
+        by_base.sample(tf.constant(4), condition=c[:3])
+    flow = conditional_flow()
+    log_prob = tf.function(lambda x, c: flow.log_prob(x, condition=c),
+                           input_signature=[tf.TensorSpec([None, 2]), tf.TensorSpec([None, 3])])
+    assert log_prob(np.zeros([4, 2], "float32"), c).shape == (4,)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"needs one row per example; condition rows, data rows:\] \[3\] "
+                             r"\[4\]"):
+        log_prob(np.zeros([4, 2], "float32"), c[:3])
 
 
 def test_one_condition_row_serves_every_sample():

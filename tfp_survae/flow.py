@@ -261,16 +261,28 @@ class Flow(FitMixin, keras.Model):
         checked = _checks.check_values(
             owner, "condition", _checks.as_float(owner, "condition", condition, self.dtype),
             self.condition_shape, nonempty=False)
-        rows = x.shape[0] if x is not None else n if _checks.is_int(n) else None
+        if x is None and n is None:
+            return checked
+        sampling = x is None
+        rows = x.shape[0] if x is not None else tf.get_static_value(n)
         given = checked.shape[0]
-        if rows is not None and given is not None and rows != given and (x is not None
-                                                                         or given != 1):
-            raise ValueError(
-                f"{owner}: condition has {given} rows but the "
-                f"{'data has' if x is not None else 'sample size n is'} {rows}; pass one "
-                f"condition per example{'' if x is not None else ' (or one row for all)'}."
-            )
-        if n is not None and given == 1:  # one row for all samples
+        if rows is not None and given is not None:
+            if rows != given and not (sampling and given == 1):
+                raise ValueError(
+                    f"{owner}: condition has {given} rows but the "
+                    f"{'sample size n is' if sampling else 'data has'} {int(rows)}; pass one "
+                    f"condition per example{' (or one row for all)' if sampling else ''}.")
+        else:  # known when the graph runs: checked there
+            need = tf.cast(n, tf.int32) if sampling else tf.shape(x)[0]
+            have = tf.shape(checked)[0]
+            ok = tf.equal(have, need)
+            if sampling:
+                ok = tf.logical_or(ok, tf.equal(have, 1))
+            per = ("sample (or one row for all); condition rows, n" if sampling
+                   else "example; condition rows, data rows")
+            checked = _checks.guarded(
+                checked, ok, f"{owner}: the condition needs one row per {per}:", have, need)
+        if sampling and (given is None or given != rows):  # one row for all samples
             checked = tf.broadcast_to(checked, tf.concat(
                 [tf.reshape(tf.cast(n, tf.int32), [1]), tf.shape(checked)[1:]], axis=0))
         return checked

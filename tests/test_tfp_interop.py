@@ -407,6 +407,24 @@ def test_views_refuse_a_condition_nothing_reads_and_a_base_alone_reading_it_need
     np.testing.assert_allclose(by_base.as_bijector().forward(z), z[:, ::-1])
 
 
+def test_a_bijector_built_directly_checks_its_condition_shape_as_the_views_do():
+    # FlowBijector took condition_shape=3 to a TypeError of Python's, 'abc' and [0] silently,
+    # and without it a conditional coupling gave an unusable bijector.
+    coupling = ts.AffineCoupling(hidden_units=[8], condition_shape=[3])
+    for shape, error in ((3, TypeError), ("abc", TypeError), ([0], ValueError)):
+        with pytest.raises(error, match=r"FlowBijector: condition_shape must be"):
+            ts.FlowBijector([coupling], [2], [2], condition_shape=shape)
+    with pytest.raises(ValueError, match="FlowBijector has no condition_shape, but "
+                                         "AffineCoupling"):
+        ts.FlowBijector([coupling], [2], [2])
+    with pytest.raises(ValueError, match=r"FlowBijector has condition_shape=\[3\], but no "
+                                         "layer reads"):
+        ts.FlowBijector([ts.Reverse()], [2], [2], condition_shape=[3])
+    bijector = ts.FlowBijector([coupling], [2], [2], condition_shape=[3])
+    assert bijector.forward(np.zeros([4, 2], "float32"),
+                            condition=np.ones([4, 3], "float32")).shape == (4, 2)
+
+
 def test_the_bijector_refuses_a_value_of_another_event_shape():
     # The conditional bijector broadcast z of [4, 1] to [4, 2] and gave numbers; both raised
     # TensorFlow's BroadcastTo or Reshape errors for [4, 3].

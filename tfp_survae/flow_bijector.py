@@ -58,7 +58,10 @@ class FlowBijector(tfp.bijectors.Bijector):
       name: the bijector's name.
 
     Raises:
-      ValueError: a transform of `chain` is not a bijection (the first is named).
+      ValueError: a transform of `chain` is not a bijection (the first is named);
+        `condition_shape` is given and no transform reads a condition, or is missing (or
+        another) where one does.
+      TypeError: `condition_shape` is not a list of integers.
 
     Examples:
       >>> flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([8], 2))])
@@ -85,7 +88,10 @@ class FlowBijector(tfp.bijectors.Bijector):
                     f"'{t.name}' is not bijective. Use as_distribution() for flows "
                     "with surjective or stochastic layers."
                 )
-        self._condition_shape = None if condition_shape is None else tuple(condition_shape)
+        # A tuple: tf.Module would wrap a list (and print it as ListWrapper([...])).
+        self._condition_shape = None if condition_shape is None else tuple(_checks.check_shape(
+            "FlowBijector", "condition_shape", condition_shape))
+        _chain.check_condition_readers("FlowBijector", None, self._chain, self._condition_shape)
         self._data_event = tf.TensorShape(data_event_shape)
         self._latent_event = tf.TensorShape(latent_event_shape)
         super().__init__(

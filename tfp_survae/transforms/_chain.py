@@ -49,14 +49,14 @@ def check_condition_readers(owner: str, base: Any, chain: Chain,
     `condition_shape` is None, and a transform (or a Flow as base) built for another condition
     shape. A transform reads one where its `condition_shape` is set, which must be
     `condition_shape` or its last axes (a coupling over positions reads the last); a base
-    where its `is_conditional` is true (a tfd.Distribution reads none; a density layer without
-    the property may, so it is not refused).
+    where its `is_conditional` is true (a tfd.Distribution, or None for a chain without a
+    base, reads none; a density layer without the property may, so it is not refused).
 
     Raises:
       ValueError: any of these mismatches, naming the readers.
     """
     readers = [f"{type(t).__name__} '{t.name}'" for t in chain if t.condition_shape is not None]
-    base_reads = False if isinstance(base, tfd.Distribution) else getattr(
+    base_reads = False if base is None or isinstance(base, tfd.Distribution) else getattr(
         base, "is_conditional", None)
     if base_reads:
         readers.insert(0, f"its base {type(base).__name__} '{base.name}'")

@@ -128,6 +128,18 @@ def test_a_flow_refuses_a_layer_built_for_another_condition_shape(make):
         x, condition=c).shape == (5,)
 
 
+def test_a_coupling_refuses_a_condition_shape_no_input_can_have():
+    # Built with [2, 3] on a vector event, every call asked for a condition of another shape.
+    with pytest.raises(ValueError, match=r"shape \[batch, C\]: condition_shape must be \[C\]; "
+                                         r"received \[2, 3\]"):
+        ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
+                                                           condition_shape=[2, 3])],
+                condition_shape=[2, 3])
+    with pytest.raises(ValueError, match=r"must be \[C\] or \[4, 4, C\]; received \[3, 1\]"):
+        ts.AffineCoupling(hidden_units=[8], mask="checkerboard",
+                          condition_shape=[3, 1]).build((None, 4, 4, 2))
+
+
 def test_a_flow_refuses_a_conditional_base_flow_of_another_condition_shape():
     inner = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
                                                                condition_shape=[3])],

@@ -168,6 +168,14 @@ class Coupling(Bijection):
             net_out = p * transformed[-1]
             params_shape = transformed[:-1]
         if self.condition_shape is not None:
+            positions = list(net_in_shape[:-1])
+            if self.condition_shape[:-1] not in ([], positions):
+                axes = "".join(f"{d}, " for d in positions)
+                allowed = "[C]" + (f" or [{axes}C]" if positions else "")
+                raise ValueError(
+                    f"{self._owner}: the condition is concatenated to the network's input on "
+                    f"its last axis, so it has shape [batch, {axes}C]: condition_shape must be "
+                    f"{allowed}; received {self.condition_shape}.")
             net_in_shape[-1] += self.condition_shape[-1]
         if self.network is None:
             self.network = _default_network(

@@ -205,6 +205,24 @@ def test_in_a_graph_the_condition_rows_are_checked_against_n_and_the_data():
         log_prob(np.zeros([4, 2], "float32"), c[:3])
 
 
+def test_a_graph_of_unknown_event_dimensions_checks_them_and_runs():
+    # A signature of [None, None] made a coupling fail while tracing ("unsupported operand
+    # type(s) for -: 'NoneType' and 'int"), and a condition of [4, 1] was never checked.
+    flow = conditional_flow()
+    x, c = np.random.RandomState(0).randn(4, 2).astype("float32"), np.ones([4, 3], "float32")
+    log_prob = tf.function(lambda x, c: flow.log_prob(x, condition=c),
+                           input_signature=[tf.TensorSpec([None, None])] * 2)
+    np.testing.assert_allclose(log_prob(x, c), flow.log_prob(x, condition=c), rtol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"expected condition of shape \[batch\] \+ \[3\]; received "
+                             r"shape:\] \[4 1\]"):
+        log_prob(x, c[:, :1])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"expected data x of shape \[batch\] \+ \[2\]; received "
+                             r"shape:\] \[4 3\]"):
+        log_prob(np.zeros([4, 3], "float32"), c)
+
+
 def test_one_condition_row_serves_every_sample():
     flow = conditional_flow()
     c = np.random.RandomState(1).randn(1, 3).astype("float32")

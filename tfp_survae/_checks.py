@@ -273,8 +273,10 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finit
     [batch] + `event_shape`, with `nonempty` a batch of at least one (static checks), and, with
     `finite`, hold no NaN or Inf (a ValueError eagerly; a check op in graphs, which `fit`,
     `evaluate` and `predict` report as a ValueError; none inside an XLA program, see
-    `in_xla_program`). Returns x."""
+    `in_xla_program`). Where x's event dimensions are known only when a graph runs, they are
+    checked there and set statically after (the layers read them). Returns x."""
     check_event_shape(owner, what, x, event_shape)
+    x = _with_event_shape(owner, what, x, tf.TensorShape(event_shape))
     if nonempty and x.shape.rank and x.shape[0] == 0:
         raise ValueError(f"{owner}: {what} is an empty batch (shape {x.shape.as_list()}); pass "
                          "at least one example.")
@@ -292,6 +294,23 @@ def check_values(owner: str, what: str, x: tf.Tensor, event_shape: Any, *, finit
     if in_xla_program():
         return x
     return tf.debugging.assert_all_finite(x, f"[tfp_survae] {owner}: {what} contains NaN or Inf")
+
+
+def _with_event_shape(owner: str, what: str, x: tf.Tensor, event: tf.TensorShape) -> tf.Tensor:
+    """x after an in-graph check that it is [batch] + `event`, with that static shape set;
+    x itself where the static shape already shows it (or `event` is not fully known)."""
+    if not event.is_fully_defined() or (x.shape.rank is not None
+                                        and x.shape[1:].is_fully_defined()):
+        return x
+    rank = event.rank + 1
+    shape = tf.shape(x)
+    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
+    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
+                        tf.reduce_all(tf.equal(padded, event.as_list())))
+    x = guarded(x, ok, f"{owner}: expected {what} of shape [batch] + {event.as_list()}; "
+                "received shape:", shape)
+    x.set_shape([None] + event.as_list())
+    return x
 
 
 def check_trailing(owner: str, what: str, value: tf.Tensor, event: tf.TensorShape,

@@ -355,6 +355,13 @@ def test_a_conditional_views_sample_and_log_prob_through_a_stochastic_inverse():
     assert x.shape == (2, 3, 2) and log_p.shape == (2, 3)
     np.testing.assert_allclose(x, dist.sample([2, 3], seed=(1, 2), condition=c.reshape(2, 3, 3)))
     assert np.all(np.isfinite(log_p))
+    # A sample shape of no draw gives empty results (it was refused as "value x is an empty
+    # batch"), as sample does and as the flow's sample_and_log_prob does.
+    for shape in (0, [2, 0]):
+        x, log_p = dist.experimental_sample_and_log_prob(shape, seed=(1, 2), condition=c[0])
+        assert log_p.shape == np.zeros(shape).shape and x.shape == log_p.shape + (2,)
+    plain = ts.Flow(ts.StandardNormal([3]), [ts.Augment(1)]).as_distribution()
+    assert plain.experimental_sample_and_log_prob(0, seed=(1, 2))[1].shape == (0,)
 
 
 def test_a_conditional_view_in_a_graph_names_a_condition_of_the_wrong_rows():

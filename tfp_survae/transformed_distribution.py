@@ -210,10 +210,11 @@ class TransformedDistribution(tfp.distributions.Distribution):
     def _event_shape_tensor(self):
         return tf.constant(self._data_event_shape.as_list(), tf.int32)
 
-    def _flatten_value(self, x, condition=None):
+    def _flatten_value(self, x, condition=None, own_sample=False):
         """x broadcast against the batch shape, then flattened to [-1] + event; also returns the
         broadcast leading shape (sample dimensions, then batch) and the condition, one
-        flattened row per row of x (`_checks.view_condition`)."""
+        flattened row per row of x (`_checks.view_condition`). The view's `own_sample` may be
+        empty (a sample shape of 0)."""
         event = self._data_event_shape
         if self._integer_data:
             x = _checks.as_integer(self.name, "value x", x)
@@ -228,7 +229,7 @@ class TransformedDistribution(tfp.distributions.Distribution):
             self.name, x, event, leading, condition, self._condition_shape, self._condition_dtype)
         flat = tf.reshape(x, [-1] + event.as_list())
         flat = _checks.check_values(self.name, "value x", flat, event,
-                                   finite=not self._integer_data)
+                                   finite=not self._integer_data, nonempty=not own_sample)
         return flat, leading, condition
 
     # ----------------------------------------------------------------------------------------
@@ -239,8 +240,8 @@ class TransformedDistribution(tfp.distributions.Distribution):
             return self._base.log_prob(z)
         return _chain.base_log_prob(self._base, z, condition, seed)
 
-    def _log_prob(self, x, seed=None, condition=None, training=None):
-        flat, leading, condition = self._flatten_value(x, condition)
+    def _log_prob(self, x, seed=None, condition=None, training=None, own_sample=False):
+        flat, leading, condition = self._flatten_value(x, condition, own_sample)
 
         def base_log_prob(z, c, s):
             if not self._base_batch_shape.rank:
@@ -321,11 +322,11 @@ class TransformedDistribution(tfp.distributions.Distribution):
         if any(t.stochastic_inverse for t in self._chain) or self._base_batch_shape.rank:
             if self._condition_shape is None:
                 x = self.sample(sample_shape, seed=seed, **kwargs)
-                return x, self.log_prob(x, seed=_seeds.fold_in(seed, 1), **kwargs)
+                return x, self._log_prob(x, seed=_seeds.fold_in(seed, 1), own_sample=True)
             # One flattened row per draw, as the condition (a conditional view has no batch).
             x = self._sample_n(n, seed=seed, **kwargs)
             log_p = self._log_prob(x, seed=_seeds.fold_in(seed, 1),
-                                   condition=kwargs["condition"])
+                                   condition=kwargs["condition"], own_sample=True)
         else:
             x, log_p, _ = self._sample_chain(n, seed, kwargs["condition"],
                                              with_log_prob=True)

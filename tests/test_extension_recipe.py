@@ -203,3 +203,35 @@ def test_the_contract_refuses_a_layer_that_misstates_its_kind_or_shapes():
     with pytest.raises(ValueError, match=r"StandardNormal .*event shape \[2\].*received shape "
                                          r"\[2, 3\]"):
         ts.StandardNormal([2]).log_prob(np.ones([2, 3], "float32"))
+
+
+@keras.saving.register_keras_serializable(package="recipe")
+class ScaleByTwo(extend.Bijection):
+    """z = 2 x, with V = D log 2, or, with `wrong`, V = 0 (a missing term)."""
+
+    def __init__(self, wrong=False, **kwargs):
+        super().__init__(**kwargs)
+        self.wrong = wrong
+
+    def _inverse_and_log_det(self, x, *, seed, condition, training):
+        v = 0.0 if self.wrong else float(np.log(2.0)) * x.shape[-1]
+        return 2.0 * x, tf.fill(tf.shape(x)[:1], tf.cast(v, x.dtype))
+
+    def _forward(self, z, *, seed, condition):
+        return z / 2.0
+
+    def get_config(self):
+        return {**super().get_config(), "wrong": self.wrong}
+
+
+def test_check_transform_runs_the_suite_on_an_outside_layer_and_names_what_fails():
+    normal3 = lambda rng, n, dtype: rng.randn(n, 3).astype(dtype)  # noqa: E731
+    extend.check_transform(lambda dtype: ScaleByTwo(dtype=dtype), normal3, normal3,
+                           modes=("eager", "function"))
+    with pytest.raises(AssertionError, match=r"(?s)ScaleByTwo fails \(float32, eager\): .*V != "
+                                             r"log\|det dz/dx\| \(autodiff\)"):
+        extend.check_transform(lambda dtype: ScaleByTwo(True, dtype=dtype), normal3, normal3)
+    with pytest.raises(ValueError, match=r"modes must be a non-empty sequence of \['eager', "
+                                         r"'function', 'xla'\]; received 'eager'"):
+        extend.check_transform(lambda dtype: ScaleByTwo(dtype=dtype), normal3, normal3,
+                               modes="eager")

@@ -15,7 +15,10 @@ seed when the caller gives none, and checks the results. Inside the hooks a laye
   `check_network_output` (checks the output shape when the layer is built), `network_logits`
   (a network's output as logits of a given shape);
 * **discrete choices** (signs, indices, orders; uniform or predicted): `DiscreteChoice`;
-* **reductions**: `sum_except_batch` (V has shape [batch]).
+* **reductions**: `sum_except_batch` (V has shape [batch]);
+* **its test**: `check_transform` runs the conformance suite every layer of the package passes
+  (shapes, right inverses, V against the autodiff Jacobian for a bijection, gradients, seeds,
+  compiled against eager, config round trip) on the new layer.
 
 A new elementwise map for couplings and autoregressive layers (`Coupling(map=...)`,
 `MaskedAutoregressive(map=...)`) derives from `ElementwiseMap`: its number of parameters per
@@ -35,12 +38,16 @@ Examples:
   ...         return tf.square(x), log_det
   ...     def _forward(self, z, *, seed, condition):
   ...         u = extend.random_uniform(tf.shape(z), seed, z.dtype)
-  ...         return tf.where(u < 0.5, -1.0, 1.0) * tf.sqrt(z)
+  ...         return tf.where(u < 0.5, -tf.sqrt(z), tf.sqrt(z))
   >>> z, v = Square().inverse_and_log_det(tf.constant([[1.0, -2.0]]))
   >>> z.numpy().tolist(), round(float(v[0]), 4)
   ([[1.0, 4.0]], 0.6931)
+  >>> extend.check_transform(lambda dtype: Square(dtype=dtype),
+  ...                        data=lambda rng, n, dtype: rng.randn(n, 2).astype(dtype),
+  ...                        latent=lambda rng, n, dtype: rng.rand(n, 2).astype(dtype) + 0.1)
 """
 
+from tfp_survae._conformance import check_transform
 from tfp_survae._discrete import DiscreteChoice
 from tfp_survae._networks import check_network_output, network_logits, run_network
 from tfp_survae._seeds import fold_in, random_normal, random_uniform, split_seed
@@ -79,4 +86,6 @@ __all__ = [
     "sum_except_batch",
     # elementwise maps of couplings and autoregressive layers
     "ElementwiseMap",
+    # the conformance suite
+    "check_transform",
 ]

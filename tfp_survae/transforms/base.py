@@ -516,6 +516,7 @@ class Transform(keras.layers.Layer):
 
     @property
     def _owner(self) -> str:
+        """The layer as its errors name it, "Type 'name'" (for subclasses' messages)."""
         return f"{type(self).__name__} '{self.name}'"
 
     @staticmethod
@@ -527,8 +528,26 @@ class Transform(keras.layers.Layer):
 
     def _prepare_distribution(self, dist, role: str, event_shape, context_shape, default,
                               elementwise: bool = False):
-        """Checks a distribution argument (or builds `default` for None) and builds it for
-        contexts of `context_shape`; `role` names it in errors ("decoder of the gaps", ...)."""
+        """A subclass's decoder or encoder argument, checked and built (call it in `build`).
+
+        Args:
+          dist: the argument: an `extend.ConditionalDistribution` layer, or None for the
+            default.
+          role: what it is, named in errors ("decoder of the gaps", ...).
+          event_shape: the event shape it must have (of what it draws).
+          context_shape: the event shape of the condition it receives (z for a decoder,
+            x for an encoder); it is built for [None] + context_shape.
+          default: builds the default for None, called as
+            `default(event_shape, dtype=self.dtype_policy)` (e.g. `ts.StandardNormal`).
+          elementwise: it must factorise over elements (`log_prob_elements`).
+
+        Returns:
+          The distribution layer, built.
+
+        Raises:
+          TypeError: not a distribution layer (or not elementwise where it must be).
+          ValueError: its event shape is not `event_shape`.
+        """
         event_shape = tf.TensorShape(event_shape).as_list()
         if dist is None:
             dist = default(event_shape, dtype=self.dtype_policy)

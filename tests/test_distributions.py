@@ -158,3 +158,85 @@ def test_a_flow_builds_the_conditional_part_of_a_zero_inflated_base(tmp_path):
     x = np.abs(rng.randn(4, 2)).astype("float32")
     c = rng.randn(4, 3).astype("float32")
     np.testing.assert_array_equal(loaded.log_prob(x, condition=c), flow.log_prob(x, condition=c))
+
+
+# Each of the following gave a number (or a shape) where it now names what is wrong.
+
+
+def test_discrete_distributions_refuse_values_outside_their_support():
+    keras.utils.set_random_seed(0)
+    c = np.ones([2, 3], "float32")
+    luce = ts.ConditionalPlackettLuce(3, ts.MLP([8], 3))
+    assert luce.log_prob(np.array([[0, 2, 1], [2, 1, 0]]), condition=c).shape == (2,)
+    with pytest.raises(ValueError, match=r"each row of x must be an ordering \(a permutation\) "
+                                         r"of 0, \.\.\., 2"):
+        luce.log_prob(np.array([[0, 0, 1], [2, 1, 0]]), condition=c)  # was -1.40
+    with pytest.raises(TypeError, match="orderings of the items as integers; received dtype "
+                                        "float32"):
+        luce.log_prob(np.array([[0, 1, 2.7], [2, 1, 0]], "float32"), condition=c)
+    with pytest.raises(ValueError, match=r"log-scores of shape \[batch\] \+ \[3\]; received "
+                                         r"\[2, 4\]"):
+        ts.ConditionalPlackettLuce(3, ts.MLP([8], 4)).sample(condition=c)  # drew 4 items
+    categorical = ts.ConditionalCategorical([2], 4, ts.MLP([8], 8))
+    with pytest.raises(ValueError, match=r"classes in \[0, 4\); received values from 0 to 4"):
+        categorical.log_prob(np.array([[0, 4], [1, 2]]), condition=c)
+    with pytest.raises(TypeError, match="classes as integers"):
+        categorical.log_prob(np.array([[0, 1.5], [1, 2]], "float32"), condition=c)  # was x=1
+    for value, error in ((0, ValueError), (2.7, TypeError)):
+        with pytest.raises(error, match="num_classes must be an integer >= 2"):
+            ts.ConditionalCategorical([2], value, ts.MLP([8], 8))
+    with pytest.raises(ValueError, match="num_items must be an integer >= 2"):
+        ts.ConditionalPlackettLuce(0, ts.MLP([8], 3))
+    bernoulli = ts.ConditionalBernoulli([2], ts.MLP([8], 2))
+    with pytest.raises(ValueError, match="x must hold binary values, 0 or 1"):
+        bernoulli.log_prob(np.array([[0.0, 2.0], [1.0, 0.0]], "float32"), condition=c)
+
+
+def test_rows_of_the_condition_the_network_and_n_must_agree():
+    keras.utils.set_random_seed(0)
+    normal = ts.ConditionalNormal([3], ts.MLP([8], 6))
+    c, x = np.ones([5, 2], "float32"), np.zeros([5, 3], "float32")
+    with pytest.raises(ValueError, match="condition needs one row per row of x; received 1 "
+                                         "rows for 5"):
+        normal.log_prob(x, condition=c[:1])  # broadcast silently
+    with pytest.raises(ValueError, match=r"n must be the condition's rows \(or None\); "
+                                         r"received n=3 for 5 rows"):
+        normal.sample_and_log_prob(3, seed=(1, 2), condition=c)  # drew 5
+    assert normal.sample(5, seed=(1, 2), condition=c).shape == (5, 3)
+    one_row = keras.layers.Lambda(lambda t: tf.zeros([1, 6]))
+    with pytest.raises(ValueError, match="network output needs one row per condition row; "
+                                         "received 1 rows for 5"):
+        ts.ConditionalNormal([3], one_row).sample(seed=(1, 2), condition=c)  # drew 1
+    for n, error in ((2.5, TypeError), (-1, ValueError)):
+        with pytest.raises(error, match=r"StandardNormal .*\.sample: n must"):
+            ts.StandardNormal([2]).sample(n, seed=(1, 2))  # 2.5 drew 2
+    # In a graph, where the rows are known only when it runs.
+    sample = tf.function(lambda n, c: normal.sample(n, seed=(1, 2), condition=c),
+                         input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([None, 2])])
+    assert sample(5, c).shape == (5, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"received n, rows:\] \[3\] \[5\]"):
+        sample(3, c)
+    log_prob = tf.function(lambda x: ts.StandardNormal([3]).log_prob(x),
+                           input_signature=[tf.TensorSpec([None, None])])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected x of shape \[batch\] \+ "
+                                                             r"\[3\]"):
+        log_prob(np.zeros([5, 4], "float32"))  # gave numbers
+
+
+def test_a_tfp_base_checks_shapes_and_takes_the_flows_dtype():
+    base = ts.TFPDistribution(tfd.MultivariateNormalDiag(tf.zeros(2, tf.float64)))
+    with pytest.raises(ValueError, match=r"expected x of rank 2 .*received shape \[2, 4, 2\]"):
+        base.log_prob(np.zeros([2, 4, 2]))  # gave a [2, 4] result
+    flow = ts.Flow(base, [ts.Reverse()], dtype="float32")
+    x, log_p = flow.sample_and_log_prob(3, seed=(1, 2))
+    assert log_p.dtype == tf.float32  # was float64
+    np.testing.assert_allclose(flow.log_prob(x), log_p, rtol=1e-6)  # failed converting
+
+
+def test_an_unconditional_flow_as_a_decoder_is_not_handed_the_condition():
+    # Slice hands its decoder z as the condition; the flow refused it (Flow 'flow' takes no
+    # condition) at every call.
+    decoder = ts.ConditionalFlow(ts.Flow(ts.StandardNormal([1]), [ts.Reverse()]))
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=decoder)], event_shape=[3])
+    x = flow.sample(4, seed=(1, 2))
+    np.testing.assert_allclose(flow.log_prob(x), scipy.stats.norm.logpdf(x).sum(-1), rtol=1e-5)

@@ -63,6 +63,18 @@ def guarded(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Te
         return tf.identity(tensor)
 
 
+def require(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
+    """`tensor` where the boolean `ok` holds: eagerly a ValueError carrying `message` and the
+    values of `data` otherwise; in a graph, `guarded`'s in-graph check."""
+    if not tf.executing_eagerly():
+        return guarded(tensor, ok, message, *data)
+    if not bool(ok):
+        shown = " ".join(str(np.asarray(d).tolist()) if isinstance(d, (tf.Tensor, np.ndarray))
+                         else str(d) for d in data)
+        raise ValueError(f"{message} {shown}".rstrip() + ".")
+    return tensor
+
+
 def nan_where_invalid(values: tf.Tensor, *tensors: tf.Tensor) -> tf.Tensor:
     """`values` ([batch]) with NaN for the examples where one of `tensors` ([batch, ...]; None
     skipped; integer tensors ignored) holds NaN or Inf: the result a caller cannot mistake for a

@@ -77,7 +77,11 @@ class ConditionalFlow(ConditionalDistribution):
             )
 
     def _mapped_condition(self, condition):
-        if condition is None or self.context_network is None:
+        """The flow's condition: None for an unconditional flow (which refuses one, while the
+        layers hand their decoders and encoders theirs)."""
+        if condition is None or not self.flow.is_conditional:
+            return None
+        if self.context_network is None:
             return condition
         return self.context_network(condition)
 
@@ -95,7 +99,7 @@ class ConditionalFlow(ConditionalDistribution):
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
-        n = self._num(condition, n) if condition is None else tf.shape(condition)[0]
+        n = self._num(condition, n)
         return self.flow.sample_and_log_prob(n, seed=seed,
                                              condition=self._mapped_condition(condition))
 

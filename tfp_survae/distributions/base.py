@@ -128,13 +128,37 @@ class ConditionalDistribution(keras.layers.Layer):
           ValueError: x is not [batch] + event_shape, or the layer has a network and no
             condition is given.
         """
-        x = tf.convert_to_tensor(x)
-        _checks.check_event_shape(f"{type(self).__name__} '{self.name}'", "x", x,
-                                  self.event_shape)
+        x = self._checked_value(x)
+        if self.is_conditional and condition is not None:
+            condition = self._same_rows(tf.convert_to_tensor(condition), x, "x")
         if self.elementwise:
             return _tensors.sum_except_batch(self.log_prob_elements(x, condition=condition))
         condition = self._checked_condition(condition, x)
         return self.distribution(condition, num=tf.shape(x)[0]).log_prob(x)
+
+    @property
+    def _owner(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _checked_value(self, x: TensorLike) -> tf.Tensor:
+        """x as a tensor of [batch] + event_shape (checked in the graph where only it knows
+        the shape); discrete layers also check its values."""
+        return _checks.check_values(self._owner, "x", tf.convert_to_tensor(x), self.event_shape,
+                                    finite=False, nonempty=False)
+
+    def _same_rows(self, tensor: tf.Tensor, reference: tf.Tensor, what: str) -> tf.Tensor:
+        """`tensor` (a condition, a network's output) after checking it has the rows of
+        `reference` (x, or the condition): one per example."""
+        rows, wanted = tensor.shape[0] if tensor.shape.rank else None, reference.shape[0]
+        message = (f"{self._owner}: the {'condition' if what == 'x' else 'network output'} needs "
+                   f"one row per {'row of x' if what == 'x' else 'condition row'}")
+        if rows is not None and wanted is not None:
+            if rows != wanted:
+                raise ValueError(f"{message}; received {rows} rows for {wanted}.")
+            return tensor
+        return _checks.require(tensor, tf.equal(tf.shape(tensor)[0], tf.shape(reference)[0]),
+                               f"{message}; received rows, {what} rows:", tf.shape(tensor)[0],
+                               tf.shape(reference)[0])
 
     def log_prob_elements(self, x: TensorLike, *,
                           condition: TensorLike | None = None) -> tf.Tensor:
@@ -213,22 +237,38 @@ class ConditionalDistribution(keras.layers.Layer):
         return condition
 
     def _num(self, condition, num):
-        if self.network is not None and condition is not None:
-            return tf.shape(condition)[0]
-        if num is None:
+        """The number of draws: n (checked), or the condition's rows where n is None; where
+        the layer reads the condition, n must equal its rows (one draw per row)."""
+        if num is not None:
+            num = _checks.check_count(f"{self._owner}.sample", "n", num, minimum=0)
+        if condition is None or not self.is_conditional:
+            if num is not None:
+                return num
             if condition is not None:
                 return tf.shape(condition)[0]
             raise ValueError(
-                f"{type(self).__name__} '{self.name}' needs num= (the batch size) to sample "
-                "without a condition."
-            )
-        return num
+                f"{self._owner} needs n (the number of draws) to sample without a condition.")
+        condition = tf.convert_to_tensor(condition)
+        rows = tf.shape(condition)[0]
+        if num is None:
+            return rows
+        static_rows, static_num = condition.shape[0], tf.get_static_value(num)
+        message = (f"{self._owner}: draws one example per condition row, so n must be the "
+                   "condition's rows (or None)")
+        if static_rows is not None and static_num is not None:
+            if int(static_num) != static_rows:
+                raise ValueError(f"{message}; received n={int(static_num)} for "
+                                 f"{static_rows} rows.")
+            return rows
+        return _checks.require(rows, tf.equal(rows, tf.cast(num, rows.dtype)),
+                               f"{message}; received n, rows:", num, rows)
 
     def _params(self, condition, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
         owner = f"{type(self).__name__} '{self.name}'"
         out = tf.cast(_networks.run_network(owner, self.network, condition), dtype)
+        out = self._same_rows(out, condition, "condition")
         event = self.event_shape
         expected_last = num_params * event[-1] if event.rank else num_params
         expected = event.as_list()[:-1] + [expected_last]
@@ -306,6 +346,10 @@ class TFPDistribution(ConditionalDistribution):
 
     def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
                  condition: TensorLike | None = None) -> tf.Tensor:
+        x = self._checked_value(x)
+        wanted = tf.as_dtype(self.tfp_distribution.dtype)
+        if x.dtype.is_floating and wanted.is_floating and x.dtype != wanted:
+            x = tf.cast(x, wanted)  # a float64 base under a float32 flow, or the reverse
         return self.tfp_distribution.log_prob(x)
 
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,

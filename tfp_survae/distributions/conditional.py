@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_survae import _discrete, _networks, _seeds, _tensors
+from tfp_survae import _checks, _discrete, _networks, _seeds, _tensors
 from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions.base import ConditionalDistribution
 from tfp_survae.distributions.standard import (
@@ -94,6 +94,7 @@ class ConditionalNormal(ConditionalDistribution):
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
+        self._num(condition, n)  # one draw per condition row: n, if given, must agree
         mean, log_scale = self.mean_and_log_scale(self._checked_condition(condition), self.dtype)
         seed = _seeds.seed_or_random(seed)
         eps = _seeds.random_normal(tf.shape(mean), seed, dtype=mean.dtype)
@@ -134,6 +135,7 @@ class ConditionalHalfNormal(ConditionalDistribution):
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
+        self._num(condition, n)  # one draw per condition row: n, if given, must agree
         (log_scale,) = self._params(self._checked_condition(condition), 1, self.dtype)
         seed = _seeds.seed_or_random(seed)
         eps = tf.abs(_seeds.random_normal(tf.shape(log_scale), seed, dtype=log_scale.dtype))
@@ -161,6 +163,12 @@ class ConditionalBernoulli(ConditionalDistribution):
         _require_network("ConditionalBernoulli", network)
         super().__init__(event_shape, network=network, **kwargs)
 
+    def _checked_value(self, x: TensorLike) -> tf.Tensor:
+        """x as binary values: each 0 or 1 (a mass elsewhere would be a number, silently)."""
+        x = super()._checked_value(x)
+        return _checks.require(x, tf.reduce_all(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1))),
+                               f"{self._owner}: x must hold binary values, 0 or 1")
+
     def distribution(self, condition: TensorLike | None = None,
                      num: Count | None = None) -> tfp.distributions.Distribution:
         (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
@@ -178,6 +186,7 @@ class ConditionalBernoulli(ConditionalDistribution):
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
+        self._num(condition, n)  # one draw per condition row: n, if given, must agree
         (logits,) = self._params(self._checked_condition(condition), 1, self.dtype)
         uniform = _seeds.random_uniform(tf.shape(logits), _seeds.seed_or_random(seed), logits.dtype)
         x = tf.cast(uniform < tf.sigmoid(logits), logits.dtype)
@@ -206,7 +215,20 @@ class ConditionalCategorical(ConditionalDistribution):
                  **kwargs: Any) -> None:
         _require_network("ConditionalCategorical", network)
         super().__init__(event_shape, network=network, **kwargs)
-        self.num_classes = int(num_classes)
+        self.num_classes = _checks.check_integer("ConditionalCategorical", "num_classes",
+                                                 num_classes, minimum=2)
+
+    def _checked_value(self, x: TensorLike) -> tf.Tensor:
+        """x as classes: integers in [0, num_classes)."""
+        x = super()._checked_value(x)
+        if not x.dtype.is_integer:
+            raise TypeError(f"{self._owner}: x holds classes as integers; received dtype "
+                            f"{x.dtype.name}.")
+        wide = tf.cast(x, tf.int64)
+        return _checks.require(
+            x, tf.logical_and(tf.reduce_all(wide >= 0), tf.reduce_all(wide < self.num_classes)),
+            f"{self._owner}: x must hold classes in [0, {self.num_classes}); received values "
+            "from", tf.reduce_min(wide), "to", tf.reduce_max(wide))
 
     def logits(self, condition: TensorLike | None,
                dtype: tf.DType | str | None = None) -> tf.Tensor:
@@ -222,8 +244,9 @@ class ConditionalCategorical(ConditionalDistribution):
         Raises:
           ValueError: the network's output has another shape, or no condition is given.
         """
-        logits = _networks.run_network(self.name, self.network, self._checked_condition(condition))
-        logits = tf.cast(logits, dtype or self.dtype)
+        condition = self._checked_condition(condition)
+        logits = _networks.run_network(self.name, self.network, condition)
+        logits = self._same_rows(tf.cast(logits, dtype or self.dtype), condition, "condition")
         expected = self.event_shape.as_list() + [self.num_classes]
         if logits.shape[1:].is_fully_defined() and logits.shape[1:].as_list() != expected:
             raise ValueError(
@@ -241,6 +264,7 @@ class ConditionalCategorical(ConditionalDistribution):
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
+        self._num(condition, n)  # one draw per condition row: n, if given, must agree
         logits = self.logits(condition)
         x = _discrete.sample_categorical(logits, _seeds.seed_or_random(seed))
         return x, _tensors.sum_except_batch(_discrete.categorical_log_prob(logits, x))
@@ -272,7 +296,9 @@ class ConditionalPlackettLuce(ConditionalDistribution):
 
     def __init__(self, num_items: int, network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalPlackettLuce", network)
-        super().__init__([int(num_items)], network=network, **kwargs)
+        super().__init__([_checks.check_integer("ConditionalPlackettLuce", "num_items",
+                                                num_items, minimum=2)],
+                         network=network, **kwargs)
 
     def log_scores(self, condition: TensorLike | None,
                    dtype: tf.DType | str | None = None) -> tf.Tensor:
@@ -288,8 +314,14 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         Raises:
           ValueError: no condition is given.
         """
-        scores = _networks.run_network(self.name, self.network, self._checked_condition(condition))
-        scores = tf.cast(scores, dtype or self.dtype)
+        condition = self._checked_condition(condition)
+        scores = _networks.run_network(self.name, self.network, condition)
+        scores = self._same_rows(tf.cast(scores, dtype or self.dtype), condition, "condition")
+        expected = self.event_shape.as_list()
+        if scores.shape.rank is not None and (scores.shape.rank != 2 or not scores.shape[1:]
+                                              .is_compatible_with(expected)):
+            raise ValueError(f"{self._owner}: its network must output log-scores of shape "
+                             f"[batch] + {expected}; received {scores.shape.as_list()}.")
         return scores - tf.stop_gradient(tf.reduce_max(scores, axis=-1, keepdims=True))
 
     def distribution(self, condition: TensorLike | None = None,
@@ -298,11 +330,26 @@ class ConditionalPlackettLuce(ConditionalDistribution):
 
     def log_prob(self, x: TensorLike, seed: Seed | None = None, *,
                  condition: TensorLike | None = None) -> tf.Tensor:
+        x = self._checked_value(x)
+        condition = None if condition is None else self._same_rows(
+            tf.convert_to_tensor(condition), x, "x")
         return _discrete.plackett_luce_log_prob(self.log_scores(condition), x)
+
+    def _checked_value(self, x: TensorLike) -> tf.Tensor:
+        """x as orderings: integer rows, each a permutation of 0, ..., K-1."""
+        x = super()._checked_value(x)
+        if not x.dtype.is_integer:
+            raise TypeError(f"{self._owner}: x holds orderings of the items as integers; "
+                            f"received dtype {x.dtype.name}.")
+        items = tf.range(self.event_shape[0], dtype=x.dtype)
+        return _checks.require(x, tf.reduce_all(tf.equal(tf.sort(x, axis=-1), items)),
+                               f"{self._owner}: each row of x must be an ordering (a "
+                               f"permutation) of 0, ..., {self.event_shape[0] - 1}")
 
     def sample_and_log_prob(self, n: Count | None = None, seed: Seed | None = None, *,
                             condition: TensorLike | None = None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
+        self._num(condition, n)  # one draw per condition row: n, if given, must agree
         log_scores = self.log_scores(condition)
         seed = _seeds.seed_or_random(seed)
         perm = _discrete.plackett_luce_sample(log_scores, seed)

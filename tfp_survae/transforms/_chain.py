@@ -303,6 +303,10 @@ def chain_sample(chain: Chain, base_sample_and_log_prob: BaseSampler,
     z, log_p = base_sample_and_log_prob(n, condition, base_seed)
     x, log_det = run_forwards(chain, z, seeds, condition=condition, with_log_det=with_log_prob,
                               temperature=temperature)
-    if with_log_prob and log_det is not None:
-        log_p = log_p + tf.cast(log_det, log_p.dtype)
+    if with_log_prob:  # in the chain's dtype, whatever the base's
+        dtype = log_det.dtype if log_det is not None else x.dtype
+        if dtype.is_floating and log_p.dtype != dtype:
+            log_p = tf.cast(log_p, dtype)
+        if log_det is not None:
+            log_p = log_p + log_det
     return x, log_p

@@ -240,3 +240,11 @@ def test_an_unconditional_flow_as_a_decoder_is_not_handed_the_condition():
     flow = ts.Flow(ts.StandardNormal([2]), [ts.Slice(2, decoder=decoder)], event_shape=[3])
     x = flow.sample(4, seed=(1, 2))
     np.testing.assert_allclose(flow.log_prob(x), scipy.stats.norm.logpdf(x).sum(-1), rtol=1e-5)
+
+
+def test_a_tfp_base_with_trainable_variables_warns_that_fit_leaves_them_out():
+    loc = tf.Variable([0.0, 0.0])
+    with pytest.warns(UserWarning, match=r"trainable variables .* are not a Keras layer's, so "
+                                         r"`fit` and `flow.trainable_variables` leave them out"):
+        flow = ts.Flow(tfd.MultivariateNormalDiag(loc), [ts.Reverse()])
+    assert not flow.trainable_variables  # fit would not move loc

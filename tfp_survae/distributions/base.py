@@ -7,6 +7,7 @@ fresh TFP distribution from their current values on every call (TFP would otherw
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import keras
@@ -335,6 +336,14 @@ class TFPDistribution(ConditionalDistribution):
         kwargs.setdefault("dtype", distribution.dtype)
         super().__init__(distribution.event_shape, **kwargs)
         self.tfp_distribution = distribution
+        if distribution.trainable_variables:
+            names = [v.name for v in distribution.trainable_variables]
+            warnings.warn(
+                f"TFPDistribution '{self.name}': the distribution's trainable variables "
+                f"{names} are not a Keras layer's, so `fit` and `flow.trainable_variables` "
+                "leave them out (they stay as they are). To learn the base, use a tfp_survae "
+                "distribution layer (e.g. ts.DiagonalNormal), or train them in your own loop.",
+                stacklevel=2)
 
     @property
     def reparameterized(self) -> bool:

@@ -114,7 +114,7 @@ LAYERS = [
     ("tfp_survae.flow",),
     ("tfp_survae.conditional_flow",),
     ("tfp_survae.architectures",),
-    ("tfp_survae.extend",),
+    ("tfp_survae.extend", "tfp_survae._conformance"),
 ]
 
 

@@ -248,3 +248,17 @@ def test_a_tfp_base_with_trainable_variables_warns_that_fit_leaves_them_out():
                                          r"`fit` and `flow.trainable_variables` leave them out"):
         flow = ts.Flow(tfd.MultivariateNormalDiag(loc), [ts.Reverse()])
     assert not flow.trainable_variables  # fit would not move loc
+
+
+def test_a_vae_with_a_discrete_latent_samples():
+    # Its forward refused the integer z its discrete base draws ("expected latent z as a
+    # floating-point tensor"), while log_prob worked.
+    keras.utils.set_random_seed(0)
+    encoder = ts.ConditionalCategorical([2], 3, keras.Sequential(
+        [keras.layers.Dense(6), keras.layers.Reshape([2, 3])]))
+    vae = ts.VAE(encoder, ts.ConditionalNormal([3], ts.MLP([8], 6)))
+    flow = ts.Flow(tfd.Independent(tfd.Categorical(logits=tf.zeros([2, 3])), 1), [vae])
+    x, log_p = flow.sample_and_log_prob(4, seed=(1, 2))
+    assert x.shape == (4, 3) and np.all(np.isfinite(log_p))
+    with pytest.raises(ValueError, match=r"latent z with event shape \[2\]"):
+        vae.forward(np.zeros([4, 3], "int32"))

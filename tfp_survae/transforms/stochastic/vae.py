@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfp_survae import _checks
 from tfp_survae.distributions import ConditionalDistribution
 from tfp_survae.transforms.base import InverseResult, StochasticTransform
 from tfp_survae.transforms._types import Shape
@@ -74,6 +75,17 @@ class VAE(StochasticTransform):
                              f"{self.event_shape.as_list()}.")
         self.encoder.build((None,) + tuple(self.event_shape.as_list()))
         self.decoder.build((None,) + tuple(self.encoder.event_shape.as_list()))
+
+    def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
+        """A discrete encoder's latents are integers (its inverse gives them, a discrete base
+        draws them): checked for their shape; others as every transform's."""
+        z = tf.convert_to_tensor(z)
+        if not (self.encoder.discrete and z.dtype.is_integer):
+            return super()._check_latent(z, check_values)
+        if not self.built and z.shape.rank:
+            self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)
+        return _checks.check_values(self._owner, "latent z", z, self.encoder.event_shape,
+                                    finite=False, nonempty=check_values)
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z, log_q = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=x)

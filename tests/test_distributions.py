@@ -262,3 +262,23 @@ def test_a_vae_with_a_discrete_latent_samples():
     assert x.shape == (4, 3) and np.all(np.isfinite(log_p))
     with pytest.raises(ValueError, match=r"latent z with event shape \[2\]"):
         vae.forward(np.zeros([4, 3], "int32"))
+
+
+def test_layers_modelling_a_half_line_refuse_a_distribution_of_real_values():
+    # A ReLU whose decoder of -x was a standard normal integrated to 0.75 (its mass on the
+    # wrong side was lost); Max's gaps and ZeroInflated's positive part likewise.
+    with pytest.raises(ValueError, match=r"ReLU .*the decoder of -x on \[0, inf\) must be a "
+                                         r"distribution of nonnegative values; received "
+                                         r"StandardNormal, of real values"):
+        ts.Flow(ts.ZeroInflated(ts.StandardHalfNormal([1])),
+                [ts.ReLU(decoder=ts.StandardNormal([1]))])
+    with pytest.raises(ValueError, match="distribution of the gaps must be a distribution of "
+                                         "nonnegative values"):
+        ts.Max(decoder=ts.StandardNormal([1])).build((None, 2))
+    with pytest.raises(TypeError, match="ZeroInflated needs .* received StandardNormal, of real "
+                                        "values"):
+        ts.ZeroInflated(ts.StandardNormal([2]))
+    with pytest.raises(ValueError, match=r"\[0, 1\) must be a distribution of unit interval"):
+        ts.Floor(decoder=ts.StandardNormal([2])).build((None, 2))
+    # One that does not say where its values lie (a flow) is taken.
+    assert ts.ConditionalFlow(ts.Flow(ts.StandardHalfNormal([1]), [])).support is None

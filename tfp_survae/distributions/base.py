@@ -45,6 +45,10 @@ class ConditionalDistribution(keras.layers.Layer):
 
     elementwise = False  # True: log_prob_elements gives one log-density per element
     discrete = False  # True: samples are discrete (no reparameterisation gradient)
+    # Where its samples lie, where the layer knows: "real", "nonnegative", "unit interval",
+    # "binary", "classes" or "orderings"; None where it does not say (a flow, a TFP
+    # distribution). Layers that model values on a half-line check it (`ReLU`, `Max`).
+    support: str | None = None
 
     def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer | None = None,
                  **kwargs: Any) -> None:

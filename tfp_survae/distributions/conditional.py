@@ -59,6 +59,7 @@ class ConditionalNormal(ConditionalDistribution):
     """
 
     elementwise = True
+    support = "real"
 
     def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalNormal", network)
@@ -116,6 +117,7 @@ class ConditionalHalfNormal(ConditionalDistribution):
     """
 
     elementwise = True
+    support = "nonnegative"
 
     def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalHalfNormal", network)
@@ -158,6 +160,7 @@ class ConditionalBernoulli(ConditionalDistribution):
 
     elementwise = True
     discrete = True
+    support = "binary"
 
     def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalBernoulli", network)
@@ -210,6 +213,7 @@ class ConditionalCategorical(ConditionalDistribution):
     """
 
     discrete = True
+    support = "classes"
 
     def __init__(self, event_shape: Sequence[int], num_classes: int, network: Callable,
                  **kwargs: Any) -> None:
@@ -293,6 +297,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
     """
 
     discrete = True
+    support = "orderings"
 
     def __init__(self, num_items: int, network: Callable, **kwargs: Any) -> None:
         _require_network("ConditionalPlackettLuce", network)

@@ -110,6 +110,8 @@ class StandardNormal(_Standard):
       (TensorShape([4, 2]), TensorShape([4]))
     """
 
+    support = "real"
+
     def _element(self, shape):
         zeros = tf.zeros(shape, self.dtype)
         return tfd.Normal(zeros, tf.ones_like(zeros))
@@ -130,6 +132,8 @@ class StandardUniform(_Standard):
       event_shape: the shape of one sample, without the batch axis.
       **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
     """
+
+    support = "unit interval"
 
     def _element(self, shape):
         zeros = tf.zeros(shape, self.dtype)
@@ -154,6 +158,8 @@ class StandardHalfNormal(_Standard):
       **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
     """
 
+    support = "nonnegative"
+
     def _element(self, shape):
         return tfd.HalfNormal(tf.ones(shape, self.dtype))
 
@@ -173,6 +179,8 @@ class StandardLogistic(_Standard):
       event_shape: the shape of one sample, without the batch axis.
       **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
     """
+
+    support = "real"
 
     def _element(self, shape):
         zeros = tf.zeros(shape, self.dtype)
@@ -203,6 +211,8 @@ class DiagonalNormal(_Standard):
       >>> [v.shape.as_list() for v in base.trainable_weights]   # loc, log-scale per channel
       [[3], [3]]
     """
+
+    support = "real"
 
     def __init__(self, event_shape: Sequence[int], per_channel: bool = False,
                  **kwargs: Any) -> None:

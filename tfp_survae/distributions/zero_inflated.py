@@ -42,13 +42,16 @@ class ZeroInflated(ConditionalDistribution):
     """
 
     elementwise = True
+    support = "nonnegative"
 
     def __init__(self, positive: ConditionalDistribution, initial_zero_probability: float = 0.5,
                  trainable: bool = True, **kwargs: Any) -> None:
-        if not (isinstance(positive, ConditionalDistribution) and positive.elementwise):
+        layer = isinstance(positive, ConditionalDistribution)
+        if not (layer and positive.elementwise and positive.support in (None, "nonnegative")):
+            on = f", of {positive.support} values" if layer and positive.support else ""
             raise TypeError(
                 "ZeroInflated needs an elementwise distribution layer on [0, inf) (e.g. "
-                f"StandardHalfNormal); received {type(positive).__name__}."
+                f"StandardHalfNormal); received {type(positive).__name__}{on}."
             )
         if not 0.0 < initial_zero_probability < 1.0:
             raise ValueError(

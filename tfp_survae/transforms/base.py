@@ -527,7 +527,7 @@ class Transform(keras.layers.Layer):
         return int(axis)
 
     def _prepare_distribution(self, dist, role: str, event_shape, context_shape, default,
-                              elementwise: bool = False):
+                              elementwise: bool = False, support: str | None = None):
         """A subclass's decoder or encoder argument, checked and built (call it in `build`).
 
         Args:
@@ -540,13 +540,15 @@ class Transform(keras.layers.Layer):
           default: builds the default for None, called as
             `default(event_shape, dtype=self.dtype_policy)` (e.g. `ts.StandardNormal`).
           elementwise: it must factorise over elements (`log_prob_elements`).
+          support: where its values must lie ("nonnegative", ...); a distribution whose
+            `support` says otherwise is refused (one that does not say is taken).
 
         Returns:
           The distribution layer, built.
 
         Raises:
           TypeError: not a distribution layer (or not elementwise where it must be).
-          ValueError: its event shape is not `event_shape`.
+          ValueError: its event shape is not `event_shape`, or its support not `support`.
         """
         event_shape = tf.TensorShape(event_shape).as_list()
         if dist is None:
@@ -556,6 +558,10 @@ class Transform(keras.layers.Layer):
                 "a tfp_survae ConditionalDistribution"
             raise TypeError(f"{self._owner}: the {role} must be {kind}; received "
                             f"{type(dist).__name__}.")
+        if support is not None and dist.support not in (None, support):
+            raise ValueError(f"{self._owner}: the {role} must be a distribution of "
+                             f"{support} values; received {type(dist).__name__}, of "
+                             f"{dist.support} values.")
         if dist.event_shape.as_list() != event_shape:
             raise ValueError(f"{self._owner}: the {role} needs event shape {event_shape}; "
                              f"received {dist.event_shape.as_list()}.")

@@ -77,10 +77,11 @@ class VAE(StochasticTransform):
         self.decoder.build((None,) + tuple(self.encoder.event_shape.as_list()))
 
     def _check_latent(self, z, check_values: bool = True) -> tf.Tensor:
-        """A discrete encoder's latents are integers (its inverse gives them, a discrete base
-        draws them): checked for their shape; others as every transform's."""
+        """The latents of an encoder of classes or orderings are integers (its inverse gives
+        them, a discrete base draws them): checked for their shape; others as every
+        transform's."""
         z = tf.convert_to_tensor(z)
-        if not (self.encoder.discrete and z.dtype.is_integer):
+        if not (self.encoder.support in ("classes", "orderings") and z.dtype.is_integer):
             return super()._check_latent(z, check_values)
         if not self.built and z.shape.rank:
             self._ensure_built(self.forward_event_shape(z.shape[1:]), "latent z", z)

@@ -78,7 +78,7 @@ class _AxisMax(Surjection):
         self._choice.build([None] + reduced + [1])
         return self._prepare_distribution(gap_distribution, "distribution of the gaps",
                                           reduced + [size - 1], reduced + [1 + size],
-                                          StandardHalfNormal)
+                                          StandardHalfNormal, support="nonnegative")
 
     def _to_last(self, t, event_rank):
         axis = self._normalised_axis(event_rank)
@@ -317,7 +317,8 @@ class MaxPool2D(Surjection, kind="inference"):
                                                 "position classifier")
         self._choice.build((None, h, w, c))
         self.decoder = self._prepare_distribution(self.decoder, "distribution of the gaps",
-                                                  [h, w, 3 * c], [h, w, c], StandardHalfNormal)
+                                                  [h, w, 3 * c], [h, w, c], StandardHalfNormal,
+                                                  support="nonnegative")
 
     def _blocks(self, x):
         h, w, c = self._pooled

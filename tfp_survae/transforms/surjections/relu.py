@@ -61,7 +61,7 @@ class ReLU(Surjection, kind="inference"):
         super().build(input_shape)
         self.decoder = self._prepare_distribution(
             self.decoder, "decoder of -x on [0, inf)", self.event_shape, self.event_shape,
-            StandardHalfNormal, elementwise=True)
+            StandardHalfNormal, elementwise=True, support="nonnegative")
 
     def _log_det(self, x, z):
         per = self.decoder.log_prob_elements(tf.maximum(-x, 0.0), condition=z)
@@ -114,7 +114,7 @@ class GenerativeReLU(Surjection, kind="generative"):
         super().build(input_shape)
         self.encoder = self._prepare_distribution(
             self.encoder, "encoder of -z on [0, inf)", self.event_shape, self.event_shape,
-            StandardHalfNormal, elementwise=True)
+            StandardHalfNormal, elementwise=True, support="nonnegative")
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         g, _ = self.encoder.sample_and_log_prob(tf.shape(x)[0], seed, condition=x)

@@ -60,7 +60,7 @@ class Floor(Surjection, kind="inference"):
         super().build(input_shape)
         self.decoder = self._prepare_distribution(
             self.decoder, "decoder of x - z on [0, 1)", self.event_shape, self.event_shape,
-            StandardUniform)
+            StandardUniform, support="unit interval")
 
     def _inverse_and_log_det(self, x, *, seed, condition, training):
         z = tf.floor(x)

@@ -314,15 +314,20 @@ def _with_event_shape(owner: str, what: str, x: tf.Tensor, event: tf.TensorShape
     if not event.is_fully_defined() or (x.shape.rank is not None
                                         and x.shape[1:].is_fully_defined()):
         return x
-    rank = event.rank + 1
     shape = tf.shape(x)
-    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
-    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
-                        tf.reduce_all(tf.equal(padded, event.as_list())))
-    x = guarded(x, ok, f"{owner}: expected {what} of shape [batch] + {event.as_list()}; "
+    x = guarded(x, is_batch_of(shape, event.as_list()),
+                f"{owner}: expected {what} of shape [batch] + {event.as_list()}; "
                 "received shape:", shape)
     x.set_shape([None] + event.as_list())
     return x
+
+
+def is_batch_of(shape: tf.Tensor, event: list) -> tf.Tensor:
+    """In-graph: whether the shape tensor `shape` is [batch] + `event` (any rank)."""
+    rank = len(event) + 1
+    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
+    return tf.logical_and(tf.equal(tf.size(shape), rank),
+                          tf.reduce_all(tf.equal(padded, tf.constant(event, tf.int32))))
 
 
 def check_trailing(owner: str, what: str, value: tf.Tensor, event: tf.TensorShape,

@@ -233,8 +233,8 @@ class ConditionalDistribution(keras.layers.Layer):
             return None
         if condition is None:
             raise ValueError(
-                f"{type(self).__name__} '{self.name}' has a network and needs a condition tensor; "
-                "received condition=None."
+                f"{self._owner} has a network and needs a condition tensor; received "
+                "condition=None."
             )
         condition = tf.convert_to_tensor(condition)
         if not self.network.built:
@@ -271,7 +271,7 @@ class ConditionalDistribution(keras.layers.Layer):
     def _params(self, condition, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of
         the event's shape."""
-        owner = f"{type(self).__name__} '{self.name}'"
+        owner = self._owner
         out = tf.cast(_networks.run_network(owner, self.network, condition), dtype)
         out = self._same_rows(out, condition, "condition")
         event = self.event_shape

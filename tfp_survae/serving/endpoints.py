@@ -77,13 +77,10 @@ def checked_data(where: str, x: tf.Tensor, flow: Any) -> tf.Tensor:
 def _with_event_shape(where: str, name: str, value: tf.Tensor, event: list) -> tf.Tensor:
     """`value` after an in-graph check that it is [batch] + `event`, its static shape then set
     (statically only: a run-time shape op placed before the check could fail first)."""
-    rank = len(event) + 1
     expected = f"shape [batch, {', '.join(str(d) for d in event)}]" if event else "shape [batch]"
     shape = tf.shape(value)
-    padded = tf.concat([shape, tf.fill([rank], -1)], axis=0)[1:rank]
-    ok = tf.logical_and(tf.equal(tf.size(shape), rank),
-                        tf.reduce_all(tf.equal(padded, tf.constant(event, tf.int32))))
-    check = _assert(ok, f"{where}: {name} must have {expected}; received shape", shape)
+    check = _assert(_checks.is_batch_of(shape, event),
+                    f"{where}: {name} must have {expected}; received shape", shape)
     with tf.control_dependencies([check]):
         value = tf.identity(value)
     value.set_shape([None] + event)

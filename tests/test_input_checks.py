@@ -267,3 +267,48 @@ def test_xla_programs_hold_no_check_ops():
     n_spec = tf.TensorSpec([], tf.int32)
     assert check_ops(tf.function(sample).get_concrete_function(n_spec))
     assert check_ops(tf.function(sample, jit_compile=True).get_concrete_function(n_spec)) == []
+
+
+# Shapes are fixed when XLA compiles: what a graph checks at run time (event shape, rows of a
+# condition against the data's, draws against the condition's rows), an XLA program has XLA
+# refuse to compile, instead of broadcasting a feature or a row.
+
+
+def xla(fn, *specs):
+    return tf.function(fn, jit_compile=True, input_signature=list(specs))
+
+
+def test_xla_programs_refuse_another_event_shape():
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Reverse(), ts.ActNorm()])
+    flow.log_prob(np.ones([4, 2], "float32"))
+    log_prob = xla(flow.log_prob, tf.TensorSpec([None, None]))
+    assert log_prob(np.ones([4, 2], "float32")).shape == (4,)
+    for width in (1, 3):  # one feature was copied to both dimensions and given a density
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,2\]"):
+            log_prob(np.ones([4, width], "float32"))
+    view = flow.as_distribution()
+    view_log_prob = xla(view.log_prob, tf.TensorSpec([None, None]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,2\]"):
+        view_log_prob(np.ones([4, 1], "float32"))
+
+
+def test_xla_programs_refuse_condition_rows_other_than_the_data():
+    keras.utils.set_random_seed(0)
+    base = ts.ConditionalNormal([2], ts.MLP([8], 4))
+    flow = ts.Flow(base, [ts.Reverse()], condition_shape=[3])
+    c = np.random.default_rng(0).normal(size=(3, 3)).astype("float32")
+    log_prob = xla(lambda x, c: flow.log_prob(x, condition=c),
+                   tf.TensorSpec([None, 2]), tf.TensorSpec([None, 3]))
+    np.testing.assert_allclose(log_prob(np.ones([3, 2], "float32"), c),
+                               flow.log_prob(np.ones([3, 2], "float32"), condition=c), rtol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tfp_survae_rows_must_match"):
+        log_prob(np.ones([1, 2], "float32"), c)  # gave 3 densities for 1 example
+    base_log_prob = xla(lambda x, c: base.log_prob(x, condition=c),
+                        tf.TensorSpec([None, 2]), tf.TensorSpec([None, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tfp_survae_rows_must_match"):
+        base_log_prob(np.ones([1, 2], "float32"), c)
+    base_sample = xla(lambda n, c: base.sample(n, seed=(1, 2), condition=c),
+                      tf.TensorSpec([], tf.int32), tf.TensorSpec([None, 3]))
+    assert base_sample(3, c).shape == (3, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tfp_survae_rows_must_match"):
+        base_sample(2, c)  # drew one per condition row whatever n was

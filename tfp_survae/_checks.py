@@ -63,6 +63,18 @@ def guarded(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Te
         return tf.identity(tensor)
 
 
+def same_rows(tensor: tf.Tensor, rows: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
+    """`tensor` after checking that it has `rows` rows: `require`'s check (a ValueError eagerly,
+    an in-graph check in a graph), and inside an XLA program, where no check op runs but every
+    shape is fixed when XLA compiles, a reshape to `rows` rows, so that XLA refuses to compile
+    a call whose rows differ (naming this op) instead of broadcasting one row to all."""
+    if in_xla_program():
+        shape = tf.concat([tf.reshape(tf.cast(rows, tf.int32), [1]), tf.shape(tensor)[1:]], 0)
+        return tf.reshape(tensor, shape, name="tfp_survae_rows_must_match")
+    return require(tensor, tf.equal(tf.shape(tensor)[0], tf.cast(rows, tf.int32)), message,
+                   *data)
+
+
 def require(tensor: tf.Tensor, ok: tf.Tensor, message: str, *data: Any) -> tf.Tensor:
     """`tensor` where the boolean `ok` holds: eagerly a ValueError carrying `message` and the
     values of `data` otherwise; in a graph, `guarded`'s in-graph check."""
@@ -314,6 +326,8 @@ def _with_event_shape(owner: str, what: str, x: tf.Tensor, event: tf.TensorShape
     if not event.is_fully_defined() or (x.shape.rank is not None
                                         and x.shape[1:].is_fully_defined()):
         return x
+    if in_xla_program():  # no check op runs there; XLA checks this shape when it compiles
+        return tf.ensure_shape(x, [None] + event.as_list(), name="tfp_survae_event_shape")
     shape = tf.shape(x)
     x = guarded(x, is_batch_of(shape, event.as_list()),
                 f"{owner}: expected {what} of shape [batch] + {event.as_list()}; "
@@ -341,6 +355,9 @@ def check_trailing(owner: str, what: str, value: tf.Tensor, event: tf.TensorShap
     if rank is not None and (rank < event.rank or not value.shape[rank - event.rank:]
                              .is_compatible_with(event)):
         raise ValueError(f"{message}; received shape {value.shape.as_list()}.")
+    if rank is not None and in_xla_program():  # XLA checks this shape when it compiles
+        return tf.ensure_shape(value, [None] * (rank - event.rank) + event.as_list(),
+                               name="tfp_survae_trailing_shape")
     if rank is None or not value.shape[rank - event.rank:].is_fully_defined():
         shape = tf.shape(value)
         trailing = shape[tf.maximum(tf.size(shape) - event.rank, 0):]

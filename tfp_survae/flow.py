@@ -175,8 +175,9 @@ class Flow(FitMixin, keras.Model):
         """Converts x to the flow's data dtype and checks its event shape and values.
 
         In a graph a check op raises instead, which `fit` reports as a ValueError; inside an
-        XLA program there is none, and `log_prob` gives NaN for such examples. The same check
-        guards every transform's public methods.
+        XLA program there is none, and `log_prob` gives NaN for examples holding NaN or Inf,
+        while an event shape known only there is checked by XLA when it compiles the call. The
+        same check guards every transform's public methods.
 
         Args:
           x: data, [batch] + event_shape.
@@ -273,15 +274,18 @@ class Flow(FitMixin, keras.Model):
                     f"{'sample size n is' if sampling else 'data has'} {int(rows)}; pass one "
                     f"condition per example{' (or one row for all)' if sampling else ''}.")
         else:  # known when the graph runs: checked there
-            need = tf.cast(n, tf.int32) if sampling else tf.shape(x)[0]
             have = tf.shape(checked)[0]
-            ok = tf.equal(have, need)
-            if sampling:
-                ok = tf.logical_or(ok, tf.equal(have, 1))
-            per = ("sample (or one row for all); condition rows, n" if sampling
-                   else "example; condition rows, data rows")
-            checked = _checks.guarded(
-                checked, ok, f"{owner}: the condition needs one row per {per}:", have, need)
+            if sampling:  # one row is broadcast below, which XLA also checks when it compiles
+                need = tf.cast(n, tf.int32)
+                checked = _checks.guarded(
+                    checked, tf.logical_or(tf.equal(have, need), tf.equal(have, 1)),
+                    f"{owner}: the condition needs one row per sample (or one row for all); "
+                    "condition rows, n:", have, need)
+            else:
+                need = tf.shape(x)[0]
+                checked = _checks.same_rows(
+                    checked, need, f"{owner}: the condition needs one row per example; "
+                    "condition rows, data rows:", have, need)
         if sampling and (given is None or given != rows):  # one row for all samples
             checked = tf.broadcast_to(checked, tf.concat(
                 [tf.reshape(tf.cast(n, tf.int32), [1]), tf.shape(checked)[1:]], axis=0))

@@ -161,9 +161,9 @@ class ConditionalDistribution(keras.layers.Layer):
             if rows != wanted:
                 raise ValueError(f"{message}; received {rows} rows for {wanted}.")
             return tensor
-        return _checks.require(tensor, tf.equal(tf.shape(tensor)[0], tf.shape(reference)[0]),
-                               f"{message}; received rows, {what} rows:", tf.shape(tensor)[0],
-                               tf.shape(reference)[0])
+        return _checks.same_rows(tensor, tf.shape(reference)[0],
+                                 f"{message}; received rows, {what} rows:", tf.shape(tensor)[0],
+                                 tf.shape(reference)[0])
 
     def log_prob_elements(self, x: TensorLike, *,
                           condition: TensorLike | None = None) -> tf.Tensor:
@@ -265,8 +265,8 @@ class ConditionalDistribution(keras.layers.Layer):
                 raise ValueError(f"{message}; received n={int(static_num)} for "
                                  f"{static_rows} rows.")
             return rows
-        return _checks.require(rows, tf.equal(rows, tf.cast(num, rows.dtype)),
-                               f"{message}; received n, rows:", num, rows)
+        checked = _checks.same_rows(condition, num, f"{message}; received rows, n:", rows, num)
+        return tf.shape(checked)[0]
 
     def _params(self, condition, num_params: int, dtype):
         """Runs the network and splits its last axis into `num_params` parameter tensors, each of

@@ -3,6 +3,7 @@
 import glob
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -194,6 +195,45 @@ def test_batches_as_tuples_are_refused_with_the_dict_form_shown():
         flow.fit({"x": x, "cond": c}, batch_size=16, verbose=0)
     history = flow.fit({"x": x, "condition": c}, batch_size=16, verbose=0).history
     assert np.isfinite(history["loss"][0])
+
+
+@pytest.mark.parametrize("compiled_execution", [False, True])
+def test_data_of_another_shape_is_named_as_passed(compiled_execution):
+    # The shape checked was the first row's ("received shape [1, 3]" for [256, 3]); an
+    # unbatched dataset was said to be of shape [64] (staged) or, in Keras' loop, in TensorFlow's
+    # escaped words ("Flow \\'flow\\': ...; received shape:] [2").
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(256, 2).astype("float32"), rng.randn(256, 3).astype("float32")
+    flow = conditional_flow()
+    flow.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
+    with pytest.raises(ValueError, match=r"fit\(\): expected data x with event shape \[2\] .*"
+                                         r"received shape \[256, 3\]"):
+        flow.fit({"x": rng.randn(256, 3).astype("float32"), "condition": c}, verbose=0)
+    with pytest.raises(ValueError, match=r"expected the condition of data x with event shape "
+                                         r"\[3\] .*received shape \[256, 2\]"):
+        flow.fit({"x": x, "condition": c[:, :2]}, verbose=0)
+    with pytest.raises(ValueError, match=r"fit\(\): the dataset's elements are single examples "
+                                         r"\(shape \[2\]\).*dataset.batch\(batch_size\)"):
+        flow.fit(tf.data.Dataset.from_tensor_slices({"x": x, "condition": c}), verbose=0)
+    with pytest.raises(ValueError, match=r"the elements of validation_data are single examples"):
+        flow.fit({"x": x, "condition": c}, verbose=0, validation_data=tf.data.Dataset
+                 .from_tensor_slices({"x": x, "condition": c}))
+    with pytest.raises(ValueError, match=r"evaluate\(\): the dataset's elements are single"):
+        flow.evaluate(tf.data.Dataset.from_tensor_slices({"x": x, "condition": c}), verbose=0)
+    plain = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+    plain.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
+    with pytest.raises(ValueError, match=r"received a list of 256 elements, which Keras reads "
+                                         r"as that many inputs: pass .*np.asarray"):
+        plain.fit(x.tolist(), verbose=0)
+
+    def batches():  # shapes a dataset's spec does not show: checked as the batches come
+        yield x[:32]
+        yield x[:32, :1]
+    data = tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec([None, None]))
+    with pytest.raises(ValueError) as raised:
+        plain.fit(data, verbose=0)
+    said = str(raised.value)  # compiled executions check eagerly, Keras' loop in the graph
+    assert "\\" not in said and re.search(r"\[2\].*received shape:? \[32,? 1\]", said), said
 
 
 @pytest.mark.parametrize("compiled_execution", [False, True])

@@ -15,10 +15,16 @@ def check_layout(where: str, data: Any) -> None:
     than one element, which Keras reads as (x, y, sample_weight), or a dict with other keys."""
     if isinstance(data, (tuple, list)) and len(data) == 1:
         data = data[0]
-    if isinstance(data, (tuple, list)):
+    if isinstance(data, list):
         raise ValueError(
             f"{where}: a batch is x alone or a dict {{'x': x, 'condition': condition}}; "
-            f"received a {type(data).__name__} of {len(data)} elements. Keras reads a tuple as "
+            f"received a list of {len(data)} elements, which Keras reads as that many inputs: "
+            "pass the data as an array, e.g. np.asarray(x, dtype='float32')."
+        )
+    if isinstance(data, tuple):
+        raise ValueError(
+            f"{where}: a batch is x alone or a dict {{'x': x, 'condition': condition}}; "
+            f"received a tuple of {len(data)} elements. Keras reads a tuple as "
             "(x, y, sample_weight) and a flow has no y: pass a conditional flow's data as a "
             "dict, e.g. {'x': x, 'condition': c} or dataset.map(lambda x, c: {'x': x, "
             "'condition': c})."

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
 from tfp_survae.training import _batches
 
 KINDS = ("an array (or a dict of arrays with 'x' and 'condition'), a tf.data.Dataset, a "
@@ -57,11 +58,37 @@ def as_keras_data(method: str, x: Any) -> Any:
     return (b if isinstance(b, tuple) else (b,) for b in x)
 
 
+def check_shapes(flow: Any, method: str, x: Any, *, name: str = "data x") -> None:
+    """The shapes of in-memory data, or of a dataset's elements, against the flow's event and
+    condition shapes, before Keras batches or stages them, so that an error shows the shape
+    as passed (a dataset of single examples is told to batch)."""
+    if isinstance(x, tf.data.Dataset):
+        data, condition = _batches.unpack_batch(x.element_spec)
+        name = f"the elements of {name}" if name != "data x" else "the dataset's elements"
+    elif is_array_data(x):
+        data, condition = _batches.unpack_batch(x)
+    else:
+        return
+    for value, event in ((data, flow.event_shape), (condition, flow.condition_shape)):
+        if value is None or event is None or not hasattr(value, "shape"):
+            continue
+        event = tf.TensorShape(event)
+        shape = tf.TensorShape(value.shape)
+        if isinstance(x, tf.data.Dataset) and shape.rank == event.rank:
+            raise ValueError(
+                f"{method}: {name} are single examples (shape {shape.as_list()}); a flow takes "
+                "batches: pass dataset.batch(batch_size).")
+        what = name if value is data else f"the condition of {name}"
+        _checks.check_event_shape(method, what, tf.TensorSpec(shape), event)
+
+
 def check_array_values(flow: Any, method: str, x: Any, *, name: str = "data x") -> None:
     """For in-memory data: the values of the whole array (NaN or Inf, integers out of range)
     and of its condition, if any (NaN or Inf), before any step, an error naming the row as
     passed (`name` says which argument: "data x", "validation_data"). Other data are checked
-    batch by batch as they arrive."""
+    batch by batch as they arrive. Shapes are checked first (`check_shapes`), also for
+    datasets."""
+    check_shapes(flow, method, x, name=name)
     if not is_array_data(x):
         return
     data, condition = _batches.unpack_batch(x)

@@ -15,6 +15,20 @@ from tfp_survae.training.compiled import InvalidBatch
 ERROR_TAG = "[tfp_survae]"
 
 
+def check_message(message: str) -> str:
+    """The text of a tfp_survae check op from TensorFlow's error `message` (which holds
+    ERROR_TAG): TensorFlow prints an Assert's message and data as "[message:] [d1] [d2]",
+    with quotes escaped; this gives "message: [d1] [d2]", without a final full stop."""
+    first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0].strip()
+    if ":] [" in first:
+        head, _, data = first.partition(":] [")
+        first = f"{head}: [{data}"
+    else:
+        first = first.removesuffix("]")
+    first = first.split(" : Tensor had ")[0]  # CheckNumerics' own words after ours
+    return first.replace("\\'", "'").replace('\\"', '"').rstrip(".")
+
+
 class Position(keras.callbacks.Callback):
     """Follows where `fit` or `evaluate` is: the epoch, whether it validates, and the first
     batch of the execution running (Keras announces each execution by its first batch)."""
@@ -96,8 +110,7 @@ def as_value_errors(position: Position, on_error: Callable[[], Any]) -> Iterator
         message = error.message
         if ERROR_TAG not in message:
             raise
-        first = message[message.index(ERROR_TAG) + len(ERROR_TAG):].split("\n")[0]
-        raise ValueError(f"{first.strip(' []').rstrip('.')} (in {position.where()}).") from None
+        raise ValueError(f"{check_message(message)} (in {position.where()}).") from None
     except BaseException:
         on_error()
         raise

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tfp_survae import _tensors
 from tfp_survae.training import _batches, _steps, compiled
-from tfp_survae.training._errors import ERROR_TAG
+from tfp_survae.training._errors import ERROR_TAG, check_message
 from tfp_survae.training.fit import training_step
 
 __all__ = ["distributed_fit"]
@@ -257,9 +257,8 @@ def _said_where(epoch: int, first: int, steps: int):
     except tf.errors.InvalidArgumentError as error:
         if ERROR_TAG not in error.message:
             raise
-        message = error.message[error.message.index(ERROR_TAG) + len(ERROR_TAG):]
         raise ValueError(
-            f"{message.split(chr(10))[0].strip(' []').rstrip('.')} (in epoch {epoch + 1}, "
+            f"{check_message(error.message)} (in epoch {epoch + 1}, "
             f"steps {first}-{first + steps - 1}, counting from 0)."
         ) from None
 

@@ -10,7 +10,7 @@ __all__ = ["WarmupExponentialDecay"]
 
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class WarmupExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up, then exponential decay (paper App. I.2-I.3).
+    """A linear warm-up times an exponential decay (paper App. I.2-I.3).
 
     lr(step) = learning_rate * min(1, (step + 1) / warmup_steps) * decay_rate^(step / decay_steps)
 
@@ -19,7 +19,9 @@ class WarmupExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
     (warm-up 2000, 0.995 per epoch).
 
     Args:
-      learning_rate: the rate after the warm-up, before any decay.
+      learning_rate: the scale of the rate: the rate the warm-up ramps up to, times the
+        decay, which runs from step 0 (at the warm-up's last step the rate is
+        learning_rate * decay_rate^((warmup_steps - 1) / decay_steps)).
       warmup_steps: steps of the linear warm-up (0: none).
       decay_rate: the factor per `decay_steps` steps.
       decay_steps: the steps over which the rate decays by `decay_rate`.

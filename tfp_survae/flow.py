@@ -139,7 +139,8 @@ class Flow(FitMixin, keras.Model):
         """True when `log_prob` is the exact log-likelihood, a deterministic function of x.
 
         False when a transform is a lower bound (`log_prob` is then a one-sample ELBO
-        estimate) or estimates its V at random (`stochastic_log_det`: a residual block's
+        estimate), unless it was built with `exact=True` (the flow then sums over its finite
+        preimage), or when one estimates its V at random (`stochastic_log_det`: a residual block's
         Russian-roulette series, a continuous flow's Hutchinson trace). With only the latter,
         `log_prob` is an unbiased estimate of log p(x) (its mean over seeds is log p(x)), not a
         bound: exp(log_prob) is not an unbiased estimate of p(x), so importance weighting

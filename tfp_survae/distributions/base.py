@@ -265,7 +265,7 @@ class ConditionalDistribution(keras.layers.Layer):
                 raise ValueError(f"{message}; received n={int(static_num)} for "
                                  f"{static_rows} rows.")
             return rows
-        checked = _checks.same_rows(condition, num, f"{message}; received rows, n:", rows, num)
+        checked = _checks.same_rows(condition, num, f"{message}; received n, rows:", num, rows)
         return tf.shape(checked)[0]
 
     def _params(self, condition, num_params: int, dtype):

@@ -282,3 +282,49 @@ def test_layers_modelling_a_half_line_refuse_a_distribution_of_real_values():
         ts.Floor(decoder=ts.StandardNormal([2])).build((None, 2))
     # One that does not say where its values lie (a flow) is taken.
     assert ts.ConditionalFlow(ts.Flow(ts.StandardHalfNormal([1]), [])).support is None
+
+
+def test_a_distribution_inside_the_support_asked_for_is_taken():
+    # A density on [0, 1) is one on [0, inf): a uniform decoder of -x was refused by ReLU and
+    # ZeroInflated. The flow's density over the line still integrates to 1.
+    flow = ts.Flow(ts.ZeroInflated(ts.StandardHalfNormal([1])),
+                   [ts.ReLU(decoder=ts.StandardUniform([1]))])
+    xs = np.concatenate([np.linspace(-0.999999, 0.0, 20001)[:-1], np.linspace(0.0, 9.0, 90001)])
+    density = np.exp(flow.log_prob(xs[:, None].astype("float32")).numpy())
+    assert abs(np.trapezoid(density, xs) - 1.0) < 2e-3
+    assert ts.ZeroInflated(ts.StandardUniform([2])).support == "nonnegative"
+    with pytest.raises(ValueError, match="nonnegative values; received StandardNormal"):
+        ts.Max(decoder=ts.StandardNormal([1])).build((None, 2))
+
+
+def test_a_network_built_for_another_condition_is_refused_when_the_flow_is_built():
+    # It was taken, and every call failed in Keras' words inside the base's MLP.
+    net = ts.MLP([8], 4)
+    net.build((None, 4))
+    with pytest.raises(ValueError, match=r"ConditionalNormal .*network was built for inputs of "
+                                         r"another shape than the condition's, \[None, 3\] "
+                                         r"\(Keras: .*expected axis -1 of input shape to have "
+                                         r"value 4"):
+        ts.Flow(ts.ConditionalNormal([2], net), [ts.Reverse()], condition_shape=[3])
+    flow = ts.Flow(ts.ConditionalNormal([2], net), [ts.Reverse()], condition_shape=[4])
+    assert flow.log_prob(np.zeros([2, 2], "float32"),
+                         condition=np.zeros([2, 4], "float32")).shape == (2,)
+
+
+def test_discrete_values_of_any_integer_or_boolean_dtype():
+    # uint8 classes failed in TensorFlow's words ("Value for attr 'Tlabels' of uint8"), boolean
+    # bits with "Cannot convert 0 to EagerTensor of dtype bool".
+    keras.utils.set_random_seed(0)
+    c = np.random.RandomState(0).randn(3, 3).astype("float32")
+    categorical = ts.ConditionalCategorical([], 5, linear(5))
+    classes = np.array([0, 4, 3])
+    np.testing.assert_array_equal(categorical.log_prob(classes.astype("uint8"), condition=c),
+                                  categorical.log_prob(classes, condition=c))
+    bernoulli = ts.ConditionalBernoulli([2], linear(2))
+    bits = np.array([[True, False], [False, False], [True, True]])
+    np.testing.assert_array_equal(bernoulli.log_prob(bits, condition=c),
+                                  bernoulli.log_prob(bits.astype("float32"), condition=c))
+    orders = ts.ConditionalPlackettLuce(3, linear(3))
+    orderings = np.array([[0, 2, 1], [2, 1, 0], [1, 0, 2]])
+    np.testing.assert_array_equal(orders.log_prob(orderings.astype("uint8"), condition=c),
+                                  orders.log_prob(orderings, condition=c))

@@ -7,6 +7,7 @@ fresh TFP distribution from their current values on every call (TFP would otherw
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any, Sequence
 
@@ -21,6 +22,17 @@ from tfp_survae._types import Count, Seed, TensorLike
 tfd = tfp.distributions
 
 __all__ = ["ConditionalDistribution", "TFPDistribution"]
+
+
+# The continuous supports that lie inside another: a density on [0, 1) is one on [0, inf).
+_INSIDE = {"real": ("real", "nonnegative", "unit interval"),
+           "nonnegative": ("nonnegative", "unit interval")}
+
+
+def support_within(support: str | None, required: str) -> bool:
+    """True when values of `support` (a distribution layer's `support`; None: not said) lie
+    where `required` says, e.g. "unit interval" within "nonnegative"."""
+    return support is None or support in _INSIDE.get(required, (required,))
 
 
 class ConditionalDistribution(keras.layers.Layer):
@@ -73,8 +85,25 @@ class ConditionalDistribution(keras.layers.Layer):
         Args:
           context_shape: the condition's shape, [batch] + its event shape; None without one.
         """
-        if self.network is not None and context_shape is not None and not self.network.built:
-            self.network.build(tuple(tf.TensorShape(context_shape).as_list()))
+        if self.network is None or context_shape is None:
+            return
+        shape = tuple(tf.TensorShape(context_shape).as_list())
+        if not self.network.built:
+            self.network.build(shape)
+            return
+        if not tf.executing_eagerly() or None in shape[1:]:
+            return
+        try:  # a network built before: Keras checks its layers' input specs on one row
+            self.network(tf.zeros((1,) + shape[1:], self.compute_dtype))
+        except ValueError as error:
+            if "incompatible with the layer" not in str(error):
+                raise
+            said = next(re.sub(r"\x1b\[[0-9;]*m", "", line).strip()  # Keras' bold
+                        for line in str(error).splitlines() if "incompatible with the layer" in line)
+            raise ValueError(
+                f"{self._owner}: its network was built for inputs of another shape than the "
+                f"condition's, {[None, *shape[1:]]} (Keras: {said}). Pass a network built for "
+                "the condition, or an unbuilt one.") from None
 
     def compute_output_shape(self, context_shape: Sequence[int | None] | None = None
                              ) -> tuple[int | None, ...]:

@@ -40,6 +40,11 @@ def _require_network(owner: str, network):
         )
 
 
+def _as_index(x: tf.Tensor) -> tf.Tensor:
+    """Integer x (uint8 classes, ...) as the int32 or int64 that TensorFlow's index ops take."""
+    return x if x.dtype in (tf.int32, tf.int64) else tf.cast(x, tf.int64)
+
+
 @keras.saving.register_keras_serializable(package="tfp_survae")
 class ConditionalNormal(ConditionalDistribution):
     """p(x | c) = N(x; mu(c), diag(sigma(c)^2)) with [mu, log sigma] = network(c).
@@ -169,6 +174,8 @@ class ConditionalBernoulli(ConditionalDistribution):
     def _checked_value(self, x: TensorLike) -> tf.Tensor:
         """x as binary values: each 0 or 1 (a mass elsewhere would be a number, silently)."""
         x = super()._checked_value(x)
+        if x.dtype == tf.bool:
+            x = tf.cast(x, self.dtype)
         return _checks.require(x, tf.reduce_all(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1))),
                                f"{self._owner}: x must hold binary values, 0 or 1")
 
@@ -228,6 +235,7 @@ class ConditionalCategorical(ConditionalDistribution):
         if not x.dtype.is_integer:
             raise TypeError(f"{self._owner}: x holds classes as integers; received dtype "
                             f"{x.dtype.name}.")
+        x = _as_index(x)
         wide = tf.cast(x, tf.int64)
         return _checks.require(
             x, tf.logical_and(tf.reduce_all(wide >= 0), tf.reduce_all(wide < self.num_classes)),
@@ -346,6 +354,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
         if not x.dtype.is_integer:
             raise TypeError(f"{self._owner}: x holds orderings of the items as integers; "
                             f"received dtype {x.dtype.name}.")
+        x = _as_index(x)
         items = tf.range(self.event_shape[0], dtype=x.dtype)
         return _checks.require(x, tf.reduce_all(tf.equal(tf.sort(x, axis=-1), items)),
                                f"{self._owner}: each row of x must be an ordering (a "

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfp_survae import _seeds
 from tfp_survae._types import Count, Seed, TensorLike
-from tfp_survae.distributions.base import ConditionalDistribution
+from tfp_survae.distributions.base import ConditionalDistribution, support_within
 
 __all__ = ["ZeroInflated"]
 
@@ -47,7 +47,7 @@ class ZeroInflated(ConditionalDistribution):
     def __init__(self, positive: ConditionalDistribution, initial_zero_probability: float = 0.5,
                  trainable: bool = True, **kwargs: Any) -> None:
         layer = isinstance(positive, ConditionalDistribution)
-        if not (layer and positive.elementwise and positive.support in (None, "nonnegative")):
+        if not (layer and positive.elementwise and support_within(positive.support, "nonnegative")):
             on = f", of {positive.support} values" if layer and positive.support else ""
             raise TypeError(
                 "ZeroInflated needs an elementwise distribution layer on [0, inf) (e.g. "

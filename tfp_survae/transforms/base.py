@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfp_survae import _checks, _seeds, _serialization, _state, _variables
 from tfp_survae.distributions import ConditionalDistribution
+from tfp_survae.distributions.base import support_within
 from tfp_survae.transforms import _chain
 from tfp_survae.transforms._types import Config, Seed, Shape
 
@@ -541,7 +542,8 @@ class Transform(keras.layers.Layer):
             `default(event_shape, dtype=self.dtype_policy)` (e.g. `ts.StandardNormal`).
           elementwise: it must factorise over elements (`log_prob_elements`).
           support: where its values must lie ("nonnegative", ...); a distribution whose
-            `support` says otherwise is refused (one that does not say is taken).
+            `support` says otherwise is refused (one that does not say is taken, and one
+            inside it, such as "unit interval" for "nonnegative").
 
         Returns:
           The distribution layer, built.
@@ -558,7 +560,7 @@ class Transform(keras.layers.Layer):
                 "a tfp_survae ConditionalDistribution"
             raise TypeError(f"{self._owner}: the {role} must be {kind}; received "
                             f"{type(dist).__name__}.")
-        if support is not None and dist.support not in (None, support):
+        if support is not None and not support_within(dist.support, support):
             raise ValueError(f"{self._owner}: the {role} must be a distribution of "
                              f"{support} values; received {type(dist).__name__}, of "
                              f"{dist.support} values.")

@@ -151,6 +151,24 @@ def test_event_shape_inference_and_errors():
         flow.log_prob(np.zeros((4,), "float32"))
 
 
+def test_transforms_are_a_list_and_a_call_takes_the_batch_dict():
+    # One transform in place of a list failed with "'Reverse' object is not iterable"; calling
+    # the model with the dict fit and predict take was refused as data of "dtype object".
+    with pytest.raises(TypeError, match=r"takes its transforms as a list.*received Reverse\. "
+                                        r"Pass \[transform\]"):
+        ts.Flow(ts.StandardNormal([2]), ts.Reverse())
+    assert ts.Flow(ts.StandardNormal([2]), (t for t in [ts.Reverse()])).transforms
+    keras.utils.set_random_seed(0)
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(ts.MLP([8], 2),
+                                                              condition_shape=[3])],
+                   condition_shape=[3])
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(4, 2).astype("float32"), rng.randn(4, 3).astype("float32")
+    np.testing.assert_array_equal(flow({"x": x, "condition": c}), flow.log_prob(x, condition=c))
+    np.testing.assert_allclose(flow.predict({"x": x, "condition": c}, verbose=0),
+                               flow.log_prob(x, condition=c), rtol=1e-6)
+
+
 def test_dtype_errors():
     flow = coupling_flow()
     with pytest.raises(ValueError, match="floating-point.*int32"):

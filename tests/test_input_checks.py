@@ -312,3 +312,17 @@ def test_xla_programs_refuse_condition_rows_other_than_the_data():
     assert base_sample(3, c).shape == (3, 2)
     with pytest.raises(tf.errors.InvalidArgumentError, match="tfp_survae_rows_must_match"):
         base_sample(2, c)  # drew one per condition row whatever n was
+
+
+def test_finite_data_beyond_the_flows_float_range_is_named_as_such():
+    # 1e39 in float64 data became Inf in float32 and was reported as "contains NaN or Inf".
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
+    with pytest.raises(ValueError, match=r"data x holds 1e\+39 \(at index \(0, 0\)\), beyond "
+                                         r"the range of float32"):
+        flow.log_prob(np.array([[1e39, 0.0]]))
+    x = np.zeros([300, 2])
+    x[250, 1] = -1e39
+    flow.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match=r"fit\(\): data x holds -1e\+39 \(at index \(250, 1\)\)"):
+        flow.fit(x, verbose=0)
+    flow.check_data(np.array([[3e38, 0.0]]))  # within float32's range: taken

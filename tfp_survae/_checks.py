@@ -270,7 +270,27 @@ def as_float(owner: str, what: str, x: Any, dtype: tf.DType) -> tf.Tensor:
             f"{owner}: expected {what} as floating-point values; received dtype "
             f"{array.dtype}.{hint}"
         )
+    check_range(owner, what, array, dtype)
     return tf.convert_to_tensor(array, dtype=dtype)
+
+
+def check_range(owner: str, what: str, array: np.ndarray, dtype: tf.DType | str,
+                offset: int = 0) -> None:
+    """Raises a ValueError where a finite value of `array` lies beyond the range of the float
+    `dtype` it is cast to (it would become Inf, and be reported as Inf); `offset` is the row
+    of the data that `array` starts at, for the index in the message."""
+    limit = tf.as_dtype(dtype).max
+    if array.dtype.itemsize <= tf.as_dtype(dtype).size:
+        return
+    beyond = np.argwhere(np.isfinite(array) & (np.abs(array) > limit))
+    if len(beyond):
+        index = tuple(int(i) for i in beyond[0])
+        value = array[index]
+        if index:
+            index = (index[0] + offset,) + index[1:]
+        raise ValueError(
+            f"{owner}: {what} holds {value} (at index {index}), beyond the range of "
+            f"{tf.as_dtype(dtype).name} (+-{limit:.4g}), the flow's dtype; scale the data.")
 
 
 def as_integer(owner: str, what: str, x: Any) -> tf.Tensor:

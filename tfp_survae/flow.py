@@ -21,6 +21,7 @@ from tfp_survae._types import Count, Seed, TensorLike
 from tfp_survae.distributions import ConditionalDistribution, TFPDistribution, _temperature
 from tfp_survae.serving import endpoints as _endpoints
 from tfp_survae.serving.export import export_flow
+from tfp_survae.training import _batches
 from tfp_survae.training.fit import FitMixin
 from tfp_survae.flow_bijector import FlowBijector
 from tfp_survae.transformed_distribution import TransformedDistribution
@@ -99,6 +100,10 @@ class Flow(FitMixin, keras.Model):
         """Builds the flow and every layer in it from `base` and `transforms` (Args above)."""
         super().__init__(**kwargs)
         self.base = _as_base(base)
+        if isinstance(transforms, (Transform, str)) or not hasattr(transforms, "__iter__"):
+            raise TypeError(
+                f"Flow '{self.name}' takes its transforms as a list, from data to latent; "
+                f"received {type(transforms).__name__}. Pass [transform], or [] for none.")
         self.transforms = list(transforms)
         self._chain = flatten_transforms(self.transforms)
         self.condition_shape = None if condition_shape is None else _checks.check_shape(
@@ -509,7 +514,12 @@ class Flow(FitMixin, keras.Model):
     # ----------------------------------------------------------------------------------------
     # Keras.
 
-    def call(self, inputs: TensorLike, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: TensorLike | dict, training: bool | None = None) -> tf.Tensor:
+        """log p(x) per example, as `log_prob`: `inputs` is x, or the dict
+        {"x": x, "condition": c} that `fit` and `predict` take."""
+        if isinstance(inputs, dict):
+            x, condition = _batches.unpack_batch(inputs)
+            return self.log_prob(x, condition=condition, training=training)
         return self.log_prob(inputs, training=training)
 
     def save_own_variables(self, store: Any) -> None:

@@ -33,8 +33,8 @@ def export_flow(flow: Any, path: str, *, iwbo_chunk: int = 100,
       importance samples, 1 <= k <= `max_iwbo_k`, in chunks of `iwbo_chunk`); a flow with a
       random V (`stochastic_log_det`) gets `log_prob_with_seed` but no `iwbo`;
     * for a conditional flow, every endpoint takes the condition as its last argument
-      (`log_prob(x, condition)`, `sample(n, seed, condition)`, ...): one row per row of x, or
-      n rows.
+      (`log_prob(x, condition)`, `sample(n, seed, condition)`, ...): one row per row of x;
+      for the samplers, n rows or one row for all n draws.
 
     What a client can rely on:
 

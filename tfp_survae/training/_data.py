@@ -118,6 +118,8 @@ def _check_rows(method: str, data: Any, name: str, dtype: np.dtype | None,
         problem = f"expected {name} as integers in [0, {num_values})"
     rows = max(1, _CHUNK_ELEMENTS // max(1, int(np.prod(data.shape[1:]))))
     for start in range(0, int(data.shape[0]), rows):
+        if dtype is not None and isinstance(data, np.ndarray):
+            _checks.check_range(method, name, data[start:start + rows], dtype, start)
         chunk = np.asarray(data[start:start + rows], dtype=dtype)
         if num_values is None:
             bad = np.argwhere(~np.isfinite(chunk))

@@ -326,3 +326,9 @@ def test_finite_data_beyond_the_flows_float_range_is_named_as_such():
     with pytest.raises(ValueError, match=r"fit\(\): data x holds -1e\+39 \(at index \(250, 1\)\)"):
         flow.fit(x, verbose=0)
     flow.check_data(np.array([[3e38, 0.0]]))  # within float32's range: taken
+
+
+def test_boolean_data_is_told_to_be_cast_not_dequantized():
+    flow = ts.Flow(ts.StandardNormal([2]), [ts.Reverse()])
+    with pytest.raises(ValueError, match=r"received dtype bool\. Cast the data x to float32\.$"):
+        flow.log_prob(np.array([[True, False]]))

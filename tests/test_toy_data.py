@@ -45,3 +45,9 @@ def test_pipeline_and_errors():
     assert sizes == [128, 128, 44]
     with pytest.raises(ValueError, match="Unknown toy dataset"):
         ts.data.sample_toy("moons", 10)
+
+
+def test_toy_dataset_refuses_a_batch_size_below_one():
+    # batch_size=0 failed in TensorFlow's words when the dataset was iterated.
+    with pytest.raises(ValueError, match=r"toy_dataset: batch_size must lie in \[1, "):
+        ts.data.toy_dataset("corners", 10, batch_size=0)

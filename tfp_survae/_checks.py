@@ -255,20 +255,23 @@ def check_event_shape(owner: str, what: str, tensor: tf.Tensor, expected: tf.Ten
 
 def as_float(owner: str, what: str, x: Any, dtype: tf.DType) -> tf.Tensor:
     """Converts `x` to the float `dtype`, refusing integer or boolean tensors."""
-    hint = " Integer data goes through a dequantization layer first." \
-        if what.startswith("data") else f" Cast the {what} to {tf.as_dtype(dtype).name}."
+    def hint(received: str) -> str:
+        if received == "bool" or not what.startswith("data"):
+            return f" Cast the {what} to {tf.as_dtype(dtype).name}."
+        return " Integer data goes through a dequantization layer first."
+
     if isinstance(x, tf.Tensor | tf.Variable):
         if not x.dtype.is_floating:
             raise ValueError(
                 f"{owner}: expected {what} as a floating-point tensor; received dtype "
-                f"{x.dtype.name}.{hint}"
+                f"{x.dtype.name}.{hint(x.dtype.name)}"
             )
         return tf.cast(x, dtype) if x.dtype != dtype else x
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(
             f"{owner}: expected {what} as floating-point values; received dtype "
-            f"{array.dtype}.{hint}"
+            f"{array.dtype}.{hint(array.dtype.name)}"
         )
     check_range(owner, what, array, dtype)
     return tf.convert_to_tensor(array, dtype=dtype)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tfp_survae import _checks
+
 __all__ = ["TOY_DATASETS", "sample_toy", "toy_dataset"]
 
 
@@ -96,13 +98,15 @@ def toy_dataset(name: str, num_points: int, batch_size: int, *, seed: int = 0,
       The `tf.data.Dataset` of float32 batches.
 
     Raises:
-      ValueError: an unknown name, or num_points not positive.
+      ValueError: an unknown name, or num_points or batch_size not positive.
+      TypeError: batch_size is not an integer.
 
     Examples:
       >>> dataset = ts.data.toy_dataset("corners", 100, batch_size=32)
       >>> [batch.shape[0] for batch in dataset]
       [32, 32, 32, 4]
     """
+    _checks.check_count("toy_dataset", "batch_size", batch_size, minimum=1)
     data = sample_toy(name, num_points, seed)
     dataset = tf.data.Dataset.from_tensor_slices(data)
     if shuffle:

@@ -128,6 +128,7 @@ def build_chain(chain: Chain, base_event_shape: Shape,
                 event_shape: Shape | None = None) -> tf.TensorShape:
     """Builds every transform; returns the data event shape."""
     base_shape = tf.TensorShape(base_event_shape)
+    inferred = event_shape is None
     if event_shape is None:
         shape = base_shape
         for t in reversed(chain):
@@ -143,7 +144,15 @@ def build_chain(chain: Chain, base_event_shape: Shape,
     shape = data_shape
     for t in chain:
         if not t.built:
-            t.build((None,) + tuple(shape.as_list()))
+            try:
+                t.build((None,) + tuple(shape.as_list()))
+            except ValueError as error:
+                if not inferred:
+                    raise
+                raise ValueError(
+                    f"{error} (The flow's data shape, {data_shape.as_list()}, was inferred from "
+                    f"the base's event shape {base_shape.as_list()}; if the data have another "
+                    "shape, give the base that shape.)") from None
         elif not t.event_shape.is_compatible_with(shape):
             raise ValueError(
                 f"{type(t).__name__} '{t.name}' was built for events of shape "

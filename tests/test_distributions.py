@@ -328,3 +328,22 @@ def test_discrete_values_of_any_integer_or_boolean_dtype():
     orderings = np.array([[0, 2, 1], [2, 1, 0], [1, 0, 2]])
     np.testing.assert_array_equal(orders.log_prob(orderings.astype("uint8"), condition=c),
                                   orders.log_prob(orderings, condition=c))
+
+
+def test_a_network_built_before_that_refuses_zeros_is_still_taken():
+    # The width check runs a built network on a row of zeros; a network that refuses zeros
+    # for its own reasons (a log of its condition) is not refused for them.
+    class LogFirst(keras.layers.Layer):
+        def build(self, shape):
+            self.dense = keras.layers.Dense(4)
+            self.dense.build(shape)
+
+        def call(self, c):
+            tf.debugging.assert_positive(c, message="needs a positive condition")
+            return self.dense(tf.math.log(c))
+
+    net = LogFirst()
+    net.build((None, 3))
+    flow = ts.Flow(ts.ConditionalNormal([2], net), [], condition_shape=[3])
+    assert flow.log_prob(np.zeros((2, 2), "float32"),
+                         condition=np.ones((2, 3), "float32")).shape == (2,)

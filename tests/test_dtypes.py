@@ -71,3 +71,21 @@ def test_mixed_float16_out_of_range_input_is_an_error():
                 flow.log_prob(np.full([2, 2], magnitude, "float32"), seed=(1, 2))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.isolated  # compiled executions are XLA programs
+@pytest.mark.parametrize("compiled_execution", [False, True])
+def test_fit_evaluate_and_predict_of_a_float64_flow_see_float64_data(compiled_execution):
+    # Keras casts float arrays to its float type (float32): a float64 flow was evaluated on
+    # 1e10 for 1e10 + 0.25 (predict - log_prob: 2.5e9), and its loss averaged in float32.
+    x = np.array([[1e10 + 0.25, 0.0], [1e10 + 0.5, 1.0], [3.0 + 1e-9, 2.0]])
+    flow = ts.Flow(ts.StandardNormal([2], dtype="float64"), [ts.Reverse(dtype="float64")],
+                   dtype="float64")
+    flow.compile(keras.optimizers.Adam(1e-3), compiled_execution=compiled_execution)
+    log_p = flow.log_prob(x).numpy()
+    predicted = flow.predict(x, verbose=0)
+    assert predicted.dtype == np.float64
+    np.testing.assert_array_equal(predicted, log_p)
+    loss = flow.evaluate(x, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss, -log_p.mean(), rtol=1e-14)
+    assert keras.config.floatx() == "float32"  # as it was

@@ -150,8 +150,9 @@ def test_event_shape_inference_and_errors():
     with pytest.raises(ValueError, match="rank 2"):
         flow.log_prob(np.zeros((4,), "float32"))
     # A base of another size than the data: a layer's complaint says where its shape came from.
-    with pytest.raises(ValueError, match=r"output width to 4\. \(The flow's data shape, \[3\], "
-                                         r"was inferred from the base's event shape \[3\]"):
+    with pytest.raises(ValueError, match=r"output width to 4\. \(It was built in a flow whose "
+                                         r"data shape, \[3\], was inferred from the base's "
+                                         r"event shape \[3\]\.\)"):
         ts.Flow(ts.StandardNormal([3]), [ts.AffineCoupling(ts.MLP([8], 2))])
 
 

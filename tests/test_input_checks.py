@@ -320,6 +320,8 @@ def test_finite_data_beyond_the_flows_float_range_is_named_as_such():
     with pytest.raises(ValueError, match=r"data x holds 1e\+39 \(at index \(0, 0\)\), beyond "
                                          r"the range of float32"):
         flow.log_prob(np.array([[1e39, 0.0]]))
+    with pytest.raises(ValueError, match=r"data x holds 1e\+39 .*beyond the range of float32"):
+        flow.log_prob(tf.constant([[1e39, 0.0]], tf.float64))
     x = np.zeros([300, 2])
     x[250, 1] = -1e39
     flow.compile(keras.optimizers.Adam(1e-3))

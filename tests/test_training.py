@@ -222,6 +222,9 @@ def test_data_of_another_shape_is_named_as_passed(compiled_execution):
         flow.evaluate(tf.data.Dataset.from_tensor_slices({"x": x, "condition": c}), verbose=0)
     plain = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8])])
     plain.compile(keras.optimizers.Adam(1e-2), compiled_execution=compiled_execution)
+    with pytest.raises(ValueError, match=r"expected the dataset's elements of rank 2 .*received "
+                                         r"shape \[None\]"):  # batched, one feature short
+        plain.fit(tf.data.Dataset.from_tensor_slices(x[:, 0]).batch(16), verbose=0)
     with pytest.raises(ValueError, match=r"received a list of 256 elements, which Keras reads "
                                          r"as that many inputs: pass .*np.asarray"):
         plain.fit(x.tolist(), verbose=0)

@@ -266,7 +266,11 @@ def as_float(owner: str, what: str, x: Any, dtype: tf.DType) -> tf.Tensor:
                 f"{owner}: expected {what} as a floating-point tensor; received dtype "
                 f"{x.dtype.name}.{hint(x.dtype.name)}"
             )
-        return tf.cast(x, dtype) if x.dtype != dtype else x
+        if x.dtype == dtype:
+            return x
+        if tf.executing_eagerly():
+            check_range(owner, what, x.numpy(), dtype)
+        return tf.cast(x, dtype)
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(

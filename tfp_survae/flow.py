@@ -114,8 +114,9 @@ class Flow(FitMixin, keras.Model):
         _chain.check_condition_readers(f"Flow '{self.name}'", self.base, self._chain,
                                        self.condition_shape)
         self._build_layers()
-        self._nll_tracker = keras.metrics.Mean(name="loss")
-        self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+        # In the flow's float type: a float64 flow's loss was averaged in float32.
+        self._nll_tracker = keras.metrics.Mean(name="loss", dtype=self.dtype)
+        self._bpd_tracker = keras.metrics.Mean(name="bits_per_dim", dtype=self.dtype)
         self.built = True
 
     def _build_layers(self):

@@ -4,8 +4,9 @@ as the caller knows it), and the first batch (for a data-dependent initialisatio
 
 from __future__ import annotations
 
+import contextlib
 import types
-from typing import Any
+from typing import Any, Iterator
 
 import keras
 import numpy as np
@@ -58,6 +59,23 @@ def as_keras_data(method: str, x: Any) -> Any:
     return (b if isinstance(b, tuple) else (b,) for b in x)
 
 
+@contextlib.contextmanager
+def floats_in(dtype: tf.DType | str) -> Iterator[None]:
+    """Inside, Keras' data adapters (and the staging of in-memory data, which does as they do)
+    cast float arrays to `dtype`, the flow's, instead of Keras' float type (`floatx`): a float64
+    flow was trained and evaluated on float32-rounded data. Sets `floatx` for the process while
+    inside, where it differs."""
+    before, wanted = keras.config.floatx(), tf.as_dtype(dtype).name
+    if wanted == before:
+        yield
+        return
+    keras.config.set_floatx(wanted)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(before)
+
+
 def check_shapes(flow: Any, method: str, x: Any, *, name: str = "data x") -> None:
     """The shapes of in-memory data, or of a dataset's elements, against the flow's event and
     condition shapes, before Keras batches or stages them, so that an error shows the shape
@@ -74,7 +92,8 @@ def check_shapes(flow: Any, method: str, x: Any, *, name: str = "data x") -> Non
             continue
         event = tf.TensorShape(event)
         shape = tf.TensorShape(value.shape)
-        if isinstance(x, tf.data.Dataset) and shape.rank == event.rank:
+        single = shape.rank == event.rank and (shape.rank == 0 or shape[0] is not None)
+        if isinstance(x, tf.data.Dataset) and single and shape.is_compatible_with(event):
             raise ValueError(
                 f"{method}: {name} are single examples (shape {shape.as_list()}); a flow takes "
                 "batches: pass dataset.batch(batch_size).")

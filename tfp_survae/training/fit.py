@@ -329,16 +329,19 @@ class FitMixin(_ModelBase):
             if not any(isinstance(c, StopOnInvalidLoss) for c in callbacks):
                 callbacks.append(StopOnInvalidLoss())
             kwargs["callbacks"] = callbacks
-        x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
-                                            kwargs.get("batch_size"))
-        self._build_optimizer()
-        staged = self._stage(x, kwargs)
-        size = self._fit_execution_size(x, staged, kwargs.get("batch_size"), steps_per_epoch,
-                                        validation_steps, _batches_watched(kwargs))
-        kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
-        with self._errors_said_as_value_errors(position), self._executions_of(size), \
-                self._training_on(staged):
-            return super().fit(x if staged is None else staged.stand_in(), **kwargs)
+        with _data.floats_in(self.dtype):
+            x = self._initialize_on_first_batch(method, _data.as_keras_data(method, x),
+                                                kwargs.get("batch_size"))
+            self._build_optimizer()
+            staged = self._stage(x, kwargs)
+            size = self._fit_execution_size(x, staged, kwargs.get("batch_size"),
+                                            steps_per_epoch, validation_steps,
+                                            _batches_watched(kwargs))
+            kwargs["callbacks"], position = _errors.with_position(method,
+                                                                  kwargs.get("callbacks"))
+            with self._errors_said_as_value_errors(position), self._executions_of(size), \
+                    self._training_on(staged):
+                return super().fit(x if staged is None else staged.stand_in(), **kwargs)
 
     def _stage(self, x, kwargs):
         """`x` staged for compiled executions that slice their batches themselves
@@ -424,7 +427,8 @@ class FitMixin(_ModelBase):
         if not kwargs.get("_use_cached_eval_dataset"):  # fit checked its validation_data
             _data.check_array_values(self, method, x)
         kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
-        with self._errors_said_as_value_errors(position), self._executions_of(size):
+        with self._errors_said_as_value_errors(position), self._executions_of(size), \
+                _data.floats_in(self.dtype):
             return super().evaluate(_data.as_keras_data(method, x), **kwargs)
 
     def predict(self, x: Any, **kwargs: Any) -> np.ndarray:
@@ -444,7 +448,7 @@ class FitMixin(_ModelBase):
         _data.check_data_argument(method, x)
         _data.check_array_values(self, method, x)
         kwargs["callbacks"], position = _errors.with_position(method, kwargs.get("callbacks"))
-        with self._errors_said_as_value_errors(position):
+        with self._errors_said_as_value_errors(position), _data.floats_in(self.dtype):
             return super().predict(_data.as_keras_data(method, x), **kwargs)
 
     def _build_optimizer(self):

@@ -149,10 +149,10 @@ def build_chain(chain: Chain, base_event_shape: Shape,
             except ValueError as error:
                 if not inferred:
                     raise
-                raise ValueError(
-                    f"{error} (The flow's data shape, {data_shape.as_list()}, was inferred from "
-                    f"the base's event shape {base_shape.as_list()}; if the data have another "
-                    "shape, give the base that shape.)") from None
+                raise type(error)(
+                    f"{error} (It was built in a flow whose data shape, {data_shape.as_list()}, "
+                    f"was inferred from the base's event shape {base_shape.as_list()}.)"
+                ) from error
         elif not t.event_shape.is_compatible_with(shape):
             raise ValueError(
                 f"{type(t).__name__} '{t.name}' was built for events of shape "

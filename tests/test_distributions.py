@@ -347,3 +347,16 @@ def test_a_network_built_before_that_refuses_zeros_is_still_taken():
     flow = ts.Flow(ts.ConditionalNormal([2], net), [], condition_shape=[3])
     assert flow.log_prob(np.zeros((2, 2), "float32"),
                          condition=np.ones((2, 3), "float32")).shape == (2,)
+
+
+def test_a_network_that_is_not_a_keras_layer_is_refused_when_made():
+    # A plain function was taken and every use failed with "'function' object has no attribute
+    # 'built'"; wrapped in a Lambda layer it works.
+    with pytest.raises(TypeError, match=r"ConditionalNormal .*network must be a Keras layer; "
+                                        r"received function\. Wrap a function in "
+                                        r"keras.layers.Lambda"):
+        ts.ConditionalNormal([2], lambda c: tf.concat([c, c], -1))
+    wrapped = ts.ConditionalNormal([2], keras.layers.Lambda(lambda c: tf.concat([c, c], -1)))
+    c = np.ones([3, 2], "float32")
+    np.testing.assert_allclose(wrapped.log_prob(np.zeros([3, 2], "float32"), condition=c),
+                               tfd.Normal(1.0, np.e).log_prob(0.0).numpy() * 2, rtol=1e-6)

@@ -174,6 +174,36 @@ def test_transforms_are_a_list_and_a_call_takes_the_batch_dict():
                                flow.log_prob(x, condition=c), rtol=1e-6)
 
 
+def test_a_conditional_flow_hands_its_condition_only_to_the_layers_that_read_one():
+    # An unconditional coupling beside a conditional one refused the condition the flow
+    # handed every layer, so every log_prob, sample and fit failed.
+    keras.utils.set_random_seed(0)
+    reads = ts.AffineCoupling(hidden_units=[8], condition_shape=[3])
+    ignores = ts.AffineCoupling(hidden_units=[8])
+    flow = ts.Flow(ts.StandardNormal([2]), [reads, ts.Reverse(), ignores], condition_shape=[3])
+    rng = np.random.RandomState(0)
+    x, c = rng.randn(64, 2).astype("float32"), rng.randn(64, 3).astype("float32")
+    z, v_reads = reads.inverse_and_log_det(x, condition=c)
+    z, v_reverse = ts.Reverse().inverse_and_log_det(z)
+    z, v_ignores = ignores.inverse_and_log_det(z)
+    expected = tfd_normal_log_prob(z) + v_reads + v_reverse + v_ignores
+    np.testing.assert_allclose(flow.log_prob(x, condition=c), expected, rtol=1e-5, atol=1e-5)
+    samples, log_p = flow.sample_and_log_prob(5, seed=(1, 2), condition=c[:1])
+    np.testing.assert_allclose(flow.log_prob(samples, condition=np.repeat(c[:1], 5, 0)), log_p,
+                               rtol=1e-4, atol=1e-4)
+    flow.compile(keras.optimizers.Adam(1e-3), compiled_execution=False)
+    assert np.isfinite(flow.fit({"x": x, "condition": c}, batch_size=16, verbose=0)
+                       .history["loss"][0])
+    # A conditional base behind an unconditional coupling.
+    behind = ts.Flow(ts.ConditionalNormal([2], ts.MLP([8], 4)),
+                     [ts.AffineCoupling(hidden_units=[8])], condition_shape=[3])
+    assert behind.log_prob(x, condition=c).shape == (64,)
+
+
+def tfd_normal_log_prob(z):
+    return tfp.distributions.Normal(0.0, 1.0).log_prob(z).numpy().sum(-1)
+
+
 def test_dtype_errors():
     flow = coupling_flow()
     with pytest.raises(ValueError, match="floating-point.*int32"):

@@ -48,6 +48,9 @@ class ConditionalDistribution(keras.layers.Layer):
       network: an optional Keras layer mapping the condition to the distribution's parameters.
       **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
 
+    Raises:
+      TypeError: `network` is not a Keras layer (wrap a function in `keras.layers.Lambda`).
+
     Examples:
       >>> normal = ts.ConditionalNormal([2], ts.MLP([8], 4))   # mean and log-scale from c
       >>> x, log_p = normal.sample_and_log_prob(seed=(1, 2), condition=tf.ones([3, 5]))
@@ -65,6 +68,11 @@ class ConditionalDistribution(keras.layers.Layer):
     def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if network is not None and not isinstance(network, keras.layers.Layer):
+            raise TypeError(
+                f"{self._owner}: the network must be a Keras layer; received "
+                f"{type(network).__name__}. Wrap a function in keras.layers.Lambda, or write "
+                "a layer (its weights are then trained and saved with the flow).")
         self.event_shape = tf.TensorShape(event_shape)
         self.network = network
 
@@ -99,7 +107,8 @@ class ConditionalDistribution(keras.layers.Layer):
             if "incompatible with the layer" not in str(error):
                 return
             said = next(re.sub(r"\x1b\[[0-9;]*m", "", line).strip()  # Keras' bold
-                        for line in str(error).splitlines() if "incompatible with the layer" in line)
+                        for line in str(error).splitlines()
+                        if "incompatible with the layer" in line)
             raise ValueError(
                 f"{self._owner}: its network was built for inputs of another shape than the "
                 f"condition's, {[None, *shape[1:]]} (Keras: {said}). Pass a network built for "

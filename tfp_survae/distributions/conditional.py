@@ -7,7 +7,7 @@ shape (e.g. ConditionalNormal: [mean, log_scale] for an event of shape [..., C] 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import keras
 import tensorflow as tf
@@ -66,7 +66,7 @@ class ConditionalNormal(ConditionalDistribution):
     elementwise = True
     support = "real"
 
-    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
         _require_network("ConditionalNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -124,7 +124,7 @@ class ConditionalHalfNormal(ConditionalDistribution):
     elementwise = True
     support = "nonnegative"
 
-    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
         _require_network("ConditionalHalfNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -167,7 +167,7 @@ class ConditionalBernoulli(ConditionalDistribution):
     discrete = True
     support = "binary"
 
-    def __init__(self, event_shape: Sequence[int], network: Callable, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
         _require_network("ConditionalBernoulli", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -222,7 +222,7 @@ class ConditionalCategorical(ConditionalDistribution):
     discrete = True
     support = "classes"
 
-    def __init__(self, event_shape: Sequence[int], num_classes: int, network: Callable,
+    def __init__(self, event_shape: Sequence[int], num_classes: int, network: keras.layers.Layer,
                  **kwargs: Any) -> None:
         _require_network("ConditionalCategorical", network)
         super().__init__(event_shape, network=network, **kwargs)
@@ -307,7 +307,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
     discrete = True
     support = "orderings"
 
-    def __init__(self, num_items: int, network: Callable, **kwargs: Any) -> None:
+    def __init__(self, num_items: int, network: keras.layers.Layer, **kwargs: Any) -> None:
         _require_network("ConditionalPlackettLuce", network)
         super().__init__([_checks.check_integer("ConditionalPlackettLuce", "num_items",
                                                 num_items, minimum=2)],

@@ -47,7 +47,8 @@ class ZeroInflated(ConditionalDistribution):
     def __init__(self, positive: ConditionalDistribution, initial_zero_probability: float = 0.5,
                  trainable: bool = True, **kwargs: Any) -> None:
         layer = isinstance(positive, ConditionalDistribution)
-        if not (layer and positive.elementwise and support_within(positive.support, "nonnegative")):
+        if not (layer and positive.elementwise
+                and support_within(positive.support, "nonnegative")):
             on = f", of {positive.support} values" if layer and positive.support else ""
             raise TypeError(
                 "ZeroInflated needs an elementwise distribution layer on [0, inf) (e.g. "

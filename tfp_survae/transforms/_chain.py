@@ -124,6 +124,12 @@ def _condition_for(base: Any, condition: tf.Tensor | None) -> tf.Tensor | None:
     return condition if getattr(base, "is_conditional", True) else None
 
 
+def _read_by(t: Any, condition: tf.Tensor | None) -> tf.Tensor | None:
+    """The flow's condition for a transform that reads one (its `condition_shape` is set),
+    else None: an unconditional coupling beside a conditional one refuses a condition."""
+    return condition if t.condition_shape is not None else None
+
+
 def build_chain(chain: Chain, base_event_shape: Shape,
                 event_shape: Shape | None = None) -> tf.TensorShape:
     """Builds every transform; returns the data event shape."""
@@ -221,7 +227,7 @@ def run_inverses(chain: Chain, x: tf.Tensor, seeds: Sequence[tf.Tensor | None], 
     copies = 1
     for t, s in zip(chain, seeds):
         if enumerate_preimages and t.exact:
-            z, log_w = t.preimages(x, condition=condition)
+            z, log_w = t.preimages(x, condition=_read_by(t, condition))
             total = log_w if total is None else total + log_w
             num = z.shape[0]
             x = tf.reshape(z, tf.concat([[-1], tf.shape(z)[2:]], axis=0))
@@ -229,7 +235,7 @@ def run_inverses(chain: Chain, x: tf.Tensor, seeds: Sequence[tf.Tensor | None], 
             copies *= num
             continue
         x, log_det, part_score = t.inverse_with_score(
-            x, seed=s, condition=condition, training=training, validate=False
+            x, seed=s, condition=_read_by(t, condition), training=training, validate=False
         )
         total = log_det if total is None else total + log_det
         if part_score is not None:
@@ -247,13 +253,14 @@ def run_forwards(chain: Chain, z: tf.Tensor, seeds: Sequence[tf.Tensor | None], 
     total = None
     for t, s in zip(reversed(chain), reversed(seeds)):
         if temperature is not None:
-            z = t.forward_at_temperature(z, temperature, seed=s, condition=condition,
-                                         validate=False)
+            z = t.forward_at_temperature(z, temperature, seed=s,
+                                         condition=_read_by(t, condition), validate=False)
         elif with_log_det:
-            z, log_det = t.forward_and_log_det(z, seed=s, condition=condition, validate=False)
+            z, log_det = t.forward_and_log_det(z, seed=s, condition=_read_by(t, condition),
+                                               validate=False)
             total = log_det if total is None else total + log_det
         else:
-            z = t.forward(z, seed=s, condition=condition, validate=False)
+            z = t.forward(z, seed=s, condition=_read_by(t, condition), validate=False)
     return z, total
 
 

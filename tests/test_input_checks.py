@@ -140,6 +140,27 @@ def test_a_coupling_refuses_a_condition_shape_no_input_can_have():
                           condition_shape=[3, 1]).build((None, 4, 4, 2))
 
 
+def test_a_flow_refuses_a_coupling_whose_condition_its_own_cannot_be():
+    # Accepted, then refused on every call: a vector coupling reading [4] in a flow of [3, 4]
+    # (the rule took any last axes), and a coupling over 4 x 4 positions reading [3] in a flow
+    # of [3] (it takes one condition per position, [4, 4, 3]).
+    with pytest.raises(ValueError, match=r"condition_shape=\[3, 4\], but AffineCoupling .*built "
+                                         r"for condition_shape=\[4\];"):
+        ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
+                                                           condition_shape=[4])],
+                condition_shape=[3, 4])
+    image = ts.StandardNormal([4, 4, 2])
+    with pytest.raises(ValueError, match=r"condition_shape=\[3\], so it takes one condition of "
+                                         r"3 features per position, of shape \[4, 4, 3\]"):
+        ts.Flow(image, [ts.AffineCoupling(hidden_units=[8], condition_shape=[3])],
+                condition_shape=[3])
+    for built in ([3], [4, 4, 3]):  # per position: the flow's condition is [4, 4, 3]
+        flow = ts.Flow(image, [ts.AffineCoupling(hidden_units=[8], condition_shape=built)],
+                       condition_shape=[4, 4, 3])
+        assert flow.log_prob(np.zeros([2, 4, 4, 2], "float32"),
+                             condition=np.zeros([2, 4, 4, 3], "float32")).shape == (2,)
+
+
 def test_a_flow_refuses_a_conditional_base_flow_of_another_condition_shape():
     inner = ts.Flow(ts.StandardNormal([2]), [ts.AffineCoupling(hidden_units=[8],
                                                                condition_shape=[3])],

@@ -47,8 +47,9 @@ def check_condition_readers(owner: str, base: Any, chain: Chain,
     """Refuses a `condition_shape` that neither `base` nor a transform of `chain` reads (the
     density would ignore the condition, silently), a transform or base that reads one where
     `condition_shape` is None, and a transform (or a Flow as base) built for another condition
-    shape. A transform reads one where its `condition_shape` is set, which must be
-    `condition_shape` or its last axes (a coupling over positions reads the last); a base
+    shape. A transform reads one where its `condition_shape` is set; the condition it takes,
+    its `condition_event_shape`, must be `condition_shape` (a coupling over positions built
+    with [C] takes the positions, then C); a base
     where its `is_conditional` is true (a tfd.Distribution, or None for a chain without a
     base, reads none; a density layer without the property may, so it is not refused).
 
@@ -78,15 +79,19 @@ def check_condition_readers(owner: str, base: Any, chain: Chain,
 
 
 def _check_reader_shapes(owner: str, base: Any, chain: Chain, shape: list[int]) -> None:
-    """Refuses a reader whose `condition_shape` is not `shape` or its last axes."""
+    """Refuses a reader whose `condition_event_shape` is not `shape`."""
     for layer in chain:
-        read = None if layer.condition_shape is None else list(layer.condition_shape)
-        if read is not None and (len(read) > len(shape) or shape[len(shape) - len(read):] != read):
-            raise ValueError(
-                f"{owner} has condition_shape={shape}, but {type(layer).__name__} "
-                f"'{layer.name}' was built for condition_shape={read}; build it with "
-                f"condition_shape={shape} (the condition's event shape)."
-            )
+        takes = layer.condition_event_shape
+        if takes is None or list(takes) == shape:
+            continue
+        built = list(layer.condition_shape)
+        per_position = "" if list(takes) == built else (
+            f", so it takes one condition of {built[-1]} features per position, of shape "
+            f"{list(takes)}")
+        raise ValueError(
+            f"{owner} has condition_shape={shape}, but {type(layer).__name__} "
+            f"'{layer.name}' was built for condition_shape={built}{per_position}; build "
+            "it for the flow's condition (or the flow for the layer's).")
     read = None if isinstance(base, tfd.Distribution) else getattr(base, "condition_shape", None)
     if read is not None and list(read) != shape:
         raise ValueError(

@@ -87,8 +87,10 @@ class Transform(keras.layers.Layer):
         coupling, MADE, residual block or continuous flow); None, the default, for a layer that
         reads none. A layer that reads `condition` must set it: `Flow` refuses a
         `condition_shape` that no layer (and not its base) reads, a conditional layer in an
-        unconditional flow, and one whose `condition_shape` is neither the flow's nor its
-        last axes.
+        unconditional flow, and one whose `condition_event_shape` is not the flow's.
+      condition_event_shape: the event shape of the condition the layer takes in a flow:
+        `condition_shape`, or, for a layer that reads one condition per position (a coupling
+        over positions built with `condition_shape=[C]`), the positions, then C.
 
     Args:
       seed: the seed of the layer's own `keras.random.SeedGenerator`, from which a stochastic
@@ -135,6 +137,12 @@ class Transform(keras.layers.Layer):
     def lower_bound(self) -> bool:
         """True when V is a one-sample ELBO term (the inverse samples)."""
         return self.stochastic_inverse
+
+    @property
+    def condition_event_shape(self) -> list[int] | None:
+        """The event shape of the condition the layer takes: `condition_shape` here (a layer
+        reading one condition per position says otherwise); None where it reads none."""
+        return None if self.condition_shape is None else list(self.condition_shape)
 
     @property
     def needs_initialization(self) -> bool:

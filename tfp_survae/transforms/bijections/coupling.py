@@ -125,6 +125,7 @@ class Coupling(Bijection):
         self.hidden_units = _checks.check_units(owner, "hidden_units", hidden_units)
         self.condition_shape = None if condition_shape is None else _checks.check_shape(
             owner, "condition_shape", condition_shape)
+        self._condition_positions: list[int] | None = None  # known once built
 
     @property
     def params_per_element(self) -> int:
@@ -177,6 +178,7 @@ class Coupling(Bijection):
                     f"its last axis, so it has shape [batch, {axes}C]: condition_shape must be "
                     f"{allowed}; received {self.condition_shape}.")
             net_in_shape[-1] += self.condition_shape[-1]
+            self._condition_positions = positions
         if self.network is None:
             self.network = _default_network(
                 len(event), net_out, self.hidden_units, self.dtype_policy,
@@ -196,6 +198,15 @@ class Coupling(Bijection):
             inputs = tf.concat([inputs, tf.cast(condition, inputs.dtype)], axis=-1)
         out = _networks.run_network(self._owner, self.network, inputs, training=training)
         return tf.split(tf.cast(out, inputs.dtype), self.params_per_element, axis=-1)
+
+    @property
+    def condition_event_shape(self) -> list[int] | None:
+        """The condition's event shape in a flow: the network input's positions, then
+        `condition_shape`'s last axis (C), one condition per position; `condition_shape`
+        before the layer is built."""
+        if self.condition_shape is None or self._condition_positions is None:
+            return super().condition_event_shape
+        return list(self._condition_positions) + [self.condition_shape[-1]]
 
     def _checked_condition(self, condition, inputs):
         """The condition, after checking it against `condition_shape` (its last axis is

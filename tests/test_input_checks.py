@@ -151,7 +151,8 @@ def test_a_flow_refuses_a_coupling_whose_condition_its_own_cannot_be():
                 condition_shape=[3, 4])
     image = ts.StandardNormal([4, 4, 2])
     with pytest.raises(ValueError, match=r"condition_shape=\[3\], so it takes one condition of "
-                                         r"3 features per position, of shape \[4, 4, 3\]"):
+                                         r"3 features per position, of shape \[4, 4, 3\]; give "
+                                         r"the flow condition_shape=\[4, 4, 3\]"):
         ts.Flow(image, [ts.AffineCoupling(hidden_units=[8], condition_shape=[3])],
                 condition_shape=[3])
     for built in ([3], [4, 4, 3]):  # per position: the flow's condition is [4, 4, 3]

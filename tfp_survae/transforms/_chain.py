@@ -85,13 +85,13 @@ def _check_reader_shapes(owner: str, base: Any, chain: Chain, shape: list[int]) 
         if takes is None or list(takes) == shape:
             continue
         built = list(layer.condition_shape)
-        per_position = "" if list(takes) == built else (
-            f", so it takes one condition of {built[-1]} features per position, of shape "
-            f"{list(takes)}")
+        remedy = (f"; build it with condition_shape={shape} (the condition's event shape)"
+                  if list(takes) == built else
+                  f", so it takes one condition of {built[-1]} features per position, of "
+                  f"shape {list(takes)}; give the flow condition_shape={list(takes)}")
         raise ValueError(
             f"{owner} has condition_shape={shape}, but {type(layer).__name__} "
-            f"'{layer.name}' was built for condition_shape={built}{per_position}; build "
-            "it for the flow's condition (or the flow for the layer's).")
+            f"'{layer.name}' was built for condition_shape={built}{remedy}.")
     read = None if isinstance(base, tfd.Distribution) else getattr(base, "condition_shape", None)
     if read is not None and list(read) != shape:
         raise ValueError(

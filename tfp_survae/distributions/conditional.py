@@ -40,8 +40,11 @@ def _require_network(owner: str, network):
         )
 
 
-def _as_index(x: tf.Tensor) -> tf.Tensor:
-    """Integer x (uint8 classes, ...) as the int32 or int64 that TensorFlow's index ops take."""
+def _as_index(owner: str, x: tf.Tensor, holds: str) -> tf.Tensor:
+    """x, which `holds` (classes, orderings) as integers of any integer dtype (uint8, ...), as
+    the int32 or int64 that TensorFlow's index ops take; a TypeError for other values."""
+    if not x.dtype.is_integer:
+        raise TypeError(f"{owner}: x holds {holds} as integers; received dtype {x.dtype.name}.")
     return x if x.dtype in (tf.int32, tf.int64) else tf.cast(x, tf.int64)
 
 
@@ -66,7 +69,8 @@ class ConditionalNormal(ConditionalDistribution):
     elementwise = True
     support = "real"
 
-    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer,
+                 **kwargs: Any) -> None:
         _require_network("ConditionalNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -124,7 +128,8 @@ class ConditionalHalfNormal(ConditionalDistribution):
     elementwise = True
     support = "nonnegative"
 
-    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer,
+                 **kwargs: Any) -> None:
         _require_network("ConditionalHalfNormal", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -167,7 +172,8 @@ class ConditionalBernoulli(ConditionalDistribution):
     discrete = True
     support = "binary"
 
-    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer, **kwargs: Any) -> None:
+    def __init__(self, event_shape: Sequence[int], network: keras.layers.Layer,
+                 **kwargs: Any) -> None:
         _require_network("ConditionalBernoulli", network)
         super().__init__(event_shape, network=network, **kwargs)
 
@@ -231,11 +237,7 @@ class ConditionalCategorical(ConditionalDistribution):
 
     def _checked_value(self, x: TensorLike) -> tf.Tensor:
         """x as classes: integers in [0, num_classes)."""
-        x = super()._checked_value(x)
-        if not x.dtype.is_integer:
-            raise TypeError(f"{self._owner}: x holds classes as integers; received dtype "
-                            f"{x.dtype.name}.")
-        x = _as_index(x)
+        x = _as_index(self._owner, super()._checked_value(x), "classes")
         wide = tf.cast(x, tf.int64)
         return _checks.require(
             x, tf.logical_and(tf.reduce_all(wide >= 0), tf.reduce_all(wide < self.num_classes)),
@@ -350,11 +352,7 @@ class ConditionalPlackettLuce(ConditionalDistribution):
 
     def _checked_value(self, x: TensorLike) -> tf.Tensor:
         """x as orderings: integer rows, each a permutation of 0, ..., K-1."""
-        x = super()._checked_value(x)
-        if not x.dtype.is_integer:
-            raise TypeError(f"{self._owner}: x holds orderings of the items as integers; "
-                            f"received dtype {x.dtype.name}.")
-        x = _as_index(x)
+        x = _as_index(self._owner, super()._checked_value(x), "orderings of the items")
         items = tf.range(self.event_shape[0], dtype=x.dtype)
         return _checks.require(x, tf.reduce_all(tf.equal(tf.sort(x, axis=-1), items)),
                                f"{self._owner}: each row of x must be an ordering (a "
